@@ -12,3 +12,6 @@ pub mod v1 {
 /// The encoded `FileDescriptorSet` of `everynode.v1` and its imports, with source comments.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/everynode_v1_descriptor.bin"));
+
+pub mod convert;
+pub mod manifest;
