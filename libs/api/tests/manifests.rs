@@ -298,3 +298,22 @@ fn proto3_json_of_a_daemonset_reads_like_the_kubernetes_json() {
     assert_eq!(proto3, expected);
     assert_eq!(manifest::to_value(&ds), kube);
 }
+
+#[test]
+fn the_examples_decode_and_round_trip() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let all = manifest::decode_daemon_sets(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for ds in all {
+            assert_eq!(manifest::decode_daemon_sets(&manifest::to_yaml(&ds)).unwrap(), vec![ds]);
+            count += 1;
+        }
+    }
+    assert!(count >= 5, "expected the example DaemonSets, found {count}");
+}
