@@ -2,6 +2,8 @@
 //! `../shared/conformance/manifests/valid/`: every one decodes, survives decode → encode →
 //! decode unchanged (as YAML and as JSON), and loses no field.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use everynode_api::manifest::{self, Object, yaml};
@@ -45,7 +47,7 @@ fn daemon_sets(text: &str) -> Vec<v1::DaemonSet> {
         .unwrap()
         .into_iter()
         .filter_map(|d| match d.object {
-            Object::DaemonSet(ds) => Some(ds),
+            Object::DaemonSet(ds) => Some(*ds),
             _ => None,
         })
         .collect()
@@ -309,9 +311,13 @@ fn the_examples_decode_and_round_trip() {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        let all = manifest::decode_daemon_sets(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let all = manifest::decode_daemon_sets(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for ds in all {
-            assert_eq!(manifest::decode_daemon_sets(&manifest::to_yaml(&ds)).unwrap(), vec![ds]);
+            assert_eq!(
+                manifest::decode_daemon_sets(&manifest::to_yaml(&ds)).unwrap(),
+                vec![ds]
+            );
             count += 1;
         }
     }

@@ -1,1 +1,5 @@
-//! placeholder
+//! Pure DaemonSet logic with no I/O: the domain model of everynode's objects, and (as they
+//! arrive) validation and defaulting, label and node selectors, taints and tolerations, and the
+//! reconcile planner. Nothing here knows about protobuf, gRPC or NATS.
+
+pub mod model;

@@ -116,14 +116,9 @@ pub fn decode_message(
         }
         path.truncate(len);
     }
-    if let (Some(field), false) = (extra_field, extra.is_empty()) {
-        if let Some(v) = well_known(
-            &field,
-            serde_json::Value::Object(extra),
-            path,
-            node.line,
-            errors,
-        ) {
+    if let Some(field) = extra_field.filter(|_| !extra.is_empty()) {
+        let json = serde_json::Value::Object(extra);
+        if let Some(v) = well_known(&field, json, path, node.line, errors) {
             message.set_field(&field, v);
         }
     }

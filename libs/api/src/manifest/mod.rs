@@ -123,11 +123,11 @@ impl ManifestError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Object {
     /// A DaemonSet, as given (its `apiVersion` says which API version's rules apply).
-    DaemonSet(v1::DaemonSet),
+    DaemonSet(Box<v1::DaemonSet>),
     /// A node.
-    Node(v1::Node),
+    Node(Box<v1::Node>),
     /// A pod.
-    Pod(v1::Pod),
+    Pod(Box<v1::Pod>),
     /// A kind everynode does not store (ConfigMap, ServiceAccount, RBAC, …), named so that the
     /// caller can say it skipped it.
     Other {
@@ -173,7 +173,7 @@ pub fn decode_daemon_sets(text: &str) -> Result<Vec<v1::DaemonSet>, ManifestErro
     let mut out = Vec::new();
     for doc in decode(text)? {
         match doc.object {
-            Object::DaemonSet(ds) => out.push(ds),
+            Object::DaemonSet(ds) => out.push(*ds),
             Object::Node(_) | Object::Pod(_) | Object::Other { .. } => errors.push(FieldError {
                 path: "kind".into(),
                 line: Some(doc.line),
@@ -258,12 +258,13 @@ fn decode_document(
             });
             return;
         }
-        "DaemonSet" => decode_node::<v1::DaemonSet>(node, prefix, errors).map(Object::DaemonSet),
+        "DaemonSet" => decode_node::<v1::DaemonSet>(node, prefix, errors)
+            .map(|m| Object::DaemonSet(Box::new(m))),
         "Node" if api_version == "v1" => {
-            decode_node::<v1::Node>(node, prefix, errors).map(Object::Node)
+            decode_node::<v1::Node>(node, prefix, errors).map(|m| Object::Node(Box::new(m)))
         }
         "Pod" if api_version == "v1" => {
-            decode_node::<v1::Pod>(node, prefix, errors).map(Object::Pod)
+            decode_node::<v1::Pod>(node, prefix, errors).map(|m| Object::Pod(Box::new(m)))
         }
         _ => {
             let name = node

@@ -405,10 +405,11 @@ pub fn resolve_plain(text: &str) -> Scalar {
     if let Some(i) = parse_int(&plain) {
         return Scalar::Int(i);
     }
-    if is_yaml_float(&plain) {
-        if let Ok(f) = plain.parse::<f64>() {
-            return Scalar::Float(f);
-        }
+    if let Some(f) = is_yaml_float(&plain)
+        .then(|| plain.parse::<f64>().ok())
+        .flatten()
+    {
+        return Scalar::Float(f);
     }
     Scalar::Str(text.to_string())
 }
