@@ -1,1 +1,18 @@
-//! placeholder
+//! Test harness shared by every integration test of everynode.
+//!
+//! - [`NatsServer`] starts a real `nats-server` with JetStream, on a free loopback port, with its
+//!   own temporary store, and cleans up (process killed and reaped, port freed, directory
+//!   removed) when dropped. It can be stopped, killed and restarted on the same port and store
+//!   to test how services ride out a NATS restart.
+//! - [`Wait`] and [`eventually`] wait on a condition instead of sleeping: they poll until the
+//!   condition holds or a deadline passes, and a timeout says what was expected and what was
+//!   last observed.
+//!
+//! The harness reads exactly one environment variable, `EVERYNODE_NATS_SERVER` (the path of the
+//! `nats-server` binary to use); everything else is passed in by the test.
+
+mod nats;
+mod wait;
+
+pub use nats::{BINARY_ENV, Error, NatsServer};
+pub use wait::{TimedOut, Wait, eventually, eventually_blocking};

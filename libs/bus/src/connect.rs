@@ -1,0 +1,121 @@
+//! Connecting to NATS, the same way in every service.
+//!
+//! - `url` may list several servers separated by commas (`nats://a:4222,nats://b:4222`); the
+//!   client learns the rest of a cluster from the servers themselves.
+//! - The *first* connection is retried with capped exponential backoff for a bounded time
+//!   ([`DEFAULT_INITIAL_WAIT`], or the `initial_wait` given), so services may start before NATS
+//!   (docker compose, a rebooting node) but a wrong URL still fails start-up with a clear error
+//!   instead of hanging. async-nats's own `retry_on_initial_connect` is not used: it returns a
+//!   client that is not connected yet, and the first requests would fail or stall instead.
+//! - Once connected, the client reconnects forever (capped backoff), keeps its subscriptions,
+//!   and logs every connection event; pings every 10 s notice a dead server quickly.
+
+use std::time::Duration;
+
+use async_nats::{Client, ConnectErrorKind, ConnectOptions, Event};
+use tokio::time::Instant;
+
+use crate::error::Error;
+
+/// How long [`connect`] keeps retrying the first connection.
+pub const DEFAULT_INITIAL_WAIT: Duration = Duration::from_secs(30);
+/// Longest pause between two connection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// First pause between two connection attempts.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Connects as client `name` (shown in the server's connection list), retrying the first
+/// connection for up to [`DEFAULT_INITIAL_WAIT`].
+pub async fn connect(url: &str, name: &str) -> Result<Client, Error> {
+    connect_with(url, name, DEFAULT_INITIAL_WAIT).await
+}
+
+/// [`connect`] with a chosen time budget for the first connection (zero: one attempt).
+pub async fn connect_with(url: &str, name: &str, initial_wait: Duration) -> Result<Client, Error> {
+    let servers: Vec<String> = url
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let deadline = Instant::now() + initial_wait;
+    let mut attempt = 0u32;
+    loop {
+        attempt = attempt.saturating_add(1);
+        let err = match options(name).connect(servers.clone()).await {
+            Ok(client) => {
+                tracing::info!(url, name, attempt, "connected to NATS");
+                return Ok(client);
+            }
+            Err(err) => err,
+        };
+        let retryable = matches!(
+            err.kind(),
+            ConnectErrorKind::Io
+                | ConnectErrorKind::TimedOut
+                | ConnectErrorKind::Dns
+                | ConnectErrorKind::MaxReconnects
+        );
+        let now = Instant::now();
+        if !retryable || now >= deadline {
+            return Err(Error::nats(
+                format!("connecting to {url} ({attempt} attempts)"),
+                err,
+            ));
+        }
+        tracing::warn!(url, attempt, error = %err, "NATS not reachable yet; retrying");
+        tokio::time::sleep(backoff(attempt).min(deadline - now)).await;
+    }
+}
+
+fn options(name: &str) -> ConnectOptions {
+    let client_name = name.to_owned();
+    ConnectOptions::new()
+        .name(name)
+        .connection_timeout(Duration::from_secs(5))
+        .ping_interval(Duration::from_secs(10))
+        .max_reconnects(None)
+        .reconnect_delay_callback(|attempts| backoff(u32::try_from(attempts).unwrap_or(u32::MAX)))
+        .event_callback(move |event| {
+            let name = client_name.clone();
+            async move {
+                match event {
+                    Event::Connected => tracing::info!(client = %name, "NATS (re)connected"),
+                    Event::Disconnected => tracing::warn!(client = %name, "NATS disconnected"),
+                    Event::ServerError(err) => {
+                        tracing::warn!(client = %name, error = %err, "NATS server error");
+                    }
+                    Event::ClientError(err) => {
+                        tracing::warn!(client = %name, error = %err, "NATS client error");
+                    }
+                    other => tracing::info!(client = %name, event = %other, "NATS event"),
+                }
+            }
+        })
+}
+
+/// Capped exponential backoff: 0 before the first retry of a reconnect, then 50 ms, 100 ms, ...
+/// up to 2 s.
+fn backoff(attempt: u32) -> Duration {
+    if attempt <= 1 {
+        return Duration::ZERO;
+    }
+    let doublings = (attempt - 2).min(16);
+    FIRST_BACKOFF
+        .saturating_mul(1 << doublings)
+        .min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1), Duration::ZERO);
+        assert_eq!(backoff(2), Duration::from_millis(50));
+        assert_eq!(backoff(3), Duration::from_millis(100));
+        assert_eq!(backoff(10), MAX_BACKOFF);
+        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
+    }
+}
