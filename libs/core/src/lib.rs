@@ -3,3 +3,9 @@
 //! reconcile planner. Nothing here knows about protobuf, gRPC or NATS.
 
 pub mod model;
+pub mod labels;
+pub mod quantity;
+pub mod scheduling;
+pub mod planner;
+pub mod validation;
+pub mod defaults;

@@ -1,0 +1,1301 @@
+//! Which nodes run a DaemonSet's pod, and the pod spec the controller places on a node.
+//!
+//! This module owns Kubernetes' placement rules for daemon pods (`NodeShouldRunDaemonPod` of
+//! `pkg/controller/daemon`, current era):
+//! - the template's `nodeName`, `nodeSelector` and required node affinity (the
+//!   `spec.affinity` field and the 1.3-era `scheduler.alpha.kubernetes.io/affinity` annotation);
+//! - taints against tolerations, including the tolerations every daemon pod gets automatically;
+//! - [`daemon_pod_spec`]: the pod spec of a daemon pod for one node.
+//!
+//! Invariants:
+//! - a node is eligible ([`ShouldRun::should_run`]) only if every placement constraint holds;
+//!   `should_continue_running` is never false while `should_run` is true;
+//! - node conditions, `spec.unschedulable`, resources and host ports are never considered
+//!   (daemon pods run on cordoned and not-ready nodes, as in Kubernetes);
+//! - anything that cannot be parsed (an affinity term with a bad operator or value, an
+//!   unreadable affinity annotation) never makes a node eligible.
+
+use std::collections::BTreeMap;
+
+use crate::labels::{Operator, Requirement};
+use crate::model::{
+    DaemonSet, Node, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec,
+    PodTemplateSpec, Taint, Toleration,
+};
+
+/// The 1.3-era template annotation holding an `Affinity` as JSON.
+pub const AFFINITY_ANNOTATION: &str = "scheduler.alpha.kubernetes.io/affinity";
+
+/// The only field a `matchFields` requirement can name: the node's name.
+pub const NODE_NAME_FIELD: &str = "metadata.name";
+
+/// Taint effect: new pods are not placed unless tolerated; running pods stay.
+pub const EFFECT_NO_SCHEDULE: &str = "NoSchedule";
+/// Taint effect: a soft preference; ignored for daemon pods.
+pub const EFFECT_PREFER_NO_SCHEDULE: &str = "PreferNoSchedule";
+/// Taint effect: pods that do not tolerate it are not placed and are removed.
+pub const EFFECT_NO_EXECUTE: &str = "NoExecute";
+
+/// Taint of a node whose `Ready` condition is `False`.
+pub const TAINT_NODE_NOT_READY: &str = "node.kubernetes.io/not-ready";
+/// Taint of a node whose `Ready` condition is `Unknown`.
+pub const TAINT_NODE_UNREACHABLE: &str = "node.kubernetes.io/unreachable";
+/// Taint of a node under disk pressure.
+pub const TAINT_NODE_DISK_PRESSURE: &str = "node.kubernetes.io/disk-pressure";
+/// Taint of a node under memory pressure.
+pub const TAINT_NODE_MEMORY_PRESSURE: &str = "node.kubernetes.io/memory-pressure";
+/// Taint of a node under PID pressure.
+pub const TAINT_NODE_PID_PRESSURE: &str = "node.kubernetes.io/pid-pressure";
+/// Taint of a cordoned node.
+pub const TAINT_NODE_UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
+/// Taint of a node whose network is not configured yet.
+pub const TAINT_NODE_NETWORK_UNAVAILABLE: &str = "node.kubernetes.io/network-unavailable";
+
+/// Whether a DaemonSet's pod belongs on a node (Kubernetes: the two booleans of
+/// `NodeShouldRunDaemonPod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ShouldRun {
+    /// A daemon pod should be created on the node if it has none.
+    pub should_run: bool,
+    /// A daemon pod already on the node may keep running.
+    pub should_continue_running: bool,
+}
+
+impl ShouldRun {
+    /// Eligible: create a pod if missing, keep a running one.
+    pub const RUN: ShouldRun = ShouldRun {
+        should_run: true,
+        should_continue_running: true,
+    };
+    /// Not eligible for a new pod, but a running one stays (an untolerated `NoSchedule` taint).
+    pub const KEEP: ShouldRun = ShouldRun {
+        should_run: false,
+        should_continue_running: true,
+    };
+    /// Not eligible at all: existing pods are deleted.
+    pub const EVICT: ShouldRun = ShouldRun {
+        should_run: false,
+        should_continue_running: false,
+    };
+}
+
+/// Decides whether `ds` runs a pod on `node` (Kubernetes: `NodeShouldRunDaemonPod`), from the
+/// pod the template would produce on that node:
+/// 1. a template `nodeName` naming another node → [`ShouldRun::EVICT`];
+/// 2. `nodeSelector`, required node affinity or the affinity annotation not matching →
+///    [`ShouldRun::EVICT`] (see [`fits_node_affinity`]);
+/// 3. an untolerated `NoExecute` taint → [`ShouldRun::EVICT`]; otherwise an untolerated
+///    `NoSchedule` taint → [`ShouldRun::KEEP`]; otherwise [`ShouldRun::RUN`]. The template's
+///    tolerations count together with [`daemon_tolerations`]; `PreferNoSchedule` is ignored.
+///
+/// A DaemonSet without a template is treated as an empty template (admission rejects it).
+pub fn node_should_run(node: &Node, ds: &DaemonSet) -> ShouldRun {
+    let template = ds.spec.as_ref().and_then(|s| s.template.as_ref());
+    match template {
+        Some(template) => template_should_run(node, template),
+        None => template_should_run(node, &PodTemplateSpec::default()),
+    }
+}
+
+/// [`node_should_run`] for a bare template.
+pub fn template_should_run(node: &Node, template: &PodTemplateSpec) -> ShouldRun {
+    let default_spec = PodSpec::default();
+    let spec = template.spec.as_ref().unwrap_or(&default_spec);
+    if !spec.node_name.is_empty() && spec.node_name != node.name() {
+        return ShouldRun::EVICT;
+    }
+    if !fits_node_affinity(node, template) {
+        return ShouldRun::EVICT;
+    }
+    let tolerations = tolerations_with_daemon_defaults(spec);
+    let taints = node.spec.as_ref().map_or(&[][..], |s| s.taints.as_slice());
+    let blocking = |t: &Taint| t.effect == EFFECT_NO_SCHEDULE || t.effect == EFFECT_NO_EXECUTE;
+    if find_untolerated_taint(taints, &tolerations, blocking).is_none() {
+        return ShouldRun::RUN;
+    }
+    if find_untolerated_taint(taints, &tolerations, |t| t.effect == EFFECT_NO_EXECUTE).is_some() {
+        ShouldRun::EVICT
+    } else {
+        ShouldRun::KEEP
+    }
+}
+
+/// True when `node` satisfies the template's node constraints (Kubernetes:
+/// `nodeaffinity.GetRequiredNodeAffinity(pod).Match(node)`, plus the 1.3 annotation):
+/// - every `nodeSelector` entry is a node label with that value;
+/// - `spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`, if present,
+///   matches (see [`node_selector_matches`]);
+/// - the annotation [`AFFINITY_ANNOTATION`], if present, holds the same `Affinity` JSON and its
+///   required node selector matches too. **When both the field and the annotation are given,
+///   both must match**: each was a hard requirement in its era, so honouring only one of them
+///   could place a pod where the other forbids it. An annotation that is not valid `Affinity`
+///   JSON matches no node (admission rejects such manifests; old data must not place pods).
+///
+/// Preferred affinity is ignored, as in Kubernetes.
+pub fn fits_node_affinity(node: &Node, template: &PodTemplateSpec) -> bool {
+    let labels = node_labels(node);
+    if let Some(spec) = &template.spec {
+        if !spec
+            .node_selector
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+        {
+            return false;
+        }
+        let required = spec
+            .affinity
+            .as_ref()
+            .and_then(|a| a.node_affinity.as_ref())
+            .and_then(|na| {
+                na.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            });
+        if let Some(required) = required
+            && !node_selector_matches(required, node)
+        {
+            return false;
+        }
+    }
+    let annotation = template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.annotations.get(AFFINITY_ANNOTATION));
+    if let Some(raw) = annotation {
+        match annotation_required_node_selector(raw) {
+            Ok(Some(required)) => {
+                if !node_selector_matches(&required, node) {
+                    return false;
+                }
+            }
+            Ok(None) => {}
+            Err(()) => return false,
+        }
+    }
+    true
+}
+
+/// True when a required node selector matches `node` (Kubernetes:
+/// `nodeaffinity.LazyErrorNodeSelector.Match`): the terms are ORed; a term with neither
+/// `matchExpressions` nor `matchFields` matches nothing, so zero terms match nothing; a term
+/// with an invalid requirement (unknown operator, wrong number of values, a `Gt`/`Lt` value that
+/// is not an integer, an invalid key or value) is skipped.
+pub fn node_selector_matches(selector: &NodeSelector, node: &Node) -> bool {
+    let labels = node_labels(node);
+    selector
+        .node_selector_terms
+        .iter()
+        .any(|term| term_matches(term, labels, node.name()))
+}
+
+fn term_matches(term: &NodeSelectorTerm, labels: &BTreeMap<String, String>, name: &str) -> bool {
+    if term.match_expressions.is_empty() && term.match_fields.is_empty() {
+        return false;
+    }
+    let mut label_requirements = Vec::with_capacity(term.match_expressions.len());
+    for expr in &term.match_expressions {
+        match label_requirement(expr) {
+            Some(r) => label_requirements.push(r),
+            None => return false,
+        }
+    }
+    let mut field_requirements = Vec::with_capacity(term.match_fields.len());
+    for expr in &term.match_fields {
+        match field_requirement(expr) {
+            Some(r) => field_requirements.push(r),
+            None => return false,
+        }
+    }
+    if !label_requirements.iter().all(|r| r.matches(labels)) {
+        return false;
+    }
+    // Kubernetes only checks fields when the node has any (a node without a name has none).
+    name.is_empty() || field_requirements.iter().all(|f| f.matches(name))
+}
+
+/// A `matchExpressions` entry as a label requirement; `None` when it does not parse.
+fn label_requirement(expr: &NodeSelectorRequirement) -> Option<Requirement> {
+    let operator = match expr.operator.as_str() {
+        "In" => Operator::In,
+        "NotIn" => Operator::NotIn,
+        "Exists" => Operator::Exists,
+        "DoesNotExist" => Operator::DoesNotExist,
+        "Gt" => Operator::GreaterThan,
+        "Lt" => Operator::LessThan,
+        _ => return None,
+    };
+    Requirement::new(&expr.key, operator, expr.values.clone()).ok()
+}
+
+/// One parsed `matchFields` entry: `key` (`=` or `!=`) `value`.
+struct FieldRequirement<'a> {
+    key: &'a str,
+    equal: bool,
+    value: &'a str,
+}
+
+impl FieldRequirement<'_> {
+    /// Kubernetes' field sets only know `metadata.name`; any other key reads as `""`.
+    fn matches(&self, node_name: &str) -> bool {
+        let actual = if self.key == NODE_NAME_FIELD {
+            node_name
+        } else {
+            ""
+        };
+        (actual == self.value) == self.equal
+    }
+}
+
+/// A `matchFields` entry; `None` unless the operator is `In`/`NotIn` with exactly one value.
+fn field_requirement(expr: &NodeSelectorRequirement) -> Option<FieldRequirement<'_>> {
+    let equal = match expr.operator.as_str() {
+        "In" => true,
+        "NotIn" => false,
+        _ => return None,
+    };
+    match expr.values.as_slice() {
+        [value] => Some(FieldRequirement {
+            key: &expr.key,
+            equal,
+            value,
+        }),
+        _ => None,
+    }
+}
+
+fn node_labels(node: &Node) -> &BTreeMap<String, String> {
+    static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+    node.metadata.as_ref().map_or(&EMPTY, |m| &m.labels)
+}
+
+/// Reads the required node selector out of the 1.3 affinity annotation's JSON:
+/// `Ok(None)` when it has no `nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`,
+/// `Err(())` when it is not JSON of that shape.
+fn annotation_required_node_selector(raw: &str) -> Result<Option<NodeSelector>, ()> {
+    use serde_json::Value;
+
+    let value: Value = serde_json::from_str(raw).map_err(|_| ())?;
+    let affinity = value.as_object().ok_or(())?;
+    let Some(node_affinity) = non_null(affinity.get("nodeAffinity")) else {
+        return Ok(None);
+    };
+    let node_affinity = node_affinity.as_object().ok_or(())?;
+    let Some(required) =
+        non_null(node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution"))
+    else {
+        return Ok(None);
+    };
+    let required = required.as_object().ok_or(())?;
+    let mut selector = NodeSelector::default();
+    for term in json_array(required.get("nodeSelectorTerms"))? {
+        let term = term.as_object().ok_or(())?;
+        let mut parsed = NodeSelectorTerm::default();
+        for expr in json_array(term.get("matchExpressions"))? {
+            parsed.match_expressions.push(json_requirement(expr)?);
+        }
+        for expr in json_array(term.get("matchFields"))? {
+            parsed.match_fields.push(json_requirement(expr)?);
+        }
+        selector.node_selector_terms.push(parsed);
+    }
+    Ok(Some(selector))
+}
+
+fn non_null(value: Option<&serde_json::Value>) -> Option<&serde_json::Value> {
+    value.filter(|v| !v.is_null())
+}
+
+fn json_array(value: Option<&serde_json::Value>) -> Result<&[serde_json::Value], ()> {
+    match non_null(value) {
+        None => Ok(&[]),
+        Some(v) => v.as_array().map(Vec::as_slice).ok_or(()),
+    }
+}
+
+fn json_string(value: Option<&serde_json::Value>) -> Result<String, ()> {
+    match non_null(value) {
+        None => Ok(String::new()),
+        Some(v) => v.as_str().map(str::to_string).ok_or(()),
+    }
+}
+
+fn json_requirement(value: &serde_json::Value) -> Result<NodeSelectorRequirement, ()> {
+    let obj = value.as_object().ok_or(())?;
+    let values = json_array(obj.get("values"))?
+        .iter()
+        .map(|v| v.as_str().map(str::to_string).ok_or(()))
+        .collect::<Result<Vec<_>, ()>>()?;
+    Ok(NodeSelectorRequirement {
+        key: json_string(obj.get("key"))?,
+        operator: json_string(obj.get("operator"))?,
+        values,
+        extra_fields: Default::default(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Taints and tolerations
+// ---------------------------------------------------------------------------------------------
+
+/// True when `toleration` tolerates `taint` (Kubernetes: `Toleration.ToleratesTaint`): an empty
+/// effect matches every effect, an empty key every key; `Exists` matches any value, `Equal` or
+/// an empty operator needs the same value; any other operator tolerates nothing.
+pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
+    if !toleration.effect.is_empty() && toleration.effect != taint.effect {
+        return false;
+    }
+    if !toleration.key.is_empty() && toleration.key != taint.key {
+        return false;
+    }
+    match toleration.operator.as_str() {
+        "" | "Equal" => toleration.value == taint.value,
+        "Exists" => true,
+        _ => false,
+    }
+}
+
+/// The first taint accepted by `filter` that no toleration tolerates (Kubernetes:
+/// `FindMatchingUntoleratedTaint`).
+pub fn find_untolerated_taint<'a>(
+    taints: &'a [Taint],
+    tolerations: &[Toleration],
+    filter: impl Fn(&Taint) -> bool,
+) -> Option<&'a Taint> {
+    taints
+        .iter()
+        .filter(|t| filter(t))
+        .find(|taint| !tolerations.iter().any(|t| tolerates(t, taint)))
+}
+
+/// The tolerations Kubernetes adds to every daemon pod (`AddOrUpdateDaemonPodTolerations`), all
+/// with operator `Exists` and no `tolerationSeconds`: `not-ready` and `unreachable` with
+/// `NoExecute`; `disk-pressure`, `memory-pressure`, `pid-pressure` and `unschedulable` with
+/// `NoSchedule`; and `network-unavailable` with `NoSchedule` only for `hostNetwork` pods.
+pub fn daemon_tolerations(spec: &PodSpec) -> Vec<Toleration> {
+    let exists = |key: &str, effect: &str| Toleration {
+        key: key.to_string(),
+        operator: "Exists".to_string(),
+        effect: effect.to_string(),
+        ..Default::default()
+    };
+    let mut out = vec![
+        exists(TAINT_NODE_NOT_READY, EFFECT_NO_EXECUTE),
+        exists(TAINT_NODE_UNREACHABLE, EFFECT_NO_EXECUTE),
+        exists(TAINT_NODE_DISK_PRESSURE, EFFECT_NO_SCHEDULE),
+        exists(TAINT_NODE_MEMORY_PRESSURE, EFFECT_NO_SCHEDULE),
+        exists(TAINT_NODE_PID_PRESSURE, EFFECT_NO_SCHEDULE),
+        exists(TAINT_NODE_UNSCHEDULABLE, EFFECT_NO_SCHEDULE),
+    ];
+    if spec.host_network {
+        out.push(exists(TAINT_NODE_NETWORK_UNAVAILABLE, EFFECT_NO_SCHEDULE));
+    }
+    out
+}
+
+/// Adds `toleration` to `tolerations`, or replaces the entries with the same key, operator,
+/// value and effect (Kubernetes: `AddOrUpdateTolerationInPodSpec`). Nothing changes when an
+/// identical toleration is already there.
+pub fn add_or_update_toleration(tolerations: &mut Vec<Toleration>, toleration: Toleration) {
+    let same_identity = |t: &Toleration| {
+        t.key == toleration.key
+            && t.operator == toleration.operator
+            && t.value == toleration.value
+            && t.effect == toleration.effect
+    };
+    if tolerations
+        .iter()
+        .any(|t| same_identity(t) && *t == toleration)
+    {
+        return;
+    }
+    let mut replaced = false;
+    for t in tolerations.iter_mut() {
+        if same_identity(t) {
+            *t = toleration.clone();
+            replaced = true;
+        }
+    }
+    if !replaced {
+        tolerations.push(toleration);
+    }
+}
+
+/// The template's tolerations with [`daemon_tolerations`] added or updated, in Kubernetes' order.
+pub fn tolerations_with_daemon_defaults(spec: &PodSpec) -> Vec<Toleration> {
+    let mut tolerations = spec.tolerations.clone();
+    for t in daemon_tolerations(spec) {
+        add_or_update_toleration(&mut tolerations, t);
+    }
+    tolerations
+}
+
+/// The spec of the daemon pod for `node_name`: the template's spec with the daemon tolerations
+/// (see [`tolerations_with_daemon_defaults`]) and `nodeName` set to the node. everynode places
+/// daemon pods itself, as Kubernetes 1.3 did, so no scheduler is involved and the template's
+/// affinity is kept as it is (Kubernetes ≥1.12 instead rewrites it to a `metadata.name`
+/// `matchFields` term and leaves `nodeName` to the scheduler).
+pub fn daemon_pod_spec(template: &PodTemplateSpec, node_name: &str) -> PodSpec {
+    let mut spec = template.spec.clone().unwrap_or_default();
+    spec.tolerations = tolerations_with_daemon_defaults(&spec);
+    spec.node_name = node_name.to_string();
+    spec
+}
+
+/// The node a daemon pod is meant for (Kubernetes: `util.GetTargetNodeName`): `spec.nodeName`
+/// if set, else the single value of the first `metadata.name` `In` `matchFields` requirement of
+/// its required node affinity; `None` when there is neither (or that requirement has several
+/// values).
+pub fn target_node_name(pod: &Pod) -> Option<&str> {
+    let spec = pod.spec.as_ref()?;
+    if !spec.node_name.is_empty() {
+        return Some(&spec.node_name);
+    }
+    let required = spec
+        .affinity
+        .as_ref()?
+        .node_affinity
+        .as_ref()?
+        .required_during_scheduling_ignored_during_execution
+        .as_ref()?;
+    let expr = required
+        .node_selector_terms
+        .iter()
+        .flat_map(|t| t.match_fields.iter())
+        .find(|e| e.key == NODE_NAME_FIELD && e.operator == "In")?;
+    match expr.values.as_slice() {
+        [value] => Some(value),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        Affinity, DaemonSetSpec, LabelSelector, NodeAffinity, NodeSpec, ObjectMeta,
+    };
+
+    // -- builders ------------------------------------------------------------------------------
+
+    struct NodeBuilder(Node);
+
+    fn node(name: &str) -> NodeBuilder {
+        NodeBuilder(Node {
+            metadata: Some(ObjectMeta {
+                name: name.into(),
+                ..Default::default()
+            }),
+            spec: Some(NodeSpec::default()),
+            ..Default::default()
+        })
+    }
+
+    impl NodeBuilder {
+        fn label(mut self, k: &str, v: &str) -> Self {
+            if let Some(m) = self.0.metadata.as_mut() {
+                m.labels.insert(k.into(), v.into());
+            }
+            self
+        }
+        fn taint(mut self, key: &str, value: &str, effect: &str) -> Self {
+            if let Some(s) = self.0.spec.as_mut() {
+                s.taints.push(Taint {
+                    key: key.into(),
+                    value: value.into(),
+                    effect: effect.into(),
+                    time_added: None,
+                });
+            }
+            self
+        }
+        fn unschedulable(mut self) -> Self {
+            if let Some(s) = self.0.spec.as_mut() {
+                s.unschedulable = true;
+            }
+            self
+        }
+        fn build(self) -> Node {
+            self.0
+        }
+    }
+
+    struct DsBuilder(DaemonSet);
+
+    fn ds() -> DsBuilder {
+        let labels: BTreeMap<String, String> = [("name".to_string(), "simple-daemon".to_string())]
+            .into_iter()
+            .collect();
+        DsBuilder(DaemonSet {
+            metadata: Some(ObjectMeta {
+                name: "foo".into(),
+                namespace: "default".into(),
+                uid: "uid-foo".into(),
+                ..Default::default()
+            }),
+            spec: Some(DaemonSetSpec {
+                selector: Some(LabelSelector {
+                    match_labels: labels.clone(),
+                    ..Default::default()
+                }),
+                template: Some(PodTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        labels,
+                        ..Default::default()
+                    }),
+                    spec: Some(PodSpec::default()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+
+    impl DsBuilder {
+        fn spec(&mut self) -> &mut PodSpec {
+            self.0
+                .spec
+                .get_or_insert_with(Default::default)
+                .template
+                .get_or_insert_with(Default::default)
+                .spec
+                .get_or_insert_with(Default::default)
+        }
+        fn node_name(mut self, n: &str) -> Self {
+            self.spec().node_name = n.into();
+            self
+        }
+        fn node_selector(mut self, k: &str, v: &str) -> Self {
+            self.spec().node_selector.insert(k.into(), v.into());
+            self
+        }
+        fn host_network(mut self) -> Self {
+            self.spec().host_network = true;
+            self
+        }
+        fn toleration(mut self, key: &str, op: &str, value: &str, effect: &str) -> Self {
+            self.spec().tolerations.push(Toleration {
+                key: key.into(),
+                operator: op.into(),
+                value: value.into(),
+                effect: effect.into(),
+                ..Default::default()
+            });
+            self
+        }
+        fn required(mut self, terms: Vec<NodeSelectorTerm>) -> Self {
+            self.spec().affinity = Some(Affinity {
+                node_affinity: Some(NodeAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                        node_selector_terms: terms,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            self
+        }
+        fn annotation(mut self, k: &str, v: &str) -> Self {
+            self.0
+                .spec
+                .get_or_insert_with(Default::default)
+                .template
+                .get_or_insert_with(Default::default)
+                .metadata
+                .get_or_insert_with(Default::default)
+                .annotations
+                .insert(k.into(), v.into());
+            self
+        }
+        fn build(self) -> DaemonSet {
+            self.0
+        }
+    }
+
+    fn req(key: &str, op: &str, values: &[&str]) -> NodeSelectorRequirement {
+        NodeSelectorRequirement {
+            key: key.into(),
+            operator: op.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn exprs(reqs: Vec<NodeSelectorRequirement>) -> NodeSelectorTerm {
+        NodeSelectorTerm {
+            match_expressions: reqs,
+            ..Default::default()
+        }
+    }
+
+    fn fields(reqs: Vec<NodeSelectorRequirement>) -> NodeSelectorTerm {
+        NodeSelectorTerm {
+            match_fields: reqs,
+            ..Default::default()
+        }
+    }
+
+    const RUN: ShouldRun = ShouldRun::RUN;
+    const KEEP: ShouldRun = ShouldRun::KEEP;
+    const EVICT: ShouldRun = ShouldRun::EVICT;
+
+    fn check(cases: Vec<(&str, Node, DaemonSet, ShouldRun)>) {
+        for (name, node, ds, want) in cases {
+            assert_eq!(node_should_run(&node, &ds), want, "case {name:?}");
+        }
+    }
+
+    // -- TestNodeShouldRunDaemonPod ------------------------------------------------------------
+
+    #[test]
+    fn node_should_run_daemon_pod_table() {
+        let labelled = || {
+            node("test-node")
+                .label("name", "simple-daemon")
+                .label("type", "production")
+        };
+        check(vec![
+            (
+                "plain template runs everywhere",
+                labelled().build(),
+                ds().build(),
+                RUN,
+            ),
+            (
+                "template nodeName naming another node",
+                labelled().build(),
+                ds().node_name("other-node").build(),
+                EVICT,
+            ),
+            (
+                "template nodeName naming this node",
+                labelled().build(),
+                ds().node_name("test-node").build(),
+                RUN,
+            ),
+            (
+                "nodeSelector not matching",
+                labelled().build(),
+                ds().node_selector("type", "test").build(),
+                EVICT,
+            ),
+            (
+                "nodeSelector matching",
+                labelled().build(),
+                ds().node_selector("type", "production").build(),
+                RUN,
+            ),
+            (
+                "node affinity In not matching",
+                labelled().build(),
+                ds().required(vec![exprs(vec![req("type", "In", &["test"])])])
+                    .build(),
+                EVICT,
+            ),
+            (
+                "node affinity In matching",
+                labelled().build(),
+                ds().required(vec![exprs(vec![req("type", "In", &["production"])])])
+                    .build(),
+                RUN,
+            ),
+            (
+                "unschedulable node is ignored",
+                labelled().unschedulable().build(),
+                ds().build(),
+                RUN,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn not_ready_and_network_unavailable_conditions_do_not_matter() {
+        // Conditions are not read at all: a node is only its labels, name and taints here.
+        let mut n = node("n1").build();
+        n.status = Some(crate::model::NodeStatus {
+            conditions: vec![crate::model::NodeCondition {
+                type_: "Ready".into(),
+                status: "False".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        assert_eq!(node_should_run(&n, &ds().build()), RUN);
+    }
+
+    // -- §5.1 rows 21–27: selectors, names, affinity ---------------------------------------------
+
+    #[test]
+    fn node_name_and_node_selector_must_both_hold() {
+        let blue = node("node-6").label("color", "blue").build();
+        let plain = node("node-0").build();
+        let d = ds()
+            .node_selector("color", "blue")
+            .node_name("node-6")
+            .build();
+        assert_eq!(node_should_run(&blue, &d), RUN);
+        assert_eq!(node_should_run(&plain, &d), EVICT);
+        let inconsistent = ds()
+            .node_selector("color", "blue")
+            .node_name("node-0")
+            .build();
+        assert_eq!(node_should_run(&blue, &inconsistent), EVICT);
+        assert_eq!(node_should_run(&plain, &inconsistent), EVICT);
+    }
+
+    #[test]
+    fn affinity_terms_are_ored_and_expressions_anded() {
+        let d = ds()
+            .required(vec![
+                exprs(vec![req("zone", "In", &["a"]), req("disk", "Exists", &[])]),
+                exprs(vec![req("gpu", "In", &["yes"])]),
+            ])
+            .build();
+        check(vec![
+            (
+                "first term, both expressions",
+                node("n").label("zone", "a").label("disk", "ssd").build(),
+                d.clone(),
+                RUN,
+            ),
+            (
+                "first term, one expression only",
+                node("n").label("zone", "a").build(),
+                d.clone(),
+                EVICT,
+            ),
+            (
+                "second term",
+                node("n").label("gpu", "yes").build(),
+                d.clone(),
+                RUN,
+            ),
+            ("no term", node("n").label("zone", "b").build(), d, EVICT),
+        ]);
+    }
+
+    #[test]
+    fn affinity_operators_match_like_kubernetes() {
+        let with = |r: NodeSelectorRequirement| ds().required(vec![exprs(vec![r])]).build();
+        let n = || node("n").label("k", "v").label("num", "5");
+        check(vec![
+            (
+                "NotIn with other value",
+                n().build(),
+                with(req("k", "NotIn", &["x"])),
+                RUN,
+            ),
+            (
+                "NotIn with same value",
+                n().build(),
+                with(req("k", "NotIn", &["v"])),
+                EVICT,
+            ),
+            (
+                "NotIn with absent key",
+                n().build(),
+                with(req("absent", "NotIn", &["v"])),
+                RUN,
+            ),
+            ("Exists", n().build(), with(req("k", "Exists", &[])), RUN),
+            (
+                "Exists absent",
+                n().build(),
+                with(req("absent", "Exists", &[])),
+                EVICT,
+            ),
+            (
+                "DoesNotExist absent",
+                n().build(),
+                with(req("absent", "DoesNotExist", &[])),
+                RUN,
+            ),
+            (
+                "DoesNotExist present",
+                n().build(),
+                with(req("k", "DoesNotExist", &[])),
+                EVICT,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn gt_and_lt_compare_as_int64_and_fail_closed() {
+        let with = |r: NodeSelectorRequirement| ds().required(vec![exprs(vec![r])]).build();
+        let n = |v: &str| node("n").label("num", v).build();
+        check(vec![
+            (
+                "Gt strictly greater",
+                n("6"),
+                with(req("num", "Gt", &["5"])),
+                RUN,
+            ),
+            ("Gt equal", n("5"), with(req("num", "Gt", &["5"])), EVICT),
+            (
+                "Lt strictly smaller",
+                n("4"),
+                with(req("num", "Lt", &["5"])),
+                RUN,
+            ),
+            ("Lt equal", n("5"), with(req("num", "Lt", &["5"])), EVICT),
+            (
+                "Gt large values",
+                n("9000000000"),
+                with(req("num", "Gt", &["8999999999"])),
+                RUN,
+            ),
+            (
+                "Gt node value not an integer",
+                n("five"),
+                with(req("num", "Gt", &["1"])),
+                EVICT,
+            ),
+            (
+                "Gt absent key",
+                node("n").build(),
+                with(req("num", "Gt", &["1"])),
+                EVICT,
+            ),
+            (
+                "Gt requirement not an integer",
+                n("6"),
+                with(req("num", "Gt", &["x"])),
+                EVICT,
+            ),
+            (
+                "Gt with two values",
+                n("6"),
+                with(req("num", "Gt", &["1", "2"])),
+                EVICT,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn match_fields_select_by_node_name() {
+        let with = |r: NodeSelectorRequirement| ds().required(vec![fields(vec![r])]).build();
+        check(vec![
+            (
+                "In own name",
+                node("node-1").build(),
+                with(req("metadata.name", "In", &["node-1"])),
+                RUN,
+            ),
+            (
+                "In other name",
+                node("node-2").build(),
+                with(req("metadata.name", "In", &["node-1"])),
+                EVICT,
+            ),
+            (
+                "NotIn own name",
+                node("node-1").build(),
+                with(req("metadata.name", "NotIn", &["node-1"])),
+                EVICT,
+            ),
+            (
+                "NotIn other name",
+                node("node-2").build(),
+                with(req("metadata.name", "NotIn", &["node-1"])),
+                RUN,
+            ),
+            (
+                "In with two values is invalid",
+                node("node-1").build(),
+                with(req("metadata.name", "In", &["node-1", "node-2"])),
+                EVICT,
+            ),
+            (
+                "Exists is not a field operator",
+                node("node-1").build(),
+                with(req("metadata.name", "Exists", &[])),
+                EVICT,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn zone_or_node_name_terms_select_three_of_six_nodes() {
+        // Integration TestDaemonSetWithNodeSelectorLaunchesPods: zone In [test] OR name node-1.
+        let d = ds()
+            .required(vec![
+                exprs(vec![req("zone", "In", &["test"])]),
+                fields(vec![req("metadata.name", "In", &["node-1"])]),
+            ])
+            .build();
+        let nodes = [
+            node("node-0").build(),
+            node("node-1").build(),
+            node("node-2").label("zone", "test").build(),
+            node("node-3").label("zone", "test").build(),
+            node("node-4").label("zone", "other").build(),
+            node("node-5").build(),
+        ];
+        let eligible: Vec<&str> = nodes
+            .iter()
+            .filter(|n| node_should_run(n, &d).should_run)
+            .map(Node::name)
+            .collect();
+        assert_eq!(eligible, ["node-1", "node-2", "node-3"]);
+    }
+
+    #[test]
+    fn empty_terms_and_zero_terms_match_nothing() {
+        let n = node("n").label("k", "v").build();
+        assert_eq!(node_should_run(&n, &ds().required(vec![]).build()), EVICT);
+        assert_eq!(
+            node_should_run(
+                &n,
+                &ds().required(vec![NodeSelectorTerm::default()]).build()
+            ),
+            EVICT
+        );
+        // An empty term next to a matching one does not hurt.
+        let d = ds()
+            .required(vec![
+                NodeSelectorTerm::default(),
+                exprs(vec![req("k", "In", &["v"])]),
+            ])
+            .build();
+        assert_eq!(node_should_run(&n, &d), RUN);
+    }
+
+    #[test]
+    fn terms_with_invalid_requirements_are_skipped_not_fatal() {
+        let n = node("n").label("k", "v").build();
+        let d = ds()
+            .required(vec![
+                exprs(vec![req("k", "Foo", &["v"])]),
+                exprs(vec![req("k", "In", &[])]),
+                exprs(vec![req("k", "Exists", &["v"])]),
+                exprs(vec![req("k", "In", &["v"])]),
+            ])
+            .build();
+        assert_eq!(node_should_run(&n, &d), RUN);
+        let only_invalid = ds()
+            .required(vec![exprs(vec![req("k", "Foo", &["v"])])])
+            .build();
+        assert_eq!(node_should_run(&n, &only_invalid), EVICT);
+    }
+
+    // -- the 1.3 affinity annotation ---------------------------------------------------------------
+
+    const ANNOTATION_COLOR_BLUE: &str = r#"{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"color","operator":"In","values":["blue"]}]}]}}}"#;
+
+    #[test]
+    fn affinity_annotation_places_like_the_field() {
+        let d = ds()
+            .annotation(AFFINITY_ANNOTATION, ANNOTATION_COLOR_BLUE)
+            .build();
+        assert_eq!(
+            node_should_run(&node("a").label("color", "blue").build(), &d),
+            RUN
+        );
+        assert_eq!(
+            node_should_run(&node("b").label("color", "red").build(), &d),
+            EVICT
+        );
+    }
+
+    #[test]
+    fn affinity_annotation_and_field_must_both_match() {
+        let d = ds()
+            .annotation(AFFINITY_ANNOTATION, ANNOTATION_COLOR_BLUE)
+            .required(vec![exprs(vec![req("zone", "In", &["a"])])])
+            .build();
+        let both = node("n").label("color", "blue").label("zone", "a").build();
+        let field_only = node("n").label("color", "red").label("zone", "a").build();
+        let annotation_only = node("n").label("color", "blue").label("zone", "b").build();
+        assert_eq!(node_should_run(&both, &d), RUN);
+        assert_eq!(node_should_run(&field_only, &d), EVICT);
+        assert_eq!(node_should_run(&annotation_only, &d), EVICT);
+    }
+
+    #[test]
+    fn affinity_annotation_without_required_selector_does_not_constrain() {
+        let d = ds()
+            .annotation(AFFINITY_ANNOTATION, r#"{"podAntiAffinity":{}}"#)
+            .build();
+        assert_eq!(node_should_run(&node("n").build(), &d), RUN);
+        let d = ds()
+            .annotation(
+                AFFINITY_ANNOTATION,
+                r#"{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[]}}"#,
+            )
+            .build();
+        assert_eq!(node_should_run(&node("n").build(), &d), RUN);
+    }
+
+    #[test]
+    fn unreadable_affinity_annotation_matches_no_node() {
+        for raw in [
+            "not json",
+            "[]",
+            r#"{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":"x"}}}"#,
+        ] {
+            let d = ds().annotation(AFFINITY_ANNOTATION, raw).build();
+            assert_eq!(
+                node_should_run(&node("n").build(), &d),
+                EVICT,
+                "annotation {raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn affinity_annotation_with_zero_terms_matches_nothing() {
+        let d = ds()
+            .annotation(
+                AFFINITY_ANNOTATION,
+                r#"{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[]}}}"#,
+            )
+            .build();
+        assert_eq!(node_should_run(&node("n").build(), &d), EVICT);
+    }
+
+    // -- taints (§5.1 rows 11, 14, 32–38) ------------------------------------------------------
+
+    #[test]
+    fn untolerated_no_schedule_taint_keeps_running_pods_but_places_none() {
+        let n = node("tainted")
+            .taint("dedicated", "user1", EFFECT_NO_SCHEDULE)
+            .build();
+        assert_eq!(node_should_run(&n, &ds().build()), KEEP);
+    }
+
+    #[test]
+    fn untolerated_no_execute_taint_evicts() {
+        let n = node("tainted")
+            .taint("dedicated", "user1", EFFECT_NO_EXECUTE)
+            .build();
+        assert_eq!(node_should_run(&n, &ds().build()), EVICT);
+    }
+
+    #[test]
+    fn no_execute_wins_over_no_schedule() {
+        let n = node("tainted")
+            .taint("a", "", EFFECT_NO_SCHEDULE)
+            .taint("b", "", EFFECT_NO_EXECUTE)
+            .build();
+        assert_eq!(node_should_run(&n, &ds().build()), EVICT);
+    }
+
+    #[test]
+    fn tolerated_taint_places_pod() {
+        let n = node("tainted")
+            .taint("dedicated", "user1", EFFECT_NO_SCHEDULE)
+            .build();
+        let d = ds()
+            .toleration("dedicated", "", "user1", EFFECT_NO_SCHEDULE)
+            .build();
+        assert_eq!(node_should_run(&n, &d), RUN);
+    }
+
+    #[test]
+    fn tolerations_on_untainted_node_are_harmless() {
+        let d = ds()
+            .toleration("dedicated", "", "user1", EFFECT_NO_SCHEDULE)
+            .build();
+        assert_eq!(node_should_run(&node("n").build(), &d), RUN);
+    }
+
+    #[test]
+    fn prefer_no_schedule_taint_is_ignored() {
+        let n = node("n")
+            .taint("soft", "", EFFECT_PREFER_NO_SCHEDULE)
+            .build();
+        assert_eq!(node_should_run(&n, &ds().build()), RUN);
+    }
+
+    #[test]
+    fn not_ready_and_unreachable_taints_are_tolerated_automatically() {
+        for key in [TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE] {
+            let n = node("n").taint(key, "", EFFECT_NO_EXECUTE).build();
+            assert_eq!(node_should_run(&n, &ds().build()), RUN, "taint {key}");
+        }
+    }
+
+    #[test]
+    fn pressure_and_unschedulable_taints_are_tolerated_automatically() {
+        let n = node("n")
+            .taint(TAINT_NODE_DISK_PRESSURE, "", EFFECT_NO_SCHEDULE)
+            .taint(TAINT_NODE_MEMORY_PRESSURE, "", EFFECT_NO_SCHEDULE)
+            .taint(TAINT_NODE_PID_PRESSURE, "", EFFECT_NO_SCHEDULE)
+            .taint(TAINT_NODE_UNSCHEDULABLE, "", EFFECT_NO_SCHEDULE)
+            .build();
+        assert_eq!(node_should_run(&n, &ds().build()), RUN);
+    }
+
+    #[test]
+    fn network_unavailable_taint_is_tolerated_only_by_host_network_pods() {
+        let n = node("n")
+            .taint(TAINT_NODE_NETWORK_UNAVAILABLE, "", EFFECT_NO_SCHEDULE)
+            .build();
+        assert_eq!(node_should_run(&n, &ds().build()), KEEP);
+        assert_eq!(node_should_run(&n, &ds().host_network().build()), RUN);
+    }
+
+    #[test]
+    fn toleration_matching_rules() {
+        let taint = |key: &str, value: &str, effect: &str| Taint {
+            key: key.into(),
+            value: value.into(),
+            effect: effect.into(),
+            time_added: None,
+        };
+        let tol = |key: &str, op: &str, value: &str, effect: &str| Toleration {
+            key: key.into(),
+            operator: op.into(),
+            value: value.into(),
+            effect: effect.into(),
+            ..Default::default()
+        };
+        let t = taint("k", "v", EFFECT_NO_SCHEDULE);
+        let cases = [
+            (
+                "equal key value effect",
+                tol("k", "Equal", "v", EFFECT_NO_SCHEDULE),
+                true,
+            ),
+            (
+                "empty operator means Equal",
+                tol("k", "", "v", EFFECT_NO_SCHEDULE),
+                true,
+            ),
+            (
+                "Equal with other value",
+                tol("k", "Equal", "w", EFFECT_NO_SCHEDULE),
+                false,
+            ),
+            (
+                "Exists ignores value",
+                tol("k", "Exists", "", EFFECT_NO_SCHEDULE),
+                true,
+            ),
+            (
+                "empty effect matches all effects",
+                tol("k", "Exists", "", ""),
+                true,
+            ),
+            (
+                "other effect",
+                tol("k", "Exists", "", EFFECT_NO_EXECUTE),
+                false,
+            ),
+            (
+                "empty key with Exists matches every key",
+                tol("", "Exists", "", ""),
+                true,
+            ),
+            ("other key", tol("j", "Exists", "", ""), false),
+            ("unknown operator", tol("k", "Gte", "v", ""), false),
+        ];
+        for (name, toleration, want) in cases {
+            assert_eq!(tolerates(&toleration, &t), want, "case {name:?}");
+        }
+    }
+
+    // -- daemon tolerations and the pod spec ---------------------------------------------------------
+
+    #[test]
+    fn daemon_tolerations_add_network_unavailable_only_for_host_network() {
+        let keys = |spec: &PodSpec| -> Vec<String> {
+            daemon_tolerations(spec)
+                .into_iter()
+                .map(|t| t.key)
+                .collect()
+        };
+        let plain = keys(&PodSpec::default());
+        assert_eq!(plain.len(), 6);
+        assert!(!plain.iter().any(|k| k == TAINT_NODE_NETWORK_UNAVAILABLE));
+        let host = keys(&PodSpec {
+            host_network: true,
+            ..Default::default()
+        });
+        assert_eq!(host.len(), 7);
+        assert!(host.iter().any(|k| k == TAINT_NODE_NETWORK_UNAVAILABLE));
+        assert!(
+            daemon_tolerations(&PodSpec::default())
+                .iter()
+                .all(|t| t.operator == "Exists" && t.toleration_seconds.is_none())
+        );
+    }
+
+    #[test]
+    fn daemon_pod_spec_sets_node_name_and_tolerations() {
+        let d = ds()
+            .toleration("dedicated", "", "user1", EFFECT_NO_SCHEDULE)
+            .build();
+        let template = d.spec.as_ref().and_then(|s| s.template.as_ref()).unwrap();
+        let spec = daemon_pod_spec(template, "node-3");
+        assert_eq!(spec.node_name, "node-3");
+        assert_eq!(spec.tolerations.len(), 7);
+        assert_eq!(spec.tolerations[0].key, "dedicated");
+    }
+
+    #[test]
+    fn daemon_pod_spec_replaces_a_matching_toleration_with_seconds() {
+        let mut d = ds().build();
+        let seconds = Toleration {
+            key: TAINT_NODE_NOT_READY.into(),
+            operator: "Exists".into(),
+            effect: EFFECT_NO_EXECUTE.into(),
+            toleration_seconds: Some(300),
+            ..Default::default()
+        };
+        d.spec
+            .as_mut()
+            .unwrap()
+            .template
+            .as_mut()
+            .unwrap()
+            .spec
+            .as_mut()
+            .unwrap()
+            .tolerations = vec![seconds];
+        let template = d.spec.as_ref().and_then(|s| s.template.as_ref()).unwrap();
+        let spec = daemon_pod_spec(template, "n");
+        let not_ready: Vec<_> = spec
+            .tolerations
+            .iter()
+            .filter(|t| t.key == TAINT_NODE_NOT_READY)
+            .collect();
+        assert_eq!(not_ready.len(), 1);
+        assert_eq!(not_ready[0].toleration_seconds, None, "tolerated forever");
+        assert_eq!(
+            spec.tolerations[0].key, TAINT_NODE_NOT_READY,
+            "replaced in place"
+        );
+    }
+
+    #[test]
+    fn add_or_update_toleration_keeps_identical_entries() {
+        let t = Toleration {
+            key: "k".into(),
+            operator: "Exists".into(),
+            ..Default::default()
+        };
+        let mut list = vec![t.clone()];
+        add_or_update_toleration(&mut list, t.clone());
+        assert_eq!(list, vec![t]);
+    }
+
+    #[test]
+    fn target_node_is_node_name_else_the_match_fields_name() {
+        let mut pod = Pod {
+            spec: Some(PodSpec {
+                node_name: "n1".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(target_node_name(&pod), Some("n1"));
+        let d = ds()
+            .required(vec![fields(vec![req(NODE_NAME_FIELD, "In", &["node-2"])])])
+            .build();
+        pod.spec = d.spec.unwrap().template.unwrap().spec;
+        assert_eq!(target_node_name(&pod), Some("node-2"));
+        pod.spec = Some(PodSpec::default());
+        assert_eq!(target_node_name(&pod), None);
+    }
+}
