@@ -1,0 +1,18 @@
+//! `everynode-admission`: parses its configuration, sets up telemetry, binds, connects to NATS
+//! and hands over to [`everynode_admission::run`].
+
+use clap::Parser;
+use everynode_admission::Config;
+use everynode_service::{Shutdown, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    let telemetry = telemetry::init("everynode-admission", &config.common)?;
+    let shutdown = Shutdown::on_signals(config.common.shutdown_grace)?;
+    let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
+    let nats = everynode_bus::connect(&config.common.nats, "everynode-admission").await?;
+    everynode_admission::run(config, listener, nats, shutdown).await?;
+    telemetry.shutdown().await;
+    Ok(())
+}

