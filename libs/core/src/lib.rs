@@ -2,10 +2,10 @@
 //! arrive) validation and defaulting, label and node selectors, taints and tolerations, and the
 //! reconcile planner. Nothing here knows about protobuf, gRPC or NATS.
 
-pub mod model;
+pub mod defaults;
 pub mod labels;
+pub mod model;
+pub mod planner;
 pub mod quantity;
 pub mod scheduling;
-pub mod planner;
 pub mod validation;
-pub mod defaults;
