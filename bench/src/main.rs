@@ -1,0 +1,195 @@
+//! `everynode-bench`: starts its own nats-server and the real services, runs a scenario, prints
+//! a table and writes JSON results (`--out FILE`). Every figure is taken from the system's
+//! observable state (objects listed back, pods in KV), not from internal counters.
+//!
+//! ```sh
+//! cargo run --release -p everynode-bench -- admission --rate 500 --seconds 5
+//! cargo run --release -p everynode-bench -- limit
+//! ```
+
+mod admission;
+mod limit;
+mod stats;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use everynode_testkit::NatsServer;
+
+use crate::stats::{ms, print_table};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "everynode-bench",
+    about = "everynode's scale and latency benchmark"
+)]
+struct Args {
+    /// Write the results as JSON to this file.
+    #[arg(long, global = true)]
+    out: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// Raw NATS request/reply and KV compare-and-set rates: the machine's ceiling.
+    Limit {
+        /// Payload bytes.
+        #[arg(long, default_value_t = 1024)]
+        payload: usize,
+        /// Operations in flight.
+        #[arg(long, default_value_t = 32)]
+        depth: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
+    /// DaemonSet creates through admission: latency at a fixed rate, and throughput at saturation.
+    Admission {
+        /// Offered creates per second in the fixed-rate phase.
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
+        /// Closed-loop clients in the saturation phase (also the depth of the limit run).
+        #[arg(long, default_value_t = 32)]
+        depth: usize,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
+}
+
+fn machine() -> serde_json::Value {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb / 1024 / 1024);
+    serde_json::json!({"cores": cores, "memory_gib": memory})
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let nats = NatsServer::start().await?;
+    let result = match args.scenario {
+        Scenario::Limit {
+            payload,
+            depth,
+            seconds,
+        } => {
+            let limits = limit::measure(
+                &nats.url(),
+                payload,
+                depth,
+                Duration::from_secs_f64(seconds),
+            )
+            .await?;
+            print_table(
+                &format!("limit (payload {payload} B, {depth} in flight)"),
+                &[
+                    (
+                        "NATS request/reply round trips/s".into(),
+                        format!("{:.0}", limits.request_reply_per_s),
+                    ),
+                    (
+                        "KV create writes/s".into(),
+                        format!("{:.0}", limits.kv_create_per_s),
+                    ),
+                    (
+                        "KV compare-and-set writes/s".into(),
+                        format!("{:.0}", limits.kv_cas_per_s),
+                    ),
+                ],
+            );
+            serde_json::json!({"scenario": "limit", "payload_bytes": payload, "depth": depth, "limit": limits.json()})
+        }
+        Scenario::Admission {
+            rate,
+            depth,
+            seconds,
+        } => {
+            let duration = Duration::from_secs_f64(seconds);
+            let mut r = admission::run(&nats.url(), rate, depth, duration).await?;
+            let limits = limit::measure(&nats.url(), r.payload_bytes, depth, duration).await?;
+            let ratio = r.saturation_rate / limits.kv_create_per_s;
+            print_table(
+                &format!(
+                    "admission ({} B DaemonSets; {depth} clients at saturation)",
+                    r.payload_bytes
+                ),
+                &[
+                    (
+                        format!("offered {rate:.0}/s: achieved"),
+                        format!("{:.0} creates/s", r.achieved_rate),
+                    ),
+                    (
+                        "  latency p50 / p99 / max".into(),
+                        format!(
+                            "{} / {} / {} ms",
+                            ms(r.at_rate.quantile(0.5)),
+                            ms(r.at_rate.quantile(0.99)),
+                            ms(r.at_rate.quantile(1.0))
+                        ),
+                    ),
+                    (
+                        "saturation".into(),
+                        format!("{:.0} creates/s", r.saturation_rate),
+                    ),
+                    (
+                        "  latency p50 / p99".into(),
+                        format!(
+                            "{} / {} ms",
+                            ms(r.at_saturation.quantile(0.5)),
+                            ms(r.at_saturation.quantile(0.99))
+                        ),
+                    ),
+                    (
+                        "raw KV create (same payload, depth)".into(),
+                        format!("{:.0} writes/s", limits.kv_create_per_s),
+                    ),
+                    (
+                        "saturation / raw KV create".into(),
+                        format!("{:.0}%", ratio * 100.0),
+                    ),
+                    (
+                        "stored (listed back) / succeeded".into(),
+                        format!("{} / {}", r.stored, r.succeeded),
+                    ),
+                ],
+            );
+            anyhow::ensure!(
+                r.stored == r.succeeded,
+                "listed {} objects but {} creates succeeded",
+                r.stored,
+                r.succeeded
+            );
+            serde_json::json!({
+                "scenario": "admission",
+                "payload_bytes": r.payload_bytes,
+                "offered_rate": r.offered_rate,
+                "achieved_rate": r.achieved_rate.round(),
+                "at_rate": r.at_rate.summary(),
+                "saturation_rate": r.saturation_rate.round(),
+                "at_saturation": r.at_saturation.summary(),
+                "limit": limits.json(),
+                "saturation_over_kv_create": (ratio * 1000.0).round() / 1000.0,
+                "stored": r.stored,
+            })
+        }
+    };
+    let mut result = result;
+    result["machine"] = machine();
+    if let Some(path) = args.out {
+        std::fs::write(&path, serde_json::to_string_pretty(&result)?)?;
+        println!("\nresults written to {}", path.display());
+    }
+    Ok(())
+}
