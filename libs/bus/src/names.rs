@@ -7,6 +7,7 @@
 //! | DaemonSet events | `everynode.events.daemonset.<namespace>.<name>` |
 //! | Node events | `everynode.events.node.<node>` |
 //! | pod commands (request/reply) | `everynode.agent.<node>.pods` |
+//! | node heartbeats (core NATS, in no stream) | `everynode.heartbeat.node.<node>` |
 //! | KV `daemonsets` | `<namespace>.<name>` |
 //! | KV `nodes` | `<node>` |
 //! | KV `pods` | `<node>.<namespace>.<name>` |
@@ -42,11 +43,15 @@ pub const DAEMONSET_EVENTS_ALL: &str = "everynode.events.daemonset.>";
 pub const NODE_EVENTS_ALL: &str = "everynode.events.node.*";
 /// Every agent's pod command subject (for a process simulating many nodes).
 pub const AGENT_PODS_ALL: &str = "everynode.agent.*.pods";
+/// Every node heartbeat subject: core NATS messages between registry replicas, outside the
+/// events stream (heartbeats are never stored).
+pub const NODE_HEARTBEATS_ALL: &str = "everynode.heartbeat.node.*";
 
 const DAEMONSET_EVENTS_PREFIX: &str = "everynode.events.daemonset.";
 const NODE_EVENTS_PREFIX: &str = "everynode.events.node.";
 const AGENT_PREFIX: &str = "everynode.agent.";
 const AGENT_PODS_SUFFIX: &str = ".pods";
+const NODE_HEARTBEAT_PREFIX: &str = "everynode.heartbeat.node.";
 
 /// Byte that starts an escape in a token.
 const ESCAPE: u8 = b'_';
@@ -515,6 +520,49 @@ pub fn parse_agent_pods_subject(subject: &str) -> Result<NodeKey, NameError> {
         .map_err(|err| NameError::new("pod command subject", subject, err.to_string()))
 }
 
+/// Queue group prefix of agents on their pod command subjects.
+const AGENT_QUEUE_PREFIX: &str = "everynode-agent.";
+/// Queue group prefix of agent processes simulating many nodes on [`AGENT_PODS_ALL`].
+const AGENT_SIMULATOR_QUEUE_PREFIX: &str = "everynode-agent-simulator.";
+
+/// The queue group in which the agent of `node` subscribes to its pod command subject: when two
+/// agent processes of one node overlap (a restart), only one of them answers each command.
+pub fn agent_queue_group(node: &NodeKey) -> String {
+    let mut group = String::from(AGENT_QUEUE_PREFIX);
+    group.push_str(&node.encode());
+    group
+}
+
+/// The queue group of an agent process simulating the nodes `<prefix>-0`, `<prefix>-1`, … on
+/// [`AGENT_PODS_ALL`]: one group per prefix, so simulators of other prefixes (which ignore
+/// commands for nodes they do not simulate) still get their own copy of every command.
+pub fn agent_simulator_queue_group(prefix: &str) -> Result<String, NameError> {
+    Ok(format!(
+        "{AGENT_SIMULATOR_QUEUE_PREFIX}{}",
+        escape_token(prefix)?
+    ))
+}
+
+/// The core-NATS subject on which registry replicas tell each other that `node` heartbeated.
+pub fn node_heartbeat_subject(node: &NodeKey) -> String {
+    let mut subject = String::from(NODE_HEARTBEAT_PREFIX);
+    subject.push_str(&node.encode());
+    subject
+}
+
+/// The node a heartbeat subject names.
+pub fn parse_node_heartbeat_subject(subject: &str) -> Result<NodeKey, NameError> {
+    let node = subject.strip_prefix(NODE_HEARTBEAT_PREFIX).ok_or_else(|| {
+        NameError::new(
+            "node heartbeat subject",
+            subject,
+            format!("must look like {NODE_HEARTBEAT_PREFIX}<node>"),
+        )
+    })?;
+    NodeKey::decode(node)
+        .map_err(|err| NameError::new("node heartbeat subject", subject, err.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -706,6 +754,49 @@ mod tests {
                 name.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             );
+        }
+    }
+
+    #[test]
+    fn node_heartbeat_subjects_round_trip() {
+        let node = NodeKey::new("ip-10-0-0-1.ec2.internal").unwrap();
+        let subject = node_heartbeat_subject(&node);
+        assert_eq!(
+            subject,
+            "everynode.heartbeat.node.ip-10-0-0-1_2Eec2_2Einternal"
+        );
+        assert_eq!(parse_node_heartbeat_subject(&subject).unwrap(), node);
+        assert!(parse_node_heartbeat_subject("everynode.heartbeat.node.a.b").is_err());
+        assert!(parse_node_heartbeat_subject("everynode.heartbeat.node.").is_err());
+        assert!(parse_node_heartbeat_subject("everynode.events.node.n1").is_err());
+    }
+
+    #[test]
+    fn node_heartbeats_are_matched_by_their_filter_and_never_stored() {
+        let subject = node_heartbeat_subject(&NodeKey::new("n.1").unwrap());
+        let prefix = NODE_HEARTBEATS_ALL.trim_end_matches('*');
+        assert!(subject.starts_with(prefix) && !subject[prefix.len()..].contains('.'));
+        assert!(!subject.starts_with(EVENTS_ALL.trim_end_matches('>')));
+    }
+
+    #[test]
+    fn agent_queue_groups_are_per_node_and_per_simulator_prefix() {
+        let node = NodeKey::new("worker.1").unwrap();
+        assert_eq!(agent_queue_group(&node), "everynode-agent.worker_2E1");
+        assert_ne!(
+            agent_queue_group(&node),
+            agent_queue_group(&NodeKey::new("worker-1").unwrap())
+        );
+        assert_eq!(
+            agent_simulator_queue_group("sim.a").unwrap(),
+            "everynode-agent-simulator.sim_2Ea"
+        );
+        assert!(agent_simulator_queue_group("").is_err());
+        for group in [
+            agent_queue_group(&node),
+            agent_simulator_queue_group("sim").unwrap(),
+        ] {
+            assert!(!group.contains(['*', '>', ' ']), "{group}");
         }
     }
 }

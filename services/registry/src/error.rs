@@ -1,0 +1,212 @@
+//! The registry's errors and the one place they become `tonic::Status`.
+//!
+//! Messages follow the Kubernetes API server (`nodes "x" not found`, `Node "x" is invalid: …`,
+//! `Operation cannot be fulfilled on nodes "x": …`) and `kubectl` (`'zone' already has a value
+//! (a), and --overwrite is false`). Validation errors also travel as `google.rpc.BadRequest`
+//! field violations, overwrite refusals as `google.rpc.PreconditionFailure` violations, so
+//! clients can point at each field.
+//!
+//! | error | code |
+//! |---|---|
+//! | invalid name, labels, taints, selector, resourceVersion | `INVALID_ARGUMENT` + `BadRequest` |
+//! | a label or taint would be replaced without `overwrite` | `FAILED_PRECONDITION` + `PreconditionFailure` |
+//! | unknown node | `NOT_FOUND` |
+//! | stale resourceVersion, or too many concurrent writers | `ABORTED` |
+//! | NATS / JetStream unreachable or timing out | `UNAVAILABLE` |
+//! | anything else | `INTERNAL` |
+
+use everynode_bus::ErrorKind;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, StatusExt};
+
+use crate::node::OverwriteConflict;
+use crate::validation::FieldError;
+
+/// The `type` of the precondition violations of an update that needs `overwrite`.
+pub const OVERWRITE_PRECONDITION: &str = "OVERWRITE";
+
+/// What can go wrong serving a Nodes request or running the node lifecycle.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The node or the request breaks the rules; every violation is listed.
+    #[error("{}", invalid_message(.name, .errors))]
+    Invalid {
+        /// The node's name as given (empty for a request about no node, e.g. List).
+        name: String,
+        /// The violations.
+        errors: Vec<FieldError>,
+    },
+    /// The update would replace existing labels or taints without `overwrite`.
+    #[error("{}", .conflicts.iter().map(|c| c.message.as_str()).collect::<Vec<_>>().join("; "))]
+    Overwrite {
+        /// Every refused replacement.
+        conflicts: Vec<OverwriteConflict>,
+    },
+    /// No such node.
+    #[error("nodes {0:?} not found")]
+    NotFound(String),
+    /// The given resourceVersion is not the stored one (or the write lost too many races).
+    #[error(
+        "Operation cannot be fulfilled on nodes {0:?}: the object has been modified; please apply your changes to the latest version and try again"
+    )]
+    Conflict(String),
+    /// The store or the bus cannot be reached.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Kubernetes' message for an invalid object, `Node "x" is invalid: <aggregate>`, where the
+/// aggregate is one error alone or several in brackets; `invalid request: …` without a name.
+fn invalid_message(name: &str, errors: &[FieldError]) -> String {
+    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let aggregate = match messages.as_slice() {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    };
+    if name.is_empty() {
+        format!("invalid request: {aggregate}")
+    } else {
+        format!("Node {name:?} is invalid: {aggregate}")
+    }
+}
+
+impl Error {
+    /// Maps a bus error about the node `name`.
+    pub fn from_bus(name: &str, error: everynode_bus::Error) -> Self {
+        match error.kind() {
+            ErrorKind::NotFound => Error::NotFound(name.to_owned()),
+            ErrorKind::AlreadyExists | ErrorKind::Conflict => Error::Conflict(name.to_owned()),
+            ErrorKind::Unavailable | ErrorKind::Timeout => Error::Unavailable(error.to_string()),
+            ErrorKind::Decode | ErrorKind::InvalidName | ErrorKind::Other => {
+                Error::Internal(error.to_string())
+            }
+        }
+    }
+
+    /// An invalid request about `name` with a single violation.
+    pub fn invalid(name: &str, error: FieldError) -> Self {
+        Error::Invalid {
+            name: name.to_owned(),
+            errors: vec![error],
+        }
+    }
+
+    /// `Ok` when `errors` is empty, else the invalid request about `name`.
+    pub fn check(name: &str, errors: Vec<FieldError>) -> Result<(), Self> {
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid {
+                name: name.to_owned(),
+                errors,
+            })
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(error: Error) -> Self {
+        let message = error.to_string();
+        match error {
+            Error::Invalid { errors, .. } => {
+                let violations: Vec<FieldViolation> = errors
+                    .iter()
+                    .map(|e| FieldViolation::new(e.path.clone(), e.body()))
+                    .collect();
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    message,
+                    ErrorDetails::with_bad_request(violations),
+                )
+            }
+            Error::Overwrite { conflicts } => {
+                let violations: Vec<PreconditionViolation> = conflicts
+                    .into_iter()
+                    .map(|c| PreconditionViolation::new(OVERWRITE_PRECONDITION, c.field, c.message))
+                    .collect();
+                Status::with_error_details(
+                    Code::FailedPrecondition,
+                    message,
+                    ErrorDetails::with_precondition_failure(violations),
+                )
+            }
+            Error::NotFound(_) => Status::not_found(message),
+            Error::Conflict(_) => Status::aborted(message),
+            Error::Unavailable(_) => Status::unavailable(message),
+            Error::Internal(_) => Status::internal(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_carry_every_field_path() {
+        let status = Status::from(Error::Invalid {
+            name: "n1".into(),
+            errors: vec![
+                FieldError::required("metadata.name", ""),
+                crate::validation::invalid("spec.taints[0].key", "", "name part must be non-empty"),
+            ],
+        });
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(
+            status.message(),
+            "Node \"n1\" is invalid: [metadata.name: Required value, spec.taints[0].key: Invalid value: \"\": name part must be non-empty]"
+        );
+        let fields: Vec<String> = status
+            .get_details_bad_request()
+            .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+            .unwrap_or_default();
+        assert_eq!(fields, ["metadata.name", "spec.taints[0].key"]);
+    }
+
+    #[test]
+    fn a_single_violation_is_printed_without_brackets() {
+        let error = Error::invalid("x", FieldError::required("name", ""));
+        assert_eq!(
+            error.to_string(),
+            "Node \"x\" is invalid: name: Required value"
+        );
+    }
+
+    #[test]
+    fn overwrite_refusals_are_failed_preconditions_naming_the_field() {
+        let status = Status::from(Error::Overwrite {
+            conflicts: vec![OverwriteConflict {
+                field: "set_labels[zone]".into(),
+                message: "'zone' already has a value (a), and --overwrite is false".into(),
+            }],
+        });
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(
+            status.message(),
+            "'zone' already has a value (a), and --overwrite is false"
+        );
+        let violation = status
+            .get_details_precondition_failure()
+            .map(|p| p.violations[0].subject.clone());
+        assert_eq!(violation.as_deref(), Some("set_labels[zone]"));
+    }
+
+    #[test]
+    fn store_errors_map_to_codes() {
+        assert_eq!(
+            Status::from(Error::NotFound("n".into())).message(),
+            "nodes \"n\" not found"
+        );
+        assert_eq!(
+            Status::from(Error::Conflict("n".into())).code(),
+            Code::Aborted
+        );
+        assert_eq!(
+            Status::from(Error::Unavailable("x".into())).code(),
+            Code::Unavailable
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! The registry: the fleet's nodes (`everynode.v1.Nodes`).
+//!
+//! Agents register (name, labels, addresses, capacity, node info) and heartbeat; operators
+//! label, taint, cordon and remove nodes; the registry marks a node NotReady when its agent
+//! stops heartbeating and removes it after `--remove-after`. Nodes live in the KV bucket
+//! `nodes` (key `<name>`, compare-and-set writes); every real change is published once on
+//! `everynode.events.node.<name>` in `EVERYNODE_EVENTS`.
+//!
+//! # Modules
+//! - [`validation`]: Kubernetes' rules for node names, labels, taints and quantities, and the
+//!   `kubectl label` / `taint` argument rules, with field paths;
+//! - [`node`]: pure decisions on a node: first registration, re-registration merge, operator
+//!   edits, Ready / unreachable transitions, and which events a change means;
+//! - [`leases`]: the in-memory lease table with its time-ordered queues;
+//! - [`store`]: the `nodes` bucket (compare-and-set read-modify-write) and event publishing;
+//! - [`lifecycle`]: the informer, the heartbeat relay and the ticker that drive transitions;
+//! - [`watch`]: list-then-watch turned into ADDED / MODIFIED / DELETED;
+//! - [`api`]: the gRPC service; [`error`]: the one place errors become `tonic::Status`.
+//!
+//! # Design decisions
+//! - **Heartbeats never write the store.** A heartbeat renews an in-memory lease (a hash
+//!   lookup and a queue push) and is relayed to the other replicas as a core-NATS message on
+//!   `everynode.heartbeat.node.<name>` (payload: the sender's replica id, so a replica skips
+//!   its own). The response carries `heartbeat_interval` = `--not-ready-after` / 3.
+//! - **Lease checks without timers or scans.** Renewal times only grow, so the renewals form a
+//!   queue already sorted by time; one ticker (every `--not-ready-after`/10, 50 ms..1 s) pops
+//!   what expired and skips entries superseded by a later renewal (see [`leases`]).
+//! - **Transitions are real node changes**, written with compare-and-set and evented:
+//!   lease expired → `Ready=Unknown` (reason `NodeStatusUnknown`, message "Kubelet stopped
+//!   posting node status.", as Kubernetes' node lifecycle controller writes it) plus the taints
+//!   `node.kubernetes.io/unreachable:NoSchedule` and `:NoExecute` (with `timeAdded`); a heartbeat
+//!   → `Ready=True` without those taints; no heartbeat for `--remove-after` → removed. Replicas
+//!   racing on one transition produce one write and one set of events (the loser's CAS fails,
+//!   it re-reads and finds nothing to do).
+//!   The `Ready` condition's `lastHeartbeatTime` is written with those transitions (and
+//!   registrations) only; on NotReady it holds the last heartbeat this replica heard.
+//! - **Grace after a restart** (and after a NATS reconnection): every known node's lease counts
+//!   as renewed then, so a registry that was down, or could not hear relayed heartbeats, never
+//!   declares a storm of nodes NotReady. A node's removal deadline moves accordingly.
+//! - **One event per kind of real change**, decided in one function ([`node::changes`]) for
+//!   every write, in the order readiness, labels, taints, cordon: an Update that relabels and
+//!   taints publishes RELABELED then TAINTED; a lease expiry publishes NOT_READY then TAINTED
+//!   (the unreachable taints are a taint change); a heartbeat after it READY then TAINTED. A
+//!   write that changes nothing is skipped (no new resourceVersion, no event); a write that
+//!   changes only agent-reported status (addresses, capacity) is stored without an event, as
+//!   there is no event type for it (KV watchers see it).
+//! - **Re-registration merges** (see [`node`]): the agent owns status, podCIDR, providerID and
+//!   the labels it reports; operators own labels they set, taints and the cordon flag. Agent
+//!   labels merge three-way against the annotation `registry.everynode.io/agent-labels` (the
+//!   labels the agent reported last time), like `kubectl apply`'s last-applied annotation:
+//!   labels the operator did not touch follow the agent, the operator's changes win. The agent's
+//!   taints and cordon flag apply on the first registration only (like the kubelet's
+//!   `--register-with-taints`).
+//! - **Update is `kubectl label` / `taint` / `cordon`**: replacing a label value or a taint
+//!   (same key and effect) with another value needs `overwrite` (else `FAILED_PRECONDITION`
+//!   with `kubectl`'s message); removing absent labels or taints is not an error (idempotent);
+//!   setting what is already there is no change.
+
+pub mod api;
+pub mod error;
+pub mod leases;
+pub mod lifecycle;
+pub mod node;
+pub mod store;
+pub mod validation;
+pub mod watch;
+
+use std::time::Duration;
+
+use everynode_api::v1::nodes_server::NodesServer;
+use everynode_bus::Bus;
+use everynode_bus::async_nats::{self, jetstream};
+use everynode_service::{CommonArgs, GrpcServer, ServerArgs, Shutdown, defaults};
+use tokio::net::TcpListener;
+
+pub use api::NodesApi;
+pub use lifecycle::Lifecycle;
+
+use crate::leases::Timing;
+
+/// Configuration of `everynode-registry`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "everynode-registry",
+    version,
+    about = "everynode's node registry: registration, heartbeats, labels, taints, node lifecycle"
+)]
+pub struct Config {
+    /// Flags every everynode binary has.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The gRPC listener.
+    #[command(flatten)]
+    pub server: ServerArgs<defaults::Registry>,
+    /// A node whose agent has not heartbeated for this long becomes NotReady (Ready=Unknown,
+    /// unreachable taints). Agents are told to heartbeat every third of it.
+    #[arg(
+        long,
+        env = "EVERYNODE_NOT_READY_AFTER",
+        value_name = "DURATION",
+        default_value = "15s",
+        value_parser = parse_positive_duration,
+    )]
+    pub not_ready_after: Duration,
+    /// A node whose agent has not heartbeated for this long is removed (its pods are then
+    /// garbage collected); 0 never removes. Must be longer than --not-ready-after.
+    #[arg(
+        long,
+        env = "EVERYNODE_REMOVE_AFTER",
+        value_name = "DURATION",
+        default_value = "5m",
+        value_parser = parse_duration,
+    )]
+    pub remove_after: Duration,
+    /// Replicas of the stream and buckets when they are created (3 on a three-node NATS
+    /// cluster).
+    #[arg(
+        long,
+        env = "EVERYNODE_REPLICAS",
+        value_name = "N",
+        default_value_t = 1
+    )]
+    pub replicas: usize,
+}
+
+/// The default `--not-ready-after`.
+pub const DEFAULT_NOT_READY_AFTER: Duration = Duration::from_secs(15);
+/// The default `--remove-after`.
+pub const DEFAULT_REMOVE_AFTER: Duration = Duration::from_secs(5 * 60);
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    humantime::parse_duration(value).map_err(|e| format!("not a duration ({e}); try 15s or 5m"))
+}
+
+fn parse_positive_duration(value: &str) -> Result<Duration, String> {
+    match parse_duration(value)? {
+        d if d.is_zero() => Err("must be longer than zero".to_owned()),
+        d => Ok(d),
+    }
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `--not-ready-after` is zero.
+    #[error("--not-ready-after must be longer than zero")]
+    ZeroNotReadyAfter,
+    /// `--remove-after` would remove nodes before they become NotReady.
+    #[error(
+        "--remove-after ({remove_after:?}) must be 0 (never) or longer than --not-ready-after ({not_ready_after:?})"
+    )]
+    RemoveBeforeNotReady {
+        /// The given `--remove-after`.
+        remove_after: Duration,
+        /// The given `--not-ready-after`.
+        not_ready_after: Duration,
+    },
+}
+
+impl Config {
+    /// A configuration for tests and embedding: NATS at `nats`, listen address from the
+    /// listener, default lease durations.
+    pub fn for_nats(nats: &str) -> Self {
+        Self {
+            common: CommonArgs {
+                nats: nats.to_owned(),
+                ..CommonArgs::default()
+            },
+            server: ServerArgs::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            not_ready_after: DEFAULT_NOT_READY_AFTER,
+            remove_after: DEFAULT_REMOVE_AFTER,
+            replicas: 1,
+        }
+    }
+
+    /// The lease durations, once the combination is checked.
+    pub fn timing(&self) -> Result<Timing, ConfigError> {
+        if self.not_ready_after.is_zero() {
+            return Err(ConfigError::ZeroNotReadyAfter);
+        }
+        if !self.remove_after.is_zero() && self.remove_after <= self.not_ready_after {
+            return Err(ConfigError::RemoveBeforeNotReady {
+                remove_after: self.remove_after,
+                not_ready_after: self.not_ready_after,
+            });
+        }
+        Ok(Timing {
+            not_ready_after: self.not_ready_after,
+            remove_after: (!self.remove_after.is_zero()).then_some(self.remove_after),
+        })
+    }
+}
+
+/// Runs the registry on `listener` until `shutdown`, then drains: ensures the JetStream
+/// topology, loads the nodes and their leases (the start-up grace), starts the lifecycle
+/// tasks, serves `everynode.v1.Nodes`, and on shutdown ends watches, drains NATS and waits for
+/// the tasks.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    nats: async_nats::Client,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let timing = config.timing()?;
+    let addr = listener.local_addr()?;
+    let js = jetstream::new(nats.clone());
+    Bus::ensure(&js, config.replicas).await?;
+    let store = store::NodeStore::open(js).await?;
+    let lifecycle = Lifecycle::start(store, nats.clone(), timing, &shutdown).await?;
+    let api = NodesApi::new(lifecycle, shutdown.clone());
+    let server = GrpcServer::new(listener)
+        .with_args(&config.server)
+        .add_service(NodesServer::new(api));
+    tracing::info!(%addr, ?timing, "everynode-registry serving");
+    let served = server.serve(shutdown.clone()).await;
+    // Whatever ended serving, the lifecycle tasks end too.
+    shutdown.trigger();
+    let drained = nats.drain().await;
+    let waited = shutdown.wait_tasks().await;
+    served?;
+    drained?;
+    waited?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_public_surface() {
+        let config = Config::try_parse_from(["everynode-registry"]).unwrap();
+        assert_eq!(config.server.listen, "127.0.0.1:7402".parse().unwrap());
+        assert_eq!(config.not_ready_after, Duration::from_secs(15));
+        assert_eq!(config.remove_after, Duration::from_secs(300));
+        assert_eq!(config.replicas, 1);
+        assert_eq!(
+            config.timing(),
+            Ok(Timing {
+                not_ready_after: Duration::from_secs(15),
+                remove_after: Some(Duration::from_secs(300)),
+            })
+        );
+    }
+
+    #[test]
+    fn flags_parse_and_zero_never_removes() {
+        let config = Config::try_parse_from([
+            "everynode-registry",
+            "--not-ready-after",
+            "1s",
+            "--remove-after",
+            "0",
+            "--replicas",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(config.timing().unwrap().remove_after, None);
+        assert_eq!(config.replicas, 3);
+        assert!(Config::try_parse_from(["r", "--not-ready-after", "0s"]).is_err());
+        assert!(Config::try_parse_from(["r", "--remove-after", "soon"]).is_err());
+    }
+
+    #[test]
+    fn removing_before_not_ready_is_refused() {
+        let mut config = Config::for_nats("nats://127.0.0.1:4222");
+        config.remove_after = Duration::from_secs(10);
+        assert_eq!(
+            config.timing(),
+            Err(ConfigError::RemoveBeforeNotReady {
+                remove_after: Duration::from_secs(10),
+                not_ready_after: Duration::from_secs(15),
+            })
+        );
+    }
+}
