@@ -41,12 +41,14 @@
 //! config structs directly (or with `try_parse_from`). Mapping domain errors to
 //! `tonic::Status` is each service's job, in one place per service; nothing here does it.
 
+pub mod clock;
 pub mod config;
 mod error;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
 
+pub use clock::now;
 pub use config::{CommonArgs, ListenDefault, LogFormat, ServerArgs, defaults};
 pub use error::Error;
 pub use server::GrpcServer;

@@ -6,13 +6,13 @@
 //! so two writers never lose each other's update.
 
 use std::pin::Pin;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use everynode_api::v1;
 use everynode_api::v1::daemon_sets_server::DaemonSets;
 use everynode_core::labels::Selector;
-use everynode_core::model::{DaemonSet, Timestamp};
-use everynode_service::Shutdown;
+use everynode_core::model::DaemonSet;
+use everynode_service::{Shutdown, now};
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
@@ -45,16 +45,6 @@ impl DaemonSetsApi {
             shutdown,
             foreground_wait,
         }
-    }
-}
-
-fn now() -> Timestamp {
-    let since = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp {
-        seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-        nanos: i32::try_from(since.subsec_nanos()).unwrap_or(0),
     }
 }
 

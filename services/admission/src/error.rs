@@ -13,7 +13,7 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The object breaks the DaemonSet rules; every violation is listed.
-    #[error("DaemonSet.apps {name:?} is invalid: [{}]", join(.errors))]
+    #[error("DaemonSet.apps {name:?} is invalid: {}", join(.errors))]
     Invalid {
         /// `namespace/name` or name of the object.
         name: String,
@@ -42,12 +42,15 @@ pub enum Error {
     Internal(String),
 }
 
+/// One error as it is; several as `[a, b]`, as Kubernetes' aggregate prints them.
 fn join(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    match errors {
+        [one] => one.to_string(),
+        many => {
+            let all: Vec<String> = many.iter().map(ToString::to_string).collect();
+            format!("[{}]", all.join(", "))
+        }
+    }
 }
 
 impl Error {

@@ -4,7 +4,9 @@
 //! A watch filtered by namespace or labels sees an object leave its view as DELETED and enter
 //! it as ADDED, as in Kubernetes. A watch resumed from a resourceVersion knows which objects
 //! existed unchanged at that version; an object that existed then but changed since is
-//! reported as ADDED, which clients treat as an upsert (as Kubernetes informers do).
+//! reported as ADDED, which clients treat as an upsert (as Kubernetes informers do); an object
+//! deleted since that version is reported as DELETED with its namespace, name and the revision
+//! of its removal (its last state is gone from the store).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,7 +15,7 @@ use everynode_api::v1;
 use everynode_bus::Change;
 use everynode_bus::names::DaemonSetKey;
 use everynode_core::labels::Selector;
-use everynode_core::model::DaemonSet;
+use everynode_core::model::{DaemonSet, ObjectMeta};
 use futures::{Stream, StreamExt, stream};
 use tonic::Status;
 
@@ -77,10 +79,11 @@ pub async fn start(
         seen.insert(id, item.object);
     }
     let changes = store.changes(start + 1).await?;
+    let resumed = from.is_some();
     let state = Arc::new(Mutex::new(seen));
     let updates = changes.filter_map(move |change| {
         let out = match change {
-            Ok(change) => translate(&view, &state, change),
+            Ok(change) => translate(&view, &state, resumed, change),
             Err(e) => Some(Err(Status::unavailable(format!("watch interrupted: {e}")))),
         };
         async move { out }
@@ -91,6 +94,7 @@ pub async fn start(
 fn translate(
     view: &View,
     state: &Mutex<HashMap<(String, String), DaemonSet>>,
+    resumed: bool,
     change: Change<DaemonSetKey, v1::DaemonSet>,
 ) -> Option<Event> {
     let mut seen = state
@@ -125,7 +129,20 @@ fn translate(
         }
         Change::Deleted { key, revision } => {
             let id = (key.namespace().to_string(), key.name().to_string());
-            seen.remove(&id).map(|mut ds| {
+            let last = seen.remove(&id).or_else(|| {
+                // Resumed from a version: the object may have existed then and been removed
+                // before this watch listed the store.
+                let in_view = view.namespace.is_empty() || view.namespace == id.0;
+                (resumed && in_view).then(|| DaemonSet {
+                    metadata: Some(ObjectMeta {
+                        namespace: id.0.clone(),
+                        name: id.1.clone(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+            });
+            last.map(|mut ds| {
                 ds.metadata
                     .get_or_insert_with(Default::default)
                     .resource_version = revision.to_string();

@@ -748,3 +748,38 @@ async fn run(program: &std::path::Path, args: &[&str]) -> String {
     );
     String::from_utf8(output.stdout).unwrap()
 }
+
+#[tokio::test]
+async fn a_watch_resumed_from_a_version_reports_a_deletion_that_happened_since() {
+    let nats = NatsServer::start().await.unwrap();
+    let admission = Admission::start(&nats).await;
+    let mut client = admission.client().await;
+    create(&mut client, daemon_set("short-lived", "img")).await;
+    let version = list(&mut client, "").await.resource_version;
+    client
+        .delete(v1::DaemonSetsDeleteRequest {
+            namespace: "default".into(),
+            name: "short-lived".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut watch = client
+        .watch(v1::DaemonSetsWatchRequest {
+            resource_version: version,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let event = tokio::time::timeout(WAIT, watch.next())
+        .await
+        .expect("event in time")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        v1::WatchEventType::try_from(event.r#type).unwrap(),
+        v1::WatchEventType::Deleted
+    );
+    assert_eq!(meta(&event.object.unwrap()).name, "short-lived");
+}

@@ -50,16 +50,7 @@ const REWATCH_BACKOFF: Duration = Duration::from_millis(500);
 /// How many times one reconcile re-evaluates when heartbeats keep arriving during its write.
 const RECONCILE_ROUNDS: usize = 4;
 
-/// The current wall-clock time as a Kubernetes timestamp.
-pub fn now() -> Timestamp {
-    let since = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp {
-        seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-        nanos: i32::try_from(since.subsec_nanos()).unwrap_or(0),
-    }
-}
+pub use everynode_service::now;
 
 /// The wall-clock time of a past monotonic `instant`.
 fn wall_time_of(instant: Instant) -> Timestamp {
