@@ -1,0 +1,79 @@
+//! The pod command subscription: request/reply on `everynode.agent.<node>.pods` (one node) or
+//! on the wildcard of every agent subject (simulated nodes), in a queue group so one
+//! subscriber per node answers. Each message is handled in a tracked task, at most
+//! `concurrency` at once; the answer is a `PodCommandReply` (see [`Agent::handle`]).
+
+use std::sync::Arc;
+
+use everynode_bus::NodeKey;
+use everynode_bus::async_nats::{self, Subscriber};
+use everynode_bus::names::{
+    AGENT_PODS_ALL, agent_pods_subject, agent_queue_group, agent_simulator_queue_group,
+};
+use everynode_service::Shutdown;
+use futures::StreamExt;
+use prost::Message;
+use tokio::sync::Semaphore;
+
+use crate::agent::{Agent, NodeSet};
+use crate::runtime::Runtime;
+
+/// Subscribes to the pod commands of `nodes` (and makes sure the server has the interest
+/// before returning, so that a registration that follows cannot race it).
+pub async fn subscribe(nats: &async_nats::Client, nodes: &NodeSet) -> anyhow::Result<Subscriber> {
+    let subscriber = if nodes.is_simulated() {
+        let group = agent_simulator_queue_group(nodes.name())?;
+        nats.queue_subscribe(AGENT_PODS_ALL, group).await?
+    } else {
+        let node = NodeKey::new(nodes.name())?;
+        nats.queue_subscribe(agent_pods_subject(&node), agent_queue_group(&node))
+            .await?
+    };
+    nats.flush().await?;
+    Ok(subscriber)
+}
+
+/// Answers commands until shutdown, then unsubscribes.
+pub async fn serve<R: Runtime>(
+    agent: Arc<Agent<R>>,
+    nats: async_nats::Client,
+    mut subscriber: Subscriber,
+    concurrency: usize,
+    shutdown: Shutdown,
+) {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    loop {
+        let message = tokio::select! {
+            message = subscriber.next() => message,
+            () = shutdown.signal() => break,
+        };
+        let Some(message) = message else {
+            break;
+        };
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => permit,
+            () = shutdown.signal() => break,
+        };
+        let Ok(permit) = permit else {
+            break;
+        };
+        let agent = Arc::clone(&agent);
+        let nats = nats.clone();
+        shutdown.spawn(async move {
+            let _permit = permit;
+            let Some(reply) = agent.handle(&message.subject, &message.payload).await else {
+                return;
+            };
+            let Some(reply_to) = message.reply else {
+                tracing::debug!(subject = %message.subject, "pod command without a reply subject");
+                return;
+            };
+            if let Err(err) = nats.publish(reply_to, reply.encode_to_vec().into()).await {
+                tracing::warn!(error = %err, "could not answer a pod command");
+            }
+        });
+    }
+    if let Err(err) = subscriber.unsubscribe().await {
+        tracing::debug!(error = %err, "unsubscribing from pod commands");
+    }
+}

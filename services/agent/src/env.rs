@@ -1,0 +1,486 @@
+//! A container's environment and command line, resolved as the kubelet resolves them (pure).
+//!
+//! - `value` may refer to variables defined *earlier* in the list as `$(NAME)`; an undefined
+//!   reference stays as written, `$$` is a literal `$` (Kubernetes'
+//!   `third_party/forked/golang/expansion`);
+//! - `valueFrom.fieldRef` reads `metadata.name`, `metadata.namespace`, `metadata.uid`,
+//!   `metadata.labels['k']`, `metadata.annotations['k']`, `spec.nodeName`,
+//!   `spec.serviceAccountName`, `status.hostIP`, `status.hostIPs`, `status.podIP`,
+//!   `status.podIPs` (never expanded);
+//! - `valueFrom.resourceFieldRef` reads a container's `limits.*` / `requests.*` for `cpu`,
+//!   `memory` and `ephemeral-storage`, divided by `divisor` and rounded up; an unset limit is
+//!   the node's allocatable amount, an unset request is the limit (as Kubernetes defaults it);
+//! - ConfigMaps and Secrets do not exist in everynode: such a reference is an error unless it is
+//!   `optional`, in which case the variable is left out;
+//! - a later definition of a name replaces an earlier one;
+//! - `command` and `args` are expanded with the container's environment.
+
+use std::collections::BTreeMap;
+
+use everynode_core::model::{Container, EnvVarSource, Pod};
+use everynode_core::quantity::Quantity;
+
+/// What a container's environment is resolved against, besides the pod.
+#[derive(Debug, Clone, Default)]
+pub struct EnvContext {
+    /// The node's name (`spec.nodeName` if the pod lacks it).
+    pub node_name: String,
+    /// The node's primary address.
+    pub host_ip: String,
+    /// The pod's address.
+    pub pod_ip: String,
+    /// The node's allocatable resources, for `resourceFieldRef`s of unset limits.
+    pub allocatable: BTreeMap<String, String>,
+}
+
+/// A variable that cannot be resolved; the container cannot start (Kubernetes:
+/// `CreateContainerConfigError`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("couldn't resolve environment variable {name:?}: {reason}")]
+pub struct EnvError {
+    /// The variable.
+    pub name: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The container's environment, in definition order (a redefined name keeps its first
+/// position and takes the later value).
+pub fn container_env(
+    pod: &Pod,
+    container: &Container,
+    ctx: &EnvContext,
+) -> Result<Vec<(String, String)>, EnvError> {
+    let mut env: Vec<(String, String)> = Vec::with_capacity(container.env.len());
+    for var in &container.env {
+        let value = match &var.value_from {
+            Some(source) => match from_source(pod, container, ctx, source) {
+                Ok(Some(value)) => value,
+                Ok(None) => continue,
+                Err(reason) => {
+                    return Err(EnvError {
+                        name: var.name.clone(),
+                        reason,
+                    });
+                }
+            },
+            None => expand(&var.value, |name| lookup(&env, name)),
+        };
+        match env.iter_mut().find(|(name, _)| *name == var.name) {
+            Some(slot) => slot.1 = value,
+            None => env.push((var.name.clone(), value)),
+        }
+    }
+    Ok(env)
+}
+
+fn lookup<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// `command` followed by `args`, each expanded with `env`.
+pub fn command_line(container: &Container, env: &[(String, String)]) -> Vec<String> {
+    container
+        .command
+        .iter()
+        .chain(&container.args)
+        .map(|arg| expand(arg, |name| lookup(env, name)))
+        .collect()
+}
+
+/// Expands `$(NAME)` references in `input` with `mapping`; an unknown name stays `$(NAME)`,
+/// `$$` becomes `$`, an unterminated `$(` stays as written.
+pub fn expand<'a>(input: &str, mapping: impl Fn(&str) -> Option<&'a str>) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut rest = input;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix('(') {
+            match tail.find(')') {
+                Some(close) => {
+                    let name = &tail[..close];
+                    match mapping(name) {
+                        Some(value) => out.push_str(value),
+                        None => {
+                            out.push_str("$(");
+                            out.push_str(name);
+                            out.push(')');
+                        }
+                    }
+                    rest = &tail[close + 1..];
+                }
+                None => {
+                    out.push_str("$(");
+                    rest = tail;
+                }
+            }
+        } else {
+            // A `$` that starts no reference (also a trailing one) is kept.
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn from_source(
+    pod: &Pod,
+    container: &Container,
+    ctx: &EnvContext,
+    source: &EnvVarSource,
+) -> Result<Option<String>, String> {
+    if let Some(field) = &source.field_ref {
+        return field_value(pod, ctx, &field.field_path).map(Some);
+    }
+    if let Some(resource) = &source.resource_field_ref {
+        let target = if resource.container_name.is_empty() {
+            Some(container)
+        } else {
+            pod.spec.as_ref().and_then(|spec| {
+                spec.containers
+                    .iter()
+                    .chain(&spec.init_containers)
+                    .find(|c| c.name == resource.container_name)
+            })
+        };
+        let target =
+            target.ok_or_else(|| format!("no container named {:?}", resource.container_name))?;
+        return resource_value(target, ctx, &resource.resource, &resource.divisor).map(Some);
+    }
+    for (what, selector) in [
+        ("ConfigMap", &source.config_map_key_ref),
+        ("Secret", &source.secret_key_ref),
+    ] {
+        if let Some(selector) = selector {
+            return if selector.optional == Some(true) {
+                Ok(None)
+            } else {
+                Err(format!(
+                    "{what} {:?} (key {:?}) does not exist: everynode has no {what}s",
+                    selector.name, selector.key
+                ))
+            };
+        }
+    }
+    Err("valueFrom names no source".to_owned())
+}
+
+/// The value of a `fieldRef` path.
+fn field_value(pod: &Pod, ctx: &EnvContext, path: &str) -> Result<String, String> {
+    let meta = pod.metadata.clone().unwrap_or_default();
+    let spec = pod.spec.as_ref();
+    let bracketed = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix("['"))
+            .and_then(|rest| rest.strip_suffix("']"))
+            .map(str::to_owned)
+    };
+    if let Some(key) = bracketed("metadata.labels") {
+        return Ok(meta.labels.get(&key).cloned().unwrap_or_default());
+    }
+    if let Some(key) = bracketed("metadata.annotations") {
+        return Ok(meta.annotations.get(&key).cloned().unwrap_or_default());
+    }
+    Ok(match path {
+        "metadata.name" => meta.name,
+        "metadata.namespace" => meta.namespace,
+        "metadata.uid" => meta.uid,
+        "spec.nodeName" => spec
+            .map(|s| s.node_name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| ctx.node_name.clone()),
+        "spec.serviceAccountName" => spec
+            .map(|s| {
+                if s.service_account_name.is_empty() {
+                    s.service_account.clone()
+                } else {
+                    s.service_account_name.clone()
+                }
+            })
+            .unwrap_or_default(),
+        "status.hostIP" | "status.hostIPs" => ctx.host_ip.clone(),
+        "status.podIP" | "status.podIPs" => ctx.pod_ip.clone(),
+        other => return Err(format!("unsupported fieldRef path {other:?}")),
+    })
+}
+
+/// The value of a `resourceFieldRef`, as Kubernetes' `ExtractContainerResourceValue` gives it.
+fn resource_value(
+    container: &Container,
+    ctx: &EnvContext,
+    resource: &str,
+    divisor: &str,
+) -> Result<String, String> {
+    let (kind, name) = resource
+        .split_once('.')
+        .ok_or_else(|| format!("unsupported resource {resource:?}"))?;
+    if !matches!(name, "cpu" | "memory" | "ephemeral-storage") {
+        return Err(format!("unsupported resource {resource:?}"));
+    }
+    let resources = container.resources.clone().unwrap_or_default();
+    let limit = resources
+        .limits
+        .get(name)
+        .or_else(|| ctx.allocatable.get(name));
+    let text = match kind {
+        "limits" => limit,
+        "requests" => resources.requests.get(name).or(limit),
+        _ => return Err(format!("unsupported resource {resource:?}")),
+    };
+    let quantity = match text {
+        Some(text) => Quantity::parse(text).map_err(|e| format!("{resource} {text:?}: {e}"))?,
+        None => return Ok("0".to_owned()),
+    };
+    let divisor = if divisor.is_empty() { "1" } else { divisor };
+    let divisor = Quantity::parse(divisor).map_err(|e| format!("divisor {divisor:?}: {e}"))?;
+    let (value, per) = (quantity.milli_value(), divisor.milli_value());
+    if per <= 0 {
+        return Err(format!("divisor {divisor:?} must be positive"));
+    }
+    // Ceiling division of non-negative values; negative quantities are rejected by validation.
+    let result = if value <= 0 {
+        0
+    } else {
+        (value + per - 1) / per
+    };
+    Ok(result.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use everynode_core::model::{
+        EnvVar, KeySelector, ObjectFieldSelector, ObjectMeta, PodSpec, ResourceFieldSelector,
+        ResourceRequirements,
+    };
+
+    use super::*;
+
+    fn var(name: &str, value: &str) -> EnvVar {
+        EnvVar {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            ..EnvVar::default()
+        }
+    }
+
+    fn field(name: &str, path: &str) -> EnvVar {
+        EnvVar {
+            name: name.to_owned(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: path.to_owned(),
+                    ..ObjectFieldSelector::default()
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        }
+    }
+
+    fn pod() -> Pod {
+        Pod {
+            metadata: Some(ObjectMeta {
+                name: "agent-x1".to_owned(),
+                namespace: "kube-system".to_owned(),
+                uid: "u-1".to_owned(),
+                labels: [("app".to_owned(), "agent".to_owned())].into(),
+                ..ObjectMeta::default()
+            }),
+            spec: Some(PodSpec {
+                node_name: "n1".to_owned(),
+                service_account_name: "sa".to_owned(),
+                ..PodSpec::default()
+            }),
+            ..Pod::default()
+        }
+    }
+
+    fn ctx() -> EnvContext {
+        EnvContext {
+            node_name: "n1".to_owned(),
+            host_ip: "10.1.2.3".to_owned(),
+            pod_ip: "10.1.2.3".to_owned(),
+            allocatable: [
+                ("cpu".to_owned(), "4".to_owned()),
+                ("memory".to_owned(), "8Gi".to_owned()),
+            ]
+            .into(),
+        }
+    }
+
+    fn resolve(env: Vec<EnvVar>) -> Result<Vec<(String, String)>, EnvError> {
+        let container = Container {
+            name: "c".to_owned(),
+            env,
+            ..Container::default()
+        };
+        container_env(&pod(), &container, &ctx())
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn references_expand_only_to_earlier_variables() {
+        let env = resolve(vec![
+            var("A", "a"),
+            var("B", "$(A)-b-$(C)"),
+            var("C", "c"),
+            var("D", "$$(A) $$ $ $(A"),
+        ])
+        .unwrap();
+        assert_eq!(
+            env,
+            pairs(&[
+                ("A", "a"),
+                ("B", "a-b-$(C)"),
+                ("C", "c"),
+                ("D", "$(A) $ $ $(A")
+            ])
+        );
+    }
+
+    #[test]
+    fn expansion_follows_kubernetes_edge_cases() {
+        let map = |name: &str| (name == "VAR").then_some("value");
+        assert_eq!(expand("$(VAR)", map), "value");
+        assert_eq!(expand("x$(VAR)y$(VAR)", map), "xvalueyvalue");
+        assert_eq!(expand("$(UNKNOWN)", map), "$(UNKNOWN)");
+        assert_eq!(expand("$$(VAR)", map), "$(VAR)");
+        assert_eq!(expand("$$$(VAR)", map), "$value");
+        assert_eq!(expand("$VAR", map), "$VAR");
+        assert_eq!(expand("trailing $", map), "trailing $");
+        assert_eq!(expand("$(VAR", map), "$(VAR");
+        assert_eq!(expand("$()", map), "$()");
+        assert_eq!(expand("é$(VAR)ü", map), "évalueü");
+    }
+
+    #[test]
+    fn field_refs_resolve_pod_and_node_fields() {
+        let env = resolve(vec![
+            field("NODE", "spec.nodeName"),
+            field("NAME", "metadata.name"),
+            field("NS", "metadata.namespace"),
+            field("UID", "metadata.uid"),
+            field("HOST_IP", "status.hostIP"),
+            field("POD_IP", "status.podIP"),
+            field("APP", "metadata.labels['app']"),
+            field("SA", "spec.serviceAccountName"),
+            var("GREETING", "hello $(NAME) on $(NODE)"),
+        ])
+        .unwrap();
+        assert_eq!(
+            env,
+            pairs(&[
+                ("NODE", "n1"),
+                ("NAME", "agent-x1"),
+                ("NS", "kube-system"),
+                ("UID", "u-1"),
+                ("HOST_IP", "10.1.2.3"),
+                ("POD_IP", "10.1.2.3"),
+                ("APP", "agent"),
+                ("SA", "sa"),
+                ("GREETING", "hello agent-x1 on n1"),
+            ])
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_path_is_an_error() {
+        let err = resolve(vec![field("X", "spec.nothing")]).unwrap_err();
+        assert_eq!(err.name, "X");
+        assert!(err.reason.contains("spec.nothing"), "{err}");
+    }
+
+    #[test]
+    fn a_later_definition_replaces_an_earlier_one() {
+        let env = resolve(vec![var("A", "1"), var("B", "2"), var("A", "3")]).unwrap();
+        assert_eq!(env, pairs(&[("A", "3"), ("B", "2")]));
+    }
+
+    #[test]
+    fn config_map_refs_fail_unless_optional() {
+        let from = |optional| EnvVar {
+            name: "CM".to_owned(),
+            value_from: Some(EnvVarSource {
+                config_map_key_ref: Some(KeySelector {
+                    name: "cfg".to_owned(),
+                    key: "k".to_owned(),
+                    optional,
+                    ..KeySelector::default()
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        };
+        assert!(resolve(vec![from(None)]).is_err());
+        assert_eq!(resolve(vec![from(Some(true))]).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn resource_field_refs_divide_and_round_up_with_node_allocatable_as_default_limit() {
+        let resource = |name: &str, resource: &str, divisor: &str| EnvVar {
+            name: name.to_owned(),
+            value_from: Some(EnvVarSource {
+                resource_field_ref: Some(ResourceFieldSelector {
+                    resource: resource.to_owned(),
+                    divisor: divisor.to_owned(),
+                    ..ResourceFieldSelector::default()
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        };
+        let container = Container {
+            name: "c".to_owned(),
+            resources: Some(ResourceRequirements {
+                limits: [("cpu".to_owned(), "1500m".to_owned())].into(),
+                requests: [("memory".to_owned(), "64Mi".to_owned())].into(),
+                ..ResourceRequirements::default()
+            }),
+            env: vec![
+                resource("CPU_LIMIT", "limits.cpu", ""),
+                resource("CPU_MILLIS", "limits.cpu", "1m"),
+                resource("CPU_REQUEST", "requests.cpu", ""),
+                resource("MEM_LIMIT_MI", "limits.memory", "1Mi"),
+                resource("MEM_REQUEST_MI", "requests.memory", "1Mi"),
+            ],
+            ..Container::default()
+        };
+        let env = container_env(&pod(), &container, &ctx()).unwrap();
+        assert_eq!(
+            env,
+            pairs(&[
+                ("CPU_LIMIT", "2"),
+                ("CPU_MILLIS", "1500"),
+                ("CPU_REQUEST", "2"),
+                ("MEM_LIMIT_MI", "8192"),
+                ("MEM_REQUEST_MI", "64"),
+            ])
+        );
+    }
+
+    #[test]
+    fn command_and_args_are_expanded_with_the_environment() {
+        let container = Container {
+            command: vec!["/bin/echo".to_owned(), "$(GREETING)".to_owned()],
+            args: vec!["$(MISSING)".to_owned(), "$$(GREETING)".to_owned()],
+            ..Container::default()
+        };
+        let env = pairs(&[("GREETING", "hi")]);
+        assert_eq!(
+            command_line(&container, &env),
+            vec!["/bin/echo", "hi", "$(MISSING)", "$(GREETING)"]
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! Joining the fleet: register every node with the registry and heartbeat at the interval the
+//! registry returns.
+//!
+//! One loop on one ticker serves every node of the process (one node, or all simulated ones),
+//! with at most `concurrency` calls in flight over one lazily connected gRPC channel. Each pass
+//! registers the nodes that are not registered yet and heartbeats the others; a heartbeat
+//! answered NOT_FOUND (the node was removed) registers the node again at once. While the
+//! registry cannot be reached the loop keeps trying with capped exponential back-off and
+//! carries on where it left off. On shutdown the loop simply stops: no more heartbeats, and the
+//! registry marks the node NotReady in its own time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use everynode_api::v1::nodes_client::NodesClient;
+use everynode_api::v1::{NodesHeartbeatRequest, NodesRegisterRequest};
+use everynode_service::Shutdown;
+use futures::StreamExt;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::agent::NodeSet;
+use crate::host::NodeTemplate;
+
+/// Heartbeat interval until the registry says otherwise.
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+/// Shortest and longest interval accepted from the registry.
+const INTERVAL_BOUNDS: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(300));
+/// First retry delay after a failed pass.
+const RETRY_BASE: Duration = Duration::from_millis(250);
+/// Time limit of one call.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Settings of the join loop.
+#[derive(Debug, Clone)]
+pub struct JoinConfig {
+    /// The registry's URL.
+    pub registry: String,
+    /// Calls in flight at once.
+    pub concurrency: usize,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+}
+
+/// What one call for one node achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    /// Registered or heartbeated; the registry wants the next heartbeat after this long.
+    Ok(Duration),
+    /// The registry cannot be reached or failed; try again later.
+    Failed,
+}
+
+fn interval_from(duration: Option<prost_types::Duration>) -> Duration {
+    let Some(duration) = duration else {
+        return DEFAULT_HEARTBEAT_INTERVAL;
+    };
+    let seconds = u64::try_from(duration.seconds).unwrap_or(0);
+    let nanos = u32::try_from(duration.nanos).unwrap_or(0);
+    Duration::new(seconds, nanos).clamp(INTERVAL_BOUNDS.0, INTERVAL_BOUNDS.1)
+}
+
+async fn register(client: &mut NodesClient<Channel>, template: &NodeTemplate, name: &str) -> Call {
+    let request = NodesRegisterRequest {
+        node: Some(template.node(name)),
+    };
+    match client.register(request).await {
+        Ok(response) => Call::Ok(interval_from(response.into_inner().heartbeat_interval)),
+        Err(status) => {
+            tracing::debug!(node = name, code = ?status.code(), message = status.message(), "registering failed");
+            Call::Failed
+        }
+    }
+}
+
+async fn heartbeat(
+    client: &mut NodesClient<Channel>,
+    template: &NodeTemplate,
+    name: &str,
+) -> (Call, bool) {
+    let request = NodesHeartbeatRequest {
+        name: name.to_owned(),
+    };
+    match client.heartbeat(request).await {
+        Ok(response) => (
+            Call::Ok(interval_from(response.into_inner().heartbeat_interval)),
+            true,
+        ),
+        Err(status) if status.code() == tonic::Code::NotFound => {
+            tracing::info!(
+                node = name,
+                "the registry does not know the node (removed?); registering again"
+            );
+            let call = register(client, template, name).await;
+            (call, call != Call::Failed)
+        }
+        Err(status) => {
+            tracing::debug!(node = name, code = ?status.code(), message = status.message(), "heartbeat failed");
+            (Call::Failed, true)
+        }
+    }
+}
+
+/// Registers and heartbeats every node of `nodes` until shutdown.
+pub async fn run(
+    config: JoinConfig,
+    nodes: NodeSet,
+    template: Arc<NodeTemplate>,
+    shutdown: Shutdown,
+) {
+    let endpoint = match Endpoint::from_shared(config.registry.clone()) {
+        Ok(endpoint) => endpoint
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(CALL_TIMEOUT),
+        Err(err) => {
+            tracing::error!(registry = %config.registry, error = %err, "invalid registry URL; not joining");
+            return;
+        }
+    };
+    let client = NodesClient::new(endpoint.connect_lazy());
+    // One bit per node: registered or not.
+    let mut registered = vec![false; nodes.len()];
+    let mut retry = RETRY_BASE;
+    let mut interval = DEFAULT_HEARTBEAT_INTERVAL;
+    let mut was_failing = false;
+    loop {
+        let pass = futures::stream::iter(0..nodes.len())
+            .map(|index| {
+                let mut client = client.clone();
+                let template = Arc::clone(&template);
+                let name = nodes.node(index);
+                let known = registered[index];
+                async move {
+                    if known {
+                        let (call, still_known) = heartbeat(&mut client, &template, &name).await;
+                        (index, call, still_known)
+                    } else {
+                        let call = register(&mut client, &template, &name).await;
+                        (index, call, call != Call::Failed)
+                    }
+                }
+            })
+            .buffer_unordered(config.concurrency.max(1))
+            .collect::<Vec<_>>();
+        let results = tokio::select! {
+            results = pass => results,
+            () = shutdown.signal() => return,
+        };
+        let mut failures = 0usize;
+        let mut newly_registered = 0usize;
+        for (index, call, known) in results {
+            if let Some(slot) = registered.get_mut(index) {
+                if known && !*slot {
+                    newly_registered += 1;
+                }
+                *slot = known;
+            }
+            match call {
+                Call::Ok(next) => interval = next,
+                Call::Failed => failures += 1,
+            }
+        }
+        if newly_registered > 0 {
+            tracing::info!(nodes = newly_registered, registry = %config.registry, ?interval, "registered");
+        }
+        let wait = if failures > 0 {
+            if !was_failing {
+                tracing::warn!(failures, registry = %config.registry, "cannot reach the registry; retrying with back-off");
+            }
+            was_failing = true;
+            let wait = retry.min(interval);
+            retry = retry.saturating_mul(2).min(config.retry_max);
+            wait
+        } else {
+            if was_failing {
+                tracing::info!(registry = %config.registry, "the registry answers again");
+            }
+            was_failing = false;
+            retry = RETRY_BASE;
+            interval
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.signal() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_from_the_registry_are_bounded() {
+        assert_eq!(interval_from(None), DEFAULT_HEARTBEAT_INTERVAL);
+        let d = |seconds, nanos| Some(prost_types::Duration { seconds, nanos });
+        assert_eq!(interval_from(d(5, 0)), Duration::from_secs(5));
+        assert_eq!(interval_from(d(0, 1)), Duration::from_millis(100));
+        assert_eq!(interval_from(d(-3, 0)), Duration::from_millis(100));
+        assert_eq!(interval_from(d(100_000, 0)), Duration::from_secs(300));
+    }
+}

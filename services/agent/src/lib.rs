@@ -1,0 +1,255 @@
+//! The agent: everynode's kubelet, one per node (or one per N simulated nodes).
+//!
+//! [`run`] wires the parts together:
+//! - [`host`]: the machine's facts and the `Node` to register; [`join`]: register with the
+//!   registry and heartbeat, for every node of the process on one ticker;
+//! - [`pods`]: the table of every pod of the process and the writer mirroring it into KV
+//!   `pods` (coalesced, only real changes);
+//! - [`agent`]: pod commands (create/delete, idempotent by uid) and recovery from KV after a
+//!   restart; [`commands`]: the request/reply subscription feeding it;
+//! - [`runtime`]: the [`runtime::Runtime`] trait, with [`runtime::process`] (real process
+//!   groups) and [`runtime::fake`] (timers only, for `--simulate`);
+//! - pure parts, unit-tested: [`status`] (phase and conditions from container states),
+//!   [`env`] (environment and `$(VAR)` expansion), [`probe`] (probe thresholds),
+//!   [`backoff`] (crash-loop back-off), [`procfs`] (`/proc` and pid records), [`config`].
+//!
+//! Start-up order: open KV `pods` (creating the bucket if nobody has yet), recover this node's
+//! pods from it, subscribe to pod commands, then join the registry — so the node is never
+//! announced before it can take commands. On shutdown (SIGTERM) the agent stops taking
+//! commands and heartbeating, leaves every pod running, flushes pending status writes and
+//! exits; the next agent re-attaches.
+
+pub mod agent;
+pub mod backoff;
+pub mod commands;
+pub mod config;
+pub mod env;
+pub mod host;
+pub mod join;
+pub mod pods;
+pub mod probe;
+pub mod procfs;
+pub mod runtime;
+pub mod status;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use everynode_api::v1;
+use everynode_bus::async_nats::{self, jetstream};
+use everynode_bus::{Bucket, PodKey, Store, bucket_config};
+use everynode_service::Shutdown;
+
+pub use agent::{Agent, NodeSet};
+pub use config::{Config, RuntimeKind};
+
+use crate::host::{HostFacts, NodeTemplate};
+use crate::join::JoinConfig;
+use crate::pods::{PodTable, WriterConfig};
+use crate::runtime::Runtime;
+use crate::runtime::fake::{FakeConfig, FakeRuntime};
+use crate::runtime::process::{ProcessConfig, ProcessRuntime};
+
+/// How often re-attached processes and emptying process groups are looked at.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Connects to NATS as `everynode-agent`, waiting as long as it takes while the server is
+/// unreachable (an agent may boot before NATS); `None` if shutdown came first. A wrong URL or
+/// credentials fail at once.
+pub async fn connect(url: &str, shutdown: &Shutdown) -> anyhow::Result<Option<async_nats::Client>> {
+    loop {
+        let attempt = tokio::select! {
+            attempt = everynode_bus::connect(url, "everynode-agent") => attempt,
+            () = shutdown.signal() => return Ok(None),
+        };
+        match attempt {
+            Ok(client) => return Ok(Some(client)),
+            Err(err) if err.is_transient() => {
+                tracing::warn!(url, error = %err, "NATS still unreachable; still trying");
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
+/// Opens KV `pods`, creating it (never changing it) if it does not exist yet; retries while
+/// JetStream is unavailable. `None` if shutdown came first.
+async fn open_pods_store(
+    js: &jetstream::Context,
+    retry_max: Duration,
+    shutdown: &Shutdown,
+) -> Option<Store<PodKey, v1::Pod>> {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match Store::open(js).await {
+            Ok(store) => return Some(store),
+            Err(err) => {
+                tracing::warn!(error = %err, "KV bucket pods not available yet; creating it or waiting");
+                if let Err(err) = js.create_key_value(bucket_config(Bucket::Pods, 1)).await {
+                    tracing::debug!(error = %err, "creating KV bucket pods");
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = shutdown.signal() => return None,
+        }
+        delay = delay.saturating_mul(2).min(retry_max);
+    }
+}
+
+/// Runs the agent until `shutdown`, then leaves its pods running and returns.
+pub async fn run(
+    config: Config,
+    nats: async_nats::Client,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let node_name = config
+        .node_name
+        .clone()
+        .or_else(host::hostname)
+        .context("no --node-name given and the host name cannot be read")?;
+    let nodes = match config.simulate {
+        Some(count) => NodeSet::simulated(node_name, count.get()),
+        None => NodeSet::single(node_name),
+    };
+    let runtime_name = match config.runtime {
+        RuntimeKind::Process => "process",
+        RuntimeKind::Fake => "fake",
+    };
+    let facts = HostFacts::gather(config.node_ip, runtime_name);
+    let host_ip = facts.ip.to_string();
+    let template = Arc::new(NodeTemplate {
+        labels: config.labels.0.clone(),
+        taints: config.taints.0.clone(),
+        facts,
+    });
+
+    let js = jetstream::new(nats.clone());
+    let Some(store) = open_pods_store(&js, config.tuning.retry_max, &shutdown).await else {
+        return Ok(());
+    };
+    let table = PodTable::new();
+    shutdown.spawn(pods::run_writer(
+        Arc::clone(&table),
+        store.clone(),
+        WriterConfig {
+            concurrency: config.tuning.write_concurrency.get(),
+            retry_base: Duration::from_millis(100),
+            retry_max: config.tuning.retry_max,
+        },
+        shutdown.clone(),
+    ));
+    let parts = Parts {
+        nodes,
+        template,
+        host_ip,
+        table,
+        store,
+        nats,
+        shutdown: shutdown.clone(),
+    };
+    match config.runtime {
+        RuntimeKind::Process => {
+            let data_dir = config
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(config::ROOT_DATA_DIR));
+            let pods_dir = data_dir.join("pods");
+            std::fs::create_dir_all(&pods_dir)
+                .with_context(|| format!("creating {}", pods_dir.display()))?;
+            let runtime = ProcessRuntime::new(
+                ProcessConfig {
+                    data_dir,
+                    backoff: config.tuning.backoff(),
+                    min_grace: config.tuning.min_grace,
+                    poll_interval: POLL_INTERVAL,
+                    container_path: config.container_path.clone(),
+                    node_name: parts.nodes.name().to_owned(),
+                    allocatable: parts.template.facts.capacity.clone(),
+                },
+                shutdown.clone(),
+            );
+            serve(&config, parts, runtime).await
+        }
+        RuntimeKind::Fake => {
+            let runtime = FakeRuntime::new(FakeConfig {
+                start_latency: config.fake.start_latency,
+                ready_delay: config.fake.ready_delay,
+                failure_rate: config.fake.failure_rate,
+                backoff: config.tuning.backoff(),
+            });
+            shutdown.spawn(runtime.clone().run(shutdown.clone()));
+            serve(&config, parts, runtime).await
+        }
+    }
+}
+
+/// What [`run`] has set up before the runtime is chosen.
+struct Parts {
+    nodes: NodeSet,
+    template: Arc<NodeTemplate>,
+    host_ip: String,
+    table: Arc<PodTable>,
+    store: Store<PodKey, v1::Pod>,
+    nats: async_nats::Client,
+    shutdown: Shutdown,
+}
+
+async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> anyhow::Result<()> {
+    let Parts {
+        nodes,
+        template,
+        host_ip,
+        table,
+        store,
+        nats,
+        shutdown,
+    } = parts;
+    let agent = Arc::new(Agent::new(
+        nodes.clone(),
+        host_ip,
+        table,
+        store,
+        runtime,
+        shutdown.clone(),
+    ));
+    let recovered = agent.recover(config.tuning.retry_max).await?;
+    let subscriber = commands::subscribe(&nats, &nodes).await?;
+    shutdown.spawn(commands::serve(
+        Arc::clone(&agent),
+        nats.clone(),
+        subscriber,
+        config.tuning.command_concurrency.get(),
+        shutdown.clone(),
+    ));
+    shutdown.spawn(join::run(
+        JoinConfig {
+            registry: config.registry.clone(),
+            concurrency: config.tuning.join_concurrency.get(),
+            retry_max: config.tuning.retry_max,
+        },
+        nodes.clone(),
+        template,
+        shutdown.clone(),
+    ));
+    tracing::info!(
+        node = nodes.name(),
+        nodes = nodes.len(),
+        recovered,
+        registry = %config.registry,
+        "everynode-agent running"
+    );
+    shutdown.signal().await;
+    tracing::info!("shutting down: no more commands or heartbeats; pods keep running");
+    let waited = shutdown.wait_tasks().await;
+    if let Err(err) = nats.drain().await {
+        tracing::warn!(error = %err, "draining the NATS connection");
+    }
+    drop(agent);
+    waited?;
+    Ok(())
+}
