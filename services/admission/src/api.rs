@@ -149,10 +149,14 @@ impl DaemonSets for DaemonSetsApi {
         let uid = uuid::Uuid::new_v4().to_string();
         let prepared =
             strategy::prepare_create(ds.clone(), now(), uid).map_err(|e| invalid(&ds, e))?;
+        let key = Key::of(&prepared);
         let stored = if dry_run {
+            // A dry run answers what the real create would: ALREADY_EXISTS for a taken name.
+            if self.store.get(&key).await?.is_some() {
+                return Err(Error::AlreadyExists(key.name).into());
+            }
             prepared
         } else {
-            let key = Key::of(&prepared);
             self.store.create(&key, &prepared).await?.object
         };
         Ok(Response::new(v1::DaemonSetsCreateResponse {

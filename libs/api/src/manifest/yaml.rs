@@ -560,9 +560,11 @@ fn scalar(v: &serde_json::Value) -> Cow<'static, str> {
 
 /// A string as a plain scalar when that is unambiguous, else double-quoted.
 fn string_scalar(s: &str) -> Cow<'_, str> {
+    // `:` is plain unless a space or the end follows it (`busybox:1.36`, `10.0.0.1:80`).
     let plain_chars = s
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | '@' | '+'));
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | '@' | '+' | ':'))
+        && !s.ends_with(':');
     let plain_start = s
         .chars()
         .next()
@@ -707,10 +709,14 @@ mod tests {
         let value = serde_json::json!({
             "apiVersion": "apps/v1",
             "metadata": {"name": "x", "labels": {"on": "yes", "n": "0640", "e": "", "s": "a b: c"}},
-            "list": [{"a": 1, "b": [1, 2]}, "s", [], {}, [["nested"]], null, true, 0.5, "- dash", "#x", "multi\nline"],
+            "list": [{"a": 1, "b": [1, 2]}, "s", [], {}, [["nested"]], null, true, 0.5, "- dash", "#x", "multi\nline", "busybox:1.36", "ends:", "a::b", "12:30"],
             "empty": {},
         });
         let text = to_string(&value);
         assert_eq!(json(&text), value, "{text}");
+        assert!(
+            text.contains("- busybox:1.36\n"),
+            "an image reference stays plain: {text}"
+        );
     }
 }
