@@ -1,0 +1,64 @@
+//! The commands. Each module turns parsed arguments into calls through [`Clients`] and output
+//! through the pure [`crate::print`] functions; [`objects`] holds what several commands share
+//! (reading objects of any kind, one item type for tables and documents).
+
+pub mod apply;
+pub mod delete;
+pub mod describe;
+pub mod endpoints;
+pub mod get;
+pub mod node;
+pub mod objects;
+pub mod rollout;
+pub mod version;
+
+use crate::cli::{Command, GlobalArgs};
+use crate::client::Clients;
+use crate::config::Endpoints;
+use crate::console::Console;
+use crate::error::CliError;
+
+/// What every command runs with.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The global flags.
+    pub global: GlobalArgs,
+    /// The services.
+    pub clients: Clients,
+    /// stdout / stderr.
+    pub console: Console,
+}
+
+impl Ctx {
+    /// A context for `global` flags and resolved `endpoints`.
+    pub fn new(global: GlobalArgs, endpoints: Endpoints) -> Self {
+        let clients = Clients::new(endpoints, global.request_timeout);
+        Self {
+            global,
+            clients,
+            console: Console,
+        }
+    }
+
+    /// The namespace of `-n`, else `default`.
+    pub fn namespace(&self) -> String {
+        self.global.namespace()
+    }
+}
+
+/// Runs `command`.
+pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Apply(args) => apply::run(ctx, args).await,
+        Command::Get(args) => get::run(ctx, args).await,
+        Command::Describe(args) => describe::run(ctx, args).await,
+        Command::Delete(args) => delete::run(ctx, args).await,
+        Command::Label(args) => node::label(ctx, args).await,
+        Command::Cordon(args) => node::cordon(ctx, &args.node, true).await,
+        Command::Uncordon(args) => node::cordon(ctx, &args.node, false).await,
+        Command::Taint(args) => node::taint(ctx, args).await,
+        Command::Endpoints(args) => endpoints::run(ctx, args).await,
+        Command::Rollout(command) => rollout::run(ctx, command).await,
+        Command::Version(args) => version::run(ctx, args).await,
+    }
+}

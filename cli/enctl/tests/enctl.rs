@@ -1,0 +1,883 @@
+//! The real `enctl` binary against real services: a nats-server per test (testkit), admission,
+//! registry and controller in this process on free ports, and fake-runtime agents where nodes
+//! and pods are needed. Every wait has a deadline and says what it last saw.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use everynode_api::v1::{self, daemon_sets_client::DaemonSetsClient};
+use everynode_service::Shutdown;
+use everynode_testkit::{NatsServer, eventually};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::task::JoinHandle;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A service running in this process, stopped on drop.
+struct Service {
+    addr: SocketAddr,
+    shutdown: Shutdown,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Service {
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// An agent (no listener), stopped on drop.
+struct Agent {
+    shutdown: Shutdown,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        self.task.abort();
+    }
+}
+
+/// What one run of `enctl` did.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "enctl failed: {self:#?}");
+        &self.stdout
+    }
+
+    #[track_caller]
+    fn failed(&self) -> &str {
+        assert_eq!(self.code, 1, "enctl should have failed with 1: {self:#?}");
+        &self.stderr
+    }
+}
+
+/// NATS and the services; agents on demand.
+struct Cluster {
+    nats: NatsServer,
+    dir: tempfile::TempDir,
+    admission: Service,
+    registry: Service,
+    controller: Service,
+    agents: Vec<Agent>,
+}
+
+async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+impl Cluster {
+    async fn start() -> Self {
+        let nats = NatsServer::start().await.expect("nats-server");
+
+        let (l, addr) = listener().await;
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let conn = everynode_bus::connect(&nats.url(), "admission")
+            .await
+            .unwrap();
+        let task = tokio::spawn(everynode_admission::run(
+            everynode_admission::Config::for_nats(&nats.url()),
+            l,
+            conn,
+            shutdown.clone(),
+        ));
+        let admission = Service {
+            addr,
+            shutdown,
+            task: Some(task),
+        };
+
+        let (l, addr) = listener().await;
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let conn = everynode_bus::connect(&nats.url(), "registry")
+            .await
+            .unwrap();
+        let task = tokio::spawn(everynode_registry::run(
+            everynode_registry::Config::for_nats(&nats.url()),
+            l,
+            conn,
+            shutdown.clone(),
+        ));
+        let registry = Service {
+            addr,
+            shutdown,
+            task: Some(task),
+        };
+
+        let (l, addr) = listener().await;
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let mut config = everynode_controller::Config::for_nats(&nats.url(), &admission.url());
+        config.registry = registry.url();
+        config.resync = Duration::from_secs(2);
+        config.lease_duration = Duration::from_millis(1500);
+        config.lease_renew = Duration::from_millis(300);
+        config.command_timeout = Duration::from_secs(2);
+        config.retry_max = Duration::from_millis(500);
+        let conn = everynode_bus::connect(&nats.url(), "controller")
+            .await
+            .unwrap();
+        let task = tokio::spawn(everynode_controller::run(config, l, conn, shutdown.clone()));
+        let controller = Service {
+            addr,
+            shutdown,
+            task: Some(task),
+        };
+
+        let cluster = Self {
+            nats,
+            dir: tempfile::tempdir().unwrap(),
+            admission,
+            registry,
+            controller,
+            agents: Vec::new(),
+        };
+        cluster.wait_serving().await;
+        cluster
+    }
+
+    /// Waits until `enctl version` says every service is serving.
+    async fn wait_serving(&self) {
+        eventually("every service to be SERVING", WAIT, || async {
+            let run = self.enctl(&["version"]).await;
+            if run.code == 0 {
+                Ok(())
+            } else {
+                Err(format!("{}{}", run.stdout, run.stderr))
+            }
+        })
+        .await;
+    }
+
+    /// Starts a fake-runtime agent simulating `count` nodes `<prefix>-0…`, and waits for them.
+    async fn agents(&mut self, prefix: &str, count: usize) {
+        let mut config = everynode_agent::Config::new(
+            &self.nats.url(),
+            &self.registry.url(),
+            prefix,
+            self.dir.path().join(prefix),
+        );
+        config.runtime = everynode_agent::RuntimeKind::Fake;
+        config.node_ip = Some("127.0.0.1".parse().unwrap());
+        config.fake.start_latency = Duration::from_millis(20);
+        config.fake.ready_delay = Duration::ZERO;
+        config.tuning.min_grace = Duration::ZERO;
+        config.tuning.retry_max = Duration::from_secs(1);
+        config.common.shutdown_grace = Duration::from_secs(5);
+        config.simulate = NonZeroUsize::new(count);
+        let conn = everynode_bus::connect(&self.nats.url(), "agent")
+            .await
+            .unwrap();
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let task = tokio::spawn(everynode_agent::run(config, conn, shutdown.clone()));
+        self.agents.push(Agent { shutdown, task });
+        let this: &Cluster = self;
+        let node_prefix = format!("node/{prefix}-");
+        eventually(
+            &format!("{count} nodes {prefix}-* registered"),
+            WAIT,
+            || {
+                let node_prefix = node_prefix.clone();
+                async move {
+                    let run = this.enctl(&["get", "nodes", "-o", "name"]).await;
+                    let have = run
+                        .stdout
+                        .lines()
+                        .filter(|l| l.starts_with(&node_prefix))
+                        .count();
+                    if have == count {
+                        Ok(())
+                    } else {
+                        Err(format!("{}{}", run.stdout, run.stderr))
+                    }
+                }
+            },
+        )
+        .await;
+    }
+
+    async fn daemon_sets(&self) -> DaemonSetsClient<tonic::transport::Channel> {
+        DaemonSetsClient::connect(self.admission.url())
+            .await
+            .unwrap()
+    }
+
+    /// The base command: the cluster's URLs, no stray environment or config file.
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_enctl"));
+        cmd.args([
+            "--admission",
+            &self.admission.url(),
+            "--registry",
+            &self.registry.url(),
+            "--controller",
+            &self.controller.url(),
+        ])
+        .args(args)
+        .env("HOME", self.dir.path())
+        .env_remove("EVERYNODE_ADMISSION")
+        .env_remove("EVERYNODE_REGISTRY")
+        .env_remove("EVERYNODE_CONTROLLER")
+        .env_remove("EVERYNODE_CONFIG")
+        .kill_on_drop(true);
+        cmd
+    }
+
+    /// `enctl ARGS` with no URL flags, `HOME` as the test's directory, and `env` set.
+    async fn enctl_bare(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_enctl"));
+        cmd.args(args)
+            .env("HOME", self.dir.path())
+            .env_remove("EVERYNODE_ADMISSION")
+            .env_remove("EVERYNODE_REGISTRY")
+            .env_remove("EVERYNODE_CONTROLLER")
+            .env_remove("EVERYNODE_CONFIG")
+            .envs(env.iter().copied())
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(WAIT, cmd.output())
+            .await
+            .expect("enctl finished in time")
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    /// Runs `enctl ARGS` to completion.
+    async fn enctl(&self, args: &[&str]) -> Run {
+        self.enctl_stdin(args, "").await
+    }
+
+    /// Runs `enctl ARGS` with `stdin`.
+    async fn enctl_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).await.unwrap();
+        drop(input);
+        let out = tokio::time::timeout(WAIT, child.wait_with_output())
+            .await
+            .expect("enctl finished in time")
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+fn daemon_set(name: &str, image: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: {name}
+  labels: {{team: infra}}
+spec:
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      containers:
+      - name: main
+        image: {image}
+        command: ["sleep", "infinity"]
+        ports:
+        - containerPort: 9100
+          hostPort: 9100
+"#
+    )
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn two_daemon_sets_and_a_config_map(b_image: &str) -> String {
+    format!(
+        "{}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata: {{a: b}}\n---\n{}",
+        daemon_set("a", "busybox:1.36"),
+        daemon_set("b", b_image)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn apply_creates_then_leaves_unchanged_then_configures() {
+    let cluster = Cluster::start().await;
+    let file = cluster.write(
+        "two.yaml",
+        &two_daemon_sets_and_a_config_map("busybox:1.36"),
+    );
+
+    let first = cluster.enctl(&["apply", "-f", path(&file)]).await;
+    assert_eq!(
+        first.ok(),
+        "daemonset.apps/a created\ndaemonset.apps/b created\n"
+    );
+    assert_eq!(
+        first.stderr,
+        "skipping ConfigMap/settings: everynode stores DaemonSets only\n"
+    );
+
+    let again = cluster.enctl(&["apply", "-f", path(&file)]).await;
+    assert_eq!(
+        again.ok(),
+        "daemonset.apps/a unchanged\ndaemonset.apps/b unchanged\n"
+    );
+
+    cluster.write(
+        "two.yaml",
+        &two_daemon_sets_and_a_config_map("busybox:1.37"),
+    );
+    let edited = cluster.enctl(&["apply", "-f", path(&file)]).await;
+    assert_eq!(
+        edited.ok(),
+        "daemonset.apps/a unchanged\ndaemonset.apps/b configured\n"
+    );
+    let b = cluster.enctl(&["get", "ds", "b", "-o", "json"]).await;
+    let b: serde_json::Value = serde_json::from_str(b.ok()).unwrap();
+    assert_eq!(
+        b["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox:1.37"
+    );
+    assert_eq!(b["metadata"]["generation"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn apply_reads_lists_from_stdin_and_directories() {
+    let cluster = Cluster::start().await;
+    let list = format!(
+        "apiVersion: v1\nkind: List\nitems:\n- {}",
+        daemon_set("from-list", "busybox")
+            .trim_end()
+            .replace('\n', "\n  ")
+    );
+    let run = cluster.enctl_stdin(&["apply", "-f", "-"], &list).await;
+    assert_eq!(run.ok(), "daemonset.apps/from-list created\n");
+
+    let dir = cluster.dir.path().join("manifests");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("x.yaml"), daemon_set("x", "busybox")).unwrap();
+    std::fs::write(dir.join("README.md"), "not a manifest").unwrap();
+    let run = cluster.enctl(&["apply", "-f", path(&dir)]).await;
+    assert_eq!(run.ok(), "daemonset.apps/x created\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dry_run_server_stores_nothing() {
+    let cluster = Cluster::start().await;
+    let file = cluster.write("a.yaml", &daemon_set("a", "busybox:1.36"));
+
+    let dry = cluster
+        .enctl(&["apply", "-f", path(&file), "--dry-run=server"])
+        .await;
+    assert_eq!(dry.ok(), "daemonset.apps/a created (server dry run)\n");
+    let get = cluster.enctl(&["get", "ds"]).await;
+    assert_eq!(get.ok(), "");
+    assert_eq!(get.stderr, "No resources found in default namespace.\n");
+
+    // The defaulted object the server would store.
+    let yaml = cluster
+        .enctl(&["apply", "-f", path(&file), "--dry-run=server", "-o", "yaml"])
+        .await;
+    assert!(yaml.ok().contains("type: RollingUpdate"), "{}", yaml.stdout);
+
+    cluster.enctl(&["apply", "-f", path(&file)]).await.ok();
+    let same = cluster
+        .enctl(&["apply", "-f", path(&file), "--dry-run=server"])
+        .await;
+    assert_eq!(same.ok(), "daemonset.apps/a unchanged (server dry run)\n");
+    cluster.write("a.yaml", &daemon_set("a", "busybox:1.37"));
+    let changed = cluster
+        .enctl(&["apply", "-f", path(&file), "--dry-run=server"])
+        .await;
+    assert_eq!(
+        changed.ok(),
+        "daemonset.apps/a configured (server dry run)\n"
+    );
+    let stored = cluster.enctl(&["get", "ds", "a", "-o", "yaml"]).await;
+    assert!(stored.ok().contains("busybox:1.36"), "{}", stored.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn get_prints_json_yaml_name_and_tables() {
+    let cluster = Cluster::start().await;
+    let file = cluster.write("two.yaml", &two_daemon_sets_and_a_config_map("busybox"));
+    cluster.enctl(&["apply", "-f", path(&file)]).await.ok();
+
+    let names = cluster.enctl(&["get", "ds", "-o", "name"]).await;
+    assert_eq!(names.ok(), "daemonset.apps/a\ndaemonset.apps/b\n");
+
+    let one = cluster
+        .enctl(&["get", "daemonset", "a", "-o", "json"])
+        .await;
+    let one: serde_json::Value = serde_json::from_str(one.ok()).unwrap();
+    assert_eq!(one["kind"], "DaemonSet");
+    assert_eq!(one["apiVersion"], "apps/v1");
+    assert_eq!(one["metadata"]["name"], "a");
+    assert_eq!(one["metadata"]["namespace"], "default");
+
+    let all = cluster.enctl(&["get", "ds", "-o", "json"]).await;
+    let all: serde_json::Value = serde_json::from_str(all.ok()).unwrap();
+    assert_eq!(all["kind"], "List");
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(2));
+
+    let yaml = cluster.enctl(&["get", "ds/b", "-o", "yaml"]).await;
+    assert!(
+        yaml.ok().starts_with("apiVersion: apps/v1\n"),
+        "{}",
+        yaml.stdout
+    );
+    assert!(yaml.stdout.contains("\n  name: b\n"), "{}", yaml.stdout);
+
+    let table = cluster.enctl(&["get", "ds"]).await;
+    let lines: Vec<&str> = table.ok().lines().collect();
+    assert_eq!(lines.len(), 3, "{}", table.stdout);
+    assert!(
+        lines[0].starts_with(
+            "NAME   DESIRED   CURRENT   READY   UP-TO-DATE   AVAILABLE   NODE SELECTOR   AGE"
+        ),
+        "{}",
+        table.stdout
+    );
+    assert!(lines[1].starts_with("a      "), "{}", table.stdout);
+
+    let everywhere = cluster
+        .enctl(&["get", "ds", "-A", "-l", "team=infra,app!=x"])
+        .await;
+    let lines: Vec<&str> = everywhere.ok().lines().collect();
+    assert!(
+        lines[0].starts_with("NAMESPACE   NAME   DESIRED"),
+        "{}",
+        everywhere.stdout
+    );
+    assert!(
+        lines[1].starts_with("default     a      "),
+        "{}",
+        everywhere.stdout
+    );
+    assert_eq!(lines.len(), 3);
+    let none = cluster.enctl(&["get", "ds", "-l", "team=other"]).await;
+    assert_eq!(none.ok(), "");
+    assert_eq!(none.stderr, "No resources found in default namespace.\n");
+
+    let missing = cluster.enctl(&["get", "ds", "a", "nope"]).await;
+    assert!(missing.stdout.starts_with("NAME "), "{missing:?}");
+    assert_eq!(
+        missing.failed(),
+        "Error from server (NotFound): daemonsets.apps \"nope\" not found\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invalid_manifests_exit_1_and_name_the_field() {
+    let cluster = Cluster::start().await;
+    let bad = daemon_set("bad", "busybox").replace(
+        "      containers:",
+        "      restartPolicy: Never\n      containers:",
+    );
+    let file = cluster.write("bad.yaml", &bad);
+    let run = cluster.enctl(&["apply", "-f", path(&file)]).await;
+    let err = run.failed();
+    assert!(
+        err.starts_with(&format!(
+            "Error from server (Invalid): error when creating {:?}: DaemonSet.apps \"bad\" is invalid",
+            path(&file)
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("\n* spec.template.spec.restartPolicy: Unsupported value: \"Never\""),
+        "{err}"
+    );
+    assert_eq!(run.stdout, "");
+
+    let undecodable =
+        daemon_set("worse", "busybox").replace("containerPort: 9100", "containerPort: http");
+    let file = cluster.write("worse.yaml", &undecodable);
+    let err = cluster.enctl(&["apply", "-f", path(&file)]).await;
+    let err = err.failed();
+    assert!(
+        err.starts_with(&format!(
+            "error: error parsing {}: spec.template.spec.containers[0].ports[0].containerPort",
+            path(&file)
+        )),
+        "{err}"
+    );
+
+    let nothing = cluster.enctl(&["get", "ds"]).await;
+    assert_eq!(nothing.ok(), "", "nothing was stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delete_removes_and_reports_what_is_missing() {
+    let cluster = Cluster::start().await;
+    let file = cluster.write("two.yaml", &two_daemon_sets_and_a_config_map("busybox"));
+    cluster.enctl(&["apply", "-f", path(&file)]).await.ok();
+
+    let run = cluster
+        .enctl(&["delete", "ds", "a", "--cascade=orphan"])
+        .await;
+    assert_eq!(run.ok(), "daemonset.apps \"a\" deleted\n");
+    let gone = eventually("a to be gone", WAIT, || async {
+        let run = cluster.enctl(&["get", "ds", "a"]).await;
+        if run.code == 1 {
+            Ok(run)
+        } else {
+            Err(format!("{run:?}"))
+        }
+    })
+    .await;
+    assert_eq!(
+        gone.stderr,
+        "Error from server (NotFound): daemonsets.apps \"a\" not found\n"
+    );
+    let again = cluster.enctl(&["delete", "ds", "a"]).await;
+    assert_eq!(
+        again.failed(),
+        "Error from server (NotFound): daemonsets.apps \"a\" not found\n"
+    );
+    let ignored = cluster
+        .enctl(&["delete", "ds", "a", "--ignore-not-found"])
+        .await;
+    assert_eq!(ignored.ok(), "");
+
+    let by_file = cluster
+        .enctl(&["delete", "-f", path(&file), "--ignore-not-found"])
+        .await;
+    assert_eq!(by_file.ok(), "daemonset.apps \"b\" deleted\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unreachable_service_is_named() {
+    let cluster = Cluster::start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap();
+    let url = format!("http://{closed}");
+    let run = cluster.enctl(&["get", "nodes", "--registry", &url]).await;
+    let err = run.failed();
+    assert!(
+        err.starts_with(&format!("error: cannot reach registry at {url}: ")),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn get_watch_streams_changes() {
+    let cluster = Cluster::start().await;
+    let file = cluster.write("a.yaml", &daemon_set("a", "busybox"));
+    cluster.enctl(&["apply", "-f", path(&file)]).await.ok();
+
+    let mut child = cluster
+        .command(&["get", "ds", "-w", "-o", "name"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = async || {
+        tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+            .expect("enctl still running")
+    };
+    assert_eq!(next().await, "daemonset.apps/a");
+    let mut api = cluster.daemon_sets().await;
+    let b: v1::DaemonSet =
+        everynode_api::manifest::decode_one(&daemon_set("b", "busybox")).unwrap();
+    api.create(v1::DaemonSetsCreateRequest {
+        daemon_set: Some(b),
+        dry_run: false,
+    })
+    .await
+    .unwrap();
+    assert_eq!(next().await, "daemonset.apps/b");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_pods_endpoints_and_rollouts_against_the_whole_system() {
+    let mut cluster = Cluster::start().await;
+    cluster.agents("n", 2).await;
+
+    // Nodes.
+    let nodes = cluster.enctl(&["get", "nodes"]).await;
+    let lines: Vec<&str> = nodes.ok().lines().collect();
+    assert!(lines[0].starts_with("NAME  "), "{}", nodes.stdout);
+    assert!(
+        lines[0].contains("STATUS   ROLES    AGE"),
+        "{}",
+        nodes.stdout
+    );
+    assert!(lines[1].starts_with("n-0    Ready "), "{}", nodes.stdout);
+
+    assert_eq!(
+        cluster
+            .enctl(&["label", "node", "n-0", "zone=a"])
+            .await
+            .ok(),
+        "node/n-0 labeled\n"
+    );
+    let refused = cluster.enctl(&["label", "node", "n-0", "zone=b"]).await;
+    assert!(refused.failed().starts_with("error: "), "{refused:?}");
+    assert_eq!(
+        cluster
+            .enctl(&["label", "node/n-0", "zone=b", "--overwrite"])
+            .await
+            .ok(),
+        "node/n-0 labeled\n"
+    );
+    let zoned = cluster
+        .enctl(&["get", "no", "-l", "zone=b", "-o", "name"])
+        .await;
+    assert_eq!(zoned.ok(), "node/n-0\n");
+    assert_eq!(
+        cluster.enctl(&["label", "node", "n-0", "zone-"]).await.ok(),
+        "node/n-0 unlabeled\n"
+    );
+
+    assert_eq!(
+        cluster.enctl(&["cordon", "n-1"]).await.ok(),
+        "node/n-1 cordoned\n"
+    );
+    assert_eq!(
+        cluster.enctl(&["cordon", "n-1"]).await.ok(),
+        "node/n-1 already cordoned\n"
+    );
+    let cordoned = cluster.enctl(&["get", "node", "n-1"]).await;
+    assert!(
+        cordoned.ok().contains("Ready,SchedulingDisabled"),
+        "{}",
+        cordoned.stdout
+    );
+    assert_eq!(
+        cluster.enctl(&["uncordon", "node/n-1"]).await.ok(),
+        "node/n-1 uncordoned\n"
+    );
+
+    assert_eq!(
+        cluster
+            .enctl(&["taint", "node", "n-1", "dedicated=gpu:NoSchedule"])
+            .await
+            .ok(),
+        "node/n-1 tainted\n"
+    );
+    let described = cluster.enctl(&["describe", "node", "n-1"]).await;
+    assert!(
+        described
+            .ok()
+            .contains("Taints:             dedicated=gpu:NoSchedule\n"),
+        "{}",
+        described.stdout
+    );
+    let absent = cluster.enctl(&["taint", "node", "n-1", "other-"]).await;
+    assert_eq!(absent.failed(), "error: taint \"other\" not found\n");
+    assert_eq!(
+        cluster
+            .enctl(&["taint", "node", "n-1", "dedicated:NoSchedule-"])
+            .await
+            .ok(),
+        "node/n-1 untainted\n"
+    );
+
+    // A DaemonSet runs on both nodes; its rollout finishes; its pods and endpoints show.
+    let file = cluster.write("a.yaml", &daemon_set("a", "busybox:1.36"));
+    cluster.enctl(&["apply", "-f", path(&file)]).await.ok();
+    let rollout = cluster
+        .enctl(&["rollout", "status", "ds/a", "--timeout", "20s"])
+        .await;
+    assert!(
+        rollout
+            .ok()
+            .ends_with("daemon set \"a\" successfully rolled out\n"),
+        "{}",
+        rollout.stdout
+    );
+
+    let pods = cluster.enctl(&["get", "pods", "-o", "wide"]).await;
+    let lines: Vec<&str> = pods.ok().lines().collect();
+    assert_eq!(lines.len(), 3, "{}", pods.stdout);
+    assert!(lines[0].starts_with("NAME "), "{}", pods.stdout);
+    assert!(
+        lines[0].contains("READY   STATUS    RESTARTS   AGE"),
+        "{}",
+        pods.stdout
+    );
+    assert!(lines[0].ends_with("NODE"), "{}", pods.stdout);
+    assert!(
+        lines[1].contains(" 1/1     Running   0  "),
+        "{}",
+        pods.stdout
+    );
+
+    let on_n0 = cluster
+        .enctl(&["get", "po", "--node", "n-0", "-o", "name"])
+        .await;
+    let names: Vec<&str> = on_n0.ok().lines().collect();
+    assert_eq!(names.len(), 1, "{}", on_n0.stdout);
+    let pod = names[0].trim_start_matches("pod/").to_string();
+
+    let described = cluster.enctl(&["describe", "pod", &pod]).await;
+    assert!(
+        described.ok().contains("Controlled By:    DaemonSet/a\n"),
+        "{}",
+        described.stdout
+    );
+    let described = cluster.enctl(&["describe", "ds", "a"]).await;
+    let text = described.ok();
+    assert!(
+        text.contains("Desired Number of Nodes Scheduled: 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Pods Status:      2 Running / 0 Waiting / 0 Succeeded / 0 Failed\n"),
+        "{text}"
+    );
+    assert!(text.contains("    Image:      busybox:1.36\n"), "{text}");
+
+    let endpoints = cluster.enctl(&["endpoints", "ds", "a"]).await;
+    assert_eq!(
+        endpoints.ok(),
+        "NODE   ADDRESS     PORTS      READY\nn-0    127.0.0.1   9100/TCP   true\nn-1    127.0.0.1   9100/TCP   true\n"
+    );
+
+    // A new image rolls out.
+    cluster.write("a.yaml", &daemon_set("a", "busybox:1.37"));
+    assert_eq!(
+        cluster.enctl(&["apply", "-f", path(&file)]).await.ok(),
+        "daemonset.apps/a configured\n"
+    );
+    let rollout = cluster
+        .enctl(&["rollout", "status", "daemonset", "a", "--timeout", "20s"])
+        .await;
+    assert!(
+        rollout
+            .ok()
+            .ends_with("daemon set \"a\" successfully rolled out\n"),
+        "{}",
+        rollout.stdout
+    );
+
+    let history = cluster.enctl(&["rollout", "history", "ds/a"]).await;
+    assert!(
+        history.failed().contains("not supported yet"),
+        "{history:?}"
+    );
+
+    // Deleting a pod (one of the rolled-out ones).
+    let on_n0 = cluster
+        .enctl(&["get", "po", "--node", "n-0", "-o", "name"])
+        .await;
+    let pod = on_n0.ok().trim().trim_start_matches("pod/").to_string();
+    assert_eq!(
+        cluster.enctl(&["delete", "pod", &pod]).await.ok(),
+        format!("pod \"{pod}\" deleted\n")
+    );
+    assert_eq!(
+        cluster.enctl(&["delete", "ds", "a"]).await.ok(),
+        "daemonset.apps \"a\" deleted\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn urls_come_from_flags_then_env_then_the_config_file() {
+    let cluster = Cluster::start().await;
+    let closed = format!(
+        "http://{}",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+    );
+    let config_dir = cluster.dir.path().join(".config").join("everynode");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config"),
+        format!(
+            "# the default config file\nadmission = {}\nregistry: {closed}\n",
+            cluster.admission.url()
+        ),
+    )
+    .unwrap();
+
+    // The default file gives admission.
+    assert_eq!(cluster.enctl_bare(&["get", "ds"], &[]).await.ok(), "");
+    // Its registry is wrong; the environment wins over it.
+    let err = cluster.enctl_bare(&["get", "nodes"], &[]).await;
+    assert!(
+        err.failed()
+            .starts_with(&format!("error: cannot reach registry at {closed}")),
+        "{err:?}"
+    );
+    let registry = cluster.registry.url();
+    let env = [("EVERYNODE_REGISTRY", registry.as_str())];
+    cluster.enctl_bare(&["get", "nodes"], &env).await.ok();
+    // A flag wins over the environment.
+    let err = cluster
+        .enctl_bare(&["get", "nodes", "--registry", &closed], &env)
+        .await;
+    assert!(
+        err.failed()
+            .starts_with(&format!("error: cannot reach registry at {closed}")),
+        "{err:?}"
+    );
+    // --config names another file, which must exist.
+    let other = cluster.write("other-config", &format!("admission: {closed}\n"));
+    let err = cluster
+        .enctl_bare(&["get", "ds", "--config", path(&other)], &[])
+        .await;
+    assert!(
+        err.failed()
+            .starts_with(&format!("error: cannot reach admission at {closed}")),
+        "{err:?}"
+    );
+    let err = cluster
+        .enctl_bare(&["get", "ds", "--config", "/no/such/config"], &[])
+        .await;
+    assert!(
+        err.failed()
+            .starts_with("error: cannot read config file /no/such/config"),
+        "{err:?}"
+    );
+}

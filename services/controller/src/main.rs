@@ -1,0 +1,19 @@
+//! `everynode-controller`: parses its configuration, sets up telemetry, binds, connects to NATS
+//! and hands over to [`everynode_controller::run`].
+
+use clap::Parser;
+use everynode_controller::Config;
+use everynode_service::{Shutdown, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    config.validate()?;
+    let telemetry = telemetry::init("everynode-controller", &config.common)?;
+    let shutdown = Shutdown::on_signals(config.common.shutdown_grace)?;
+    let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
+    let nats = everynode_bus::connect(&config.common.nats, "everynode-controller").await?;
+    everynode_controller::run(config, listener, nats, shutdown).await?;
+    telemetry.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,839 @@
+//! The end-to-end test bed: a real nats-server, and the real admission, registry, controller(s)
+//! and fake-runtime agents, all in this process on 127.0.0.1:0 (a controller can also run as
+//! its own process, to be killed with SIGKILL). Every wait has a deadline and reports what it
+//! last saw.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use everynode_api::manifest;
+use everynode_api::v1::{
+    self, daemon_sets_client::DaemonSetsClient, endpoints_client::EndpointsClient,
+    nodes_client::NodesClient, pods_client::PodsClient,
+};
+use everynode_bus::async_nats::{self, jetstream};
+use everynode_bus::{Bus, LeaseKey, PodKey, Store};
+use everynode_controller::leader::LeaseRecord;
+use everynode_service::Shutdown;
+use everynode_testkit::{NatsServer, eventually};
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+/// How long a condition gets.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A service running in this process, stopped on drop.
+pub struct Service {
+    pub addr: Option<SocketAddr>,
+    shutdown: Shutdown,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Service {
+    /// Stops the service gracefully and waits for it.
+    pub async fn stop(mut self) {
+        self.shutdown.trigger();
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr.unwrap())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+/// A controller running as its own process, killed (SIGKILL) on drop.
+pub struct ControllerProcess(pub Child);
+
+impl ControllerProcess {
+    /// Kills it with SIGKILL: no lease release, no drain.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The whole system on one nats-server.
+pub struct Cluster {
+    pub nats: NatsServer,
+    pub client: async_nats::Client,
+    pub dir: tempfile::TempDir,
+    pub admission: Service,
+    pub registry: Service,
+    pub controllers: Vec<Service>,
+    pub agents: BTreeMap<String, Service>,
+    pub pods_kv: Store<PodKey, v1::Pod>,
+    pub leases: Store<LeaseKey, LeaseRecord>,
+}
+
+async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+impl Cluster {
+    /// NATS, admission, registry and one controller.
+    pub async fn start() -> Self {
+        let mut cluster = Self::without_controller().await;
+        cluster.start_controller().await;
+        cluster
+    }
+
+    /// NATS, admission, a registry configured by `adjust`, and one controller.
+    pub async fn start_with_registry(adjust: impl FnOnce(&mut everynode_registry::Config)) -> Self {
+        let mut cluster = Self::without_controller_with(adjust).await;
+        cluster.start_controller().await;
+        cluster
+    }
+
+    /// NATS, admission and registry; no controller yet.
+    pub async fn without_controller() -> Self {
+        Self::without_controller_with(|_| {}).await
+    }
+
+    async fn without_controller_with(adjust: impl FnOnce(&mut everynode_registry::Config)) -> Self {
+        let nats = NatsServer::start().await.expect("nats-server");
+        let client = everynode_bus::connect(&nats.url(), "e2e").await.unwrap();
+        let js = jetstream::new(client.clone());
+        Bus::ensure(&js, 1).await.unwrap();
+        let pods_kv = Store::open(&js).await.unwrap();
+        let leases = Store::open(&js).await.unwrap();
+
+        let (l, addr) = listener().await;
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let conn = everynode_bus::connect(&nats.url(), "admission")
+            .await
+            .unwrap();
+        let task = tokio::spawn(everynode_admission::run(
+            everynode_admission::Config::for_nats(&nats.url()),
+            l,
+            conn,
+            shutdown.clone(),
+        ));
+        let admission = Service {
+            addr: Some(addr),
+            shutdown,
+            task: Some(task),
+        };
+
+        let (l, addr) = listener().await;
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let conn = everynode_bus::connect(&nats.url(), "registry")
+            .await
+            .unwrap();
+        let mut registry_config = everynode_registry::Config::for_nats(&nats.url());
+        adjust(&mut registry_config);
+        let task = tokio::spawn(everynode_registry::run(
+            registry_config,
+            l,
+            conn,
+            shutdown.clone(),
+        ));
+        let registry = Service {
+            addr: Some(addr),
+            shutdown,
+            task: Some(task),
+        };
+        Self {
+            nats,
+            client,
+            dir: tempfile::tempdir().unwrap(),
+            admission,
+            registry,
+            controllers: Vec::new(),
+            agents: BTreeMap::new(),
+            pods_kv,
+            leases,
+        }
+    }
+
+    /// The controller settings the tests use: fast resync, lease and retries.
+    pub fn controller_config(&self) -> everynode_controller::Config {
+        let mut config =
+            everynode_controller::Config::for_nats(&self.nats.url(), &self.admission.url());
+        config.registry = self.registry.url();
+        config.resync = Duration::from_secs(2);
+        config.lease_duration = Duration::from_millis(1500);
+        config.lease_renew = Duration::from_millis(300);
+        config.command_timeout = Duration::from_secs(2);
+        config.retry_max = Duration::from_millis(500);
+        config.common.shutdown_grace = Duration::from_secs(5);
+        config
+    }
+
+    /// Starts a controller in this process; returns its index.
+    pub async fn start_controller(&mut self) -> usize {
+        let config = self.controller_config();
+        self.start_controller_with(config).await
+    }
+
+    /// Starts a controller in this process with `config`; returns its index.
+    pub async fn start_controller_with(&mut self, config: everynode_controller::Config) -> usize {
+        let (l, addr) = listener().await;
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let conn = everynode_bus::connect(&self.nats.url(), "controller")
+            .await
+            .unwrap();
+        let task = tokio::spawn(everynode_controller::run(config, l, conn, shutdown.clone()));
+        self.controllers.push(Service {
+            addr: Some(addr),
+            shutdown,
+            task: Some(task),
+        });
+        self.controllers.len() - 1
+    }
+
+    /// Starts the controller binary as a separate process (to be killed), with `identity`.
+    pub fn spawn_controller_process(&self, identity: &str) -> ControllerProcess {
+        let config = self.controller_config();
+        let child = Command::new(env!("CARGO_BIN_EXE_everynode-controller"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--nats",
+                &self.nats.url(),
+                "--admission",
+                &self.admission.url(),
+                "--registry",
+                &self.registry.url(),
+                "--resync",
+                "2s",
+                "--lease-duration",
+                &format!("{}ms", config.lease_duration.as_millis()),
+                "--lease-renew",
+                &format!("{}ms", config.lease_renew.as_millis()),
+                "--command-timeout",
+                "2s",
+                "--identity",
+                identity,
+                "--log-level",
+                "warn",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        ControllerProcess(child)
+    }
+
+    fn agent_config(&self, node: &str) -> everynode_agent::Config {
+        let mut config = everynode_agent::Config::new(
+            &self.nats.url(),
+            &self.registry.url(),
+            node,
+            self.dir.path().join(node),
+        );
+        config.runtime = everynode_agent::RuntimeKind::Fake;
+        config.node_ip = Some("127.0.0.1".parse().unwrap());
+        config.fake.start_latency = Duration::from_millis(20);
+        config.fake.ready_delay = Duration::ZERO;
+        config.tuning.min_grace = Duration::ZERO;
+        config.tuning.retry_max = Duration::from_secs(1);
+        config.common.shutdown_grace = Duration::from_secs(5);
+        config
+    }
+
+    /// Starts a fake-runtime agent simulating `count` nodes `<prefix>-0` … with `labels`, and
+    /// waits until the registry has them all.
+    pub async fn agents(&mut self, prefix: &str, count: usize, labels: &[(&str, &str)]) {
+        self.agents_with(prefix, count, labels, |_| {}).await;
+    }
+
+    /// [`Cluster::agents`] with a hook to adjust the agent's configuration.
+    pub async fn agents_with(
+        &mut self,
+        prefix: &str,
+        count: usize,
+        labels: &[(&str, &str)],
+        adjust: impl FnOnce(&mut everynode_agent::Config),
+    ) {
+        let mut config = self.agent_config(prefix);
+        adjust(&mut config);
+        config.simulate = NonZeroUsize::new(count);
+        config.labels.0 = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.start_agent(prefix, config).await;
+        let names: Vec<String> = (0..count).map(|i| format!("{prefix}-{i}")).collect();
+        self.wait_nodes(&names).await;
+    }
+
+    /// Starts a fake-runtime agent for the single node `name`, with a hook to adjust its
+    /// configuration, and waits until the registry has it.
+    pub async fn agent_with(
+        &mut self,
+        name: &str,
+        adjust: impl FnOnce(&mut everynode_agent::Config),
+    ) {
+        let mut config = self.agent_config(name);
+        adjust(&mut config);
+        self.start_agent(name, config).await;
+        self.wait_nodes(&[name.to_string()]).await;
+    }
+
+    /// Starts a fake-runtime agent for the single node `name`.
+    pub async fn agent(&mut self, name: &str) {
+        self.agent_with(name, |_| {}).await;
+    }
+
+    async fn start_agent(&mut self, name: &str, config: everynode_agent::Config) {
+        let conn = everynode_bus::connect(&self.nats.url(), "agent")
+            .await
+            .unwrap();
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let task = tokio::spawn(everynode_agent::run(config, conn, shutdown.clone()));
+        self.agents.insert(
+            name.to_string(),
+            Service {
+                addr: None,
+                shutdown,
+                task: Some(task),
+            },
+        );
+    }
+
+    /// Stops the agent started as `name` (its pods stay in KV, as after a crash).
+    pub async fn stop_agent(&mut self, name: &str) {
+        if let Some(agent) = self.agents.remove(name) {
+            agent.stop().await;
+        }
+    }
+
+    /// Waits until the registry lists every node of `names`.
+    pub async fn wait_nodes(&self, names: &[String]) {
+        let client = self.nodes().await;
+        eventually("the nodes to be registered", WAIT, || {
+            let mut client = client.clone();
+            async move {
+                let listed = client
+                    .list(v1::NodesListRequest::default())
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_inner()
+                    .items;
+                let have: Vec<String> = listed
+                    .iter()
+                    .filter_map(|n| n.metadata.as_ref().map(|m| m.name.clone()))
+                    .collect();
+                let missing: Vec<&String> = names.iter().filter(|n| !have.contains(n)).collect();
+                if missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("missing {missing:?}; registered {have:?}"))
+                }
+            }
+        })
+        .await;
+    }
+
+    pub async fn daemonsets(&self) -> DaemonSetsClient<Channel> {
+        let url = self.admission.url();
+        eventually("admission to accept connections", WAIT, || {
+            let url = url.clone();
+            async move {
+                DaemonSetsClient::connect(url)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await
+    }
+
+    pub async fn nodes(&self) -> NodesClient<Channel> {
+        let url = self.registry.url();
+        eventually("the registry to accept connections", WAIT, || {
+            let url = url.clone();
+            async move { NodesClient::connect(url).await.map_err(|e| e.to_string()) }
+        })
+        .await
+    }
+
+    pub async fn pods_api(&self, controller: usize) -> PodsClient<Channel> {
+        let url = self.controllers[controller].url();
+        eventually("the controller to accept connections", WAIT, || {
+            let url = url.clone();
+            async move { PodsClient::connect(url).await.map_err(|e| e.to_string()) }
+        })
+        .await
+    }
+
+    pub async fn endpoints_api(&self, controller: usize) -> EndpointsClient<Channel> {
+        let url = self.controllers[controller].url();
+        eventually("the controller to accept connections", WAIT, || {
+            let url = url.clone();
+            async move {
+                EndpointsClient::connect(url)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await
+    }
+
+    /// Creates the DaemonSet of `yaml` through admission.
+    pub async fn create(&self, yaml: &str) -> v1::DaemonSet {
+        let ds: v1::DaemonSet = manifest::decode_one(yaml).unwrap();
+        self.daemonsets()
+            .await
+            .create(v1::DaemonSetsCreateRequest {
+                daemon_set: Some(ds),
+                dry_run: false,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .daemon_set
+            .unwrap()
+    }
+
+    /// The DaemonSet `name` of namespace `default`, if it exists.
+    pub async fn get(&self, name: &str) -> Option<v1::DaemonSet> {
+        match self
+            .daemonsets()
+            .await
+            .get(v1::DaemonSetsGetRequest {
+                namespace: "default".into(),
+                name: name.into(),
+            })
+            .await
+        {
+            Ok(r) => r.into_inner().daemon_set,
+            Err(s) if s.code() == tonic::Code::NotFound => None,
+            Err(s) => panic!("get {name}: {s}"),
+        }
+    }
+
+    /// Replaces the spec of `name` with `change` applied (retrying on a conflict).
+    pub async fn update(&self, name: &str, change: impl Fn(&mut v1::DaemonSet)) -> v1::DaemonSet {
+        let mut client = self.daemonsets().await;
+        loop {
+            let mut ds = self.get(name).await.unwrap();
+            change(&mut ds);
+            match client
+                .update(v1::DaemonSetsUpdateRequest {
+                    daemon_set: Some(ds),
+                    dry_run: false,
+                })
+                .await
+            {
+                Ok(r) => return r.into_inner().daemon_set.unwrap(),
+                Err(s) if s.code() == tonic::Code::Aborted => continue,
+                Err(s) => panic!("update {name}: {s}"),
+            }
+        }
+    }
+
+    /// Deletes `name` with `policy`.
+    pub async fn delete(&self, name: &str, policy: v1::PropagationPolicy) -> v1::DaemonSet {
+        self.daemonsets()
+            .await
+            .delete(v1::DaemonSetsDeleteRequest {
+                namespace: "default".into(),
+                name: name.into(),
+                propagation_policy: policy.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .daemon_set
+            .unwrap()
+    }
+
+    /// Every pod in KV `pods`, with its key.
+    pub async fn all_pods(&self) -> Result<Vec<(PodKey, v1::Pod)>, String> {
+        let listing = self.pods_kv.list().await.map_err(|e| e.to_string())?;
+        Ok(listing
+            .entries
+            .into_iter()
+            .map(|e| (e.key, e.value))
+            .collect())
+    }
+
+    /// The pods labelled `app=<app>`, as `Pod`s.
+    pub async fn pods_of(&self, app: &str) -> Result<Vec<(PodKey, v1::Pod)>, String> {
+        Ok(self
+            .all_pods()
+            .await?
+            .into_iter()
+            .filter(|(_, p)| label(p, "app") == Some(app))
+            .collect())
+    }
+
+    /// Waits until `check` accepts the pods labelled `app=<app>`.
+    pub async fn wait_pods<T>(
+        &self,
+        app: &str,
+        what: &str,
+        check: impl Fn(&[(PodKey, v1::Pod)]) -> Result<T, String>,
+    ) -> T {
+        eventually(what, WAIT, || async {
+            let pods = self.pods_of(app).await?;
+            check(&pods).map_err(|e| format!("{e}; pods: {}", describe(&pods)))
+        })
+        .await
+    }
+
+    /// Waits until every node in `nodes` (and no other) runs exactly one live, running pod of
+    /// `app`; returns the pods by node.
+    pub async fn wait_one_per_node(&self, app: &str, nodes: &[&str]) -> BTreeMap<String, v1::Pod> {
+        let mut want: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
+        want.sort();
+        self.wait_pods(
+            app,
+            &format!("one running {app} pod on each of {want:?}"),
+            |pods| {
+                let live: Vec<&(PodKey, v1::Pod)> =
+                    pods.iter().filter(|(_, p)| !deleting(p)).collect();
+                let mut by_node: BTreeMap<String, v1::Pod> = BTreeMap::new();
+                for (key, pod) in &live {
+                    if by_node
+                        .insert(key.node().to_string(), pod.clone())
+                        .is_some()
+                    {
+                        return Err(format!("two pods on {}", key.node()));
+                    }
+                }
+                let have: Vec<String> = by_node.keys().cloned().collect();
+                if have != want {
+                    return Err(format!("pods on {have:?}"));
+                }
+                if let Some((node, _)) = by_node.iter().find(|(_, p)| !running(p)) {
+                    return Err(format!("the pod on {node} is not running yet"));
+                }
+                Ok(by_node)
+            },
+        )
+        .await
+    }
+
+    /// Waits until the status of `name` has these counters (and observedGeneration is the
+    /// generation).
+    pub async fn wait_status(&self, name: &str, want: Counts) -> v1::DaemonSet {
+        eventually(
+            &format!("status of {name} to be {want:?}"),
+            WAIT,
+            || async {
+                let ds = self.get(name).await.ok_or("no such DaemonSet")?;
+                let status = ds.status.clone().unwrap_or_default();
+                let generation = ds.metadata.as_ref().map_or(0, |m| m.generation);
+                let seen = Counts::of(&status);
+                if seen == want && status.observed_generation == generation {
+                    Ok(ds)
+                } else {
+                    Err(format!(
+                        "{seen:?}, observedGeneration {} of generation {generation}",
+                        status.observed_generation
+                    ))
+                }
+            },
+        )
+        .await
+    }
+
+    /// Label, taint, cordon through the registry.
+    pub async fn update_node(&self, request: v1::NodesUpdateRequest) {
+        self.nodes().await.update(request).await.unwrap();
+    }
+
+    pub async fn label(&self, node: &str, key: &str, value: &str) {
+        self.update_node(v1::NodesUpdateRequest {
+            name: node.into(),
+            set_labels: [(key.to_string(), value.to_string())].into(),
+            overwrite: true,
+            ..Default::default()
+        })
+        .await;
+    }
+
+    pub async fn unlabel(&self, node: &str, key: &str) {
+        self.update_node(v1::NodesUpdateRequest {
+            name: node.into(),
+            remove_labels: vec![key.to_string()],
+            ..Default::default()
+        })
+        .await;
+    }
+
+    pub async fn taint(&self, node: &str, key: &str, effect: &str) {
+        self.update_node(v1::NodesUpdateRequest {
+            name: node.into(),
+            add_taints: vec![v1::Taint {
+                key: key.into(),
+                value: String::new(),
+                effect: effect.into(),
+                time_added: None,
+            }],
+            overwrite: true,
+            ..Default::default()
+        })
+        .await;
+    }
+
+    pub async fn untaint(&self, node: &str, key: &str) {
+        self.update_node(v1::NodesUpdateRequest {
+            name: node.into(),
+            remove_taints: vec![v1::TaintKey {
+                key: key.into(),
+                effect: String::new(),
+            }],
+            ..Default::default()
+        })
+        .await;
+    }
+
+    /// The holder of the controller lease ("" when released or absent).
+    pub async fn lease_holder(&self) -> String {
+        self.leases
+            .get(&LeaseKey::new("controller").unwrap())
+            .await
+            .unwrap()
+            .map(|v| v.value.holder_identity)
+            .unwrap_or_default()
+    }
+}
+
+/// The status counters the tests check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub desired: i32,
+    pub current: i32,
+    pub ready: i32,
+    pub available: i32,
+    pub updated: i32,
+    pub misscheduled: i32,
+}
+
+impl Counts {
+    /// Everything `n` (all pods ready and up to date), nothing misscheduled.
+    pub fn all(n: i32) -> Self {
+        Self {
+            desired: n,
+            current: n,
+            ready: n,
+            available: n,
+            updated: n,
+            misscheduled: 0,
+        }
+    }
+
+    pub fn of(status: &v1::DaemonSetStatus) -> Self {
+        Self {
+            desired: status.desired_number_scheduled,
+            current: status.current_number_scheduled,
+            ready: status.number_ready,
+            available: status.number_available,
+            updated: status.updated_number_scheduled,
+            misscheduled: status.number_misscheduled,
+        }
+    }
+}
+
+pub fn meta(pod: &v1::Pod) -> &v1::ObjectMeta {
+    pod.metadata.as_ref().unwrap()
+}
+
+pub fn uid(pod: &v1::Pod) -> String {
+    meta(pod).uid.clone()
+}
+
+pub fn label<'a>(pod: &'a v1::Pod, key: &str) -> Option<&'a str> {
+    pod.metadata
+        .as_ref()
+        .and_then(|m| m.labels.get(key))
+        .map(String::as_str)
+}
+
+pub fn deleting(pod: &v1::Pod) -> bool {
+    pod.metadata
+        .as_ref()
+        .is_some_and(|m| m.deletion_timestamp.is_some())
+}
+
+pub fn ready(pod: &v1::Pod) -> bool {
+    pod.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.r#type == "Ready" && c.status == "True")
+    })
+}
+
+pub fn running(pod: &v1::Pod) -> bool {
+    pod.status.as_ref().is_some_and(|s| s.phase == "Running")
+}
+
+pub fn owner_uid(pod: &v1::Pod) -> Option<String> {
+    pod.metadata
+        .as_ref()
+        .and_then(|m| {
+            m.owner_references
+                .iter()
+                .find(|o| o.controller == Some(true))
+        })
+        .map(|o| o.uid.clone())
+}
+
+pub fn ds_uid(ds: &v1::DaemonSet) -> String {
+    ds.metadata.as_ref().unwrap().uid.clone()
+}
+
+/// A short description of pods for failure messages.
+pub fn describe(pods: &[(PodKey, v1::Pod)]) -> String {
+    let parts: Vec<String> = pods
+        .iter()
+        .map(|(k, p)| {
+            format!(
+                "{}@{}[{}{}{}]",
+                k.name(),
+                k.node(),
+                p.status.as_ref().map_or("?", |s| s.phase.as_str()),
+                if ready(p) { ",ready" } else { "" },
+                if deleting(p) { ",deleting" } else { "" },
+            )
+        })
+        .collect();
+    format!("[{}]", parts.join(" "))
+}
+
+/// A DaemonSet manifest: `app=<name>` selector and template, one container, `extra` appended
+/// to the pod spec (indented as pod spec fields), `strategy` as the update strategy block.
+pub fn daemonset(name: &str, extra_spec: &str) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: {name}
+spec:
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: main
+        image: example/{name}:1
+        command: ["sleep", "infinity"]
+{extra_spec}
+"#
+    )
+}
+
+/// Sends `command` to the agent of `node` and returns its reply.
+pub async fn agent_command(
+    client: &async_nats::Client,
+    node: &str,
+    command: v1::pod_command::Command,
+) -> v1::PodCommandReply {
+    use prost::Message;
+    let subject =
+        everynode_bus::names::agent_pods_subject(&everynode_bus::NodeKey::new(node).unwrap());
+    let payload = v1::PodCommand {
+        node_name: node.to_string(),
+        command: Some(command),
+    }
+    .encode_to_vec();
+    let answer = tokio::time::timeout(WAIT, client.request(subject, payload.into()))
+        .await
+        .unwrap()
+        .unwrap();
+    v1::PodCommandReply::decode(answer.payload).unwrap()
+}
+
+/// What a [`Monitor`] saw: the most live pods of the app on one node, and the most nodes
+/// (of the ones it was told) without a ready live pod, at any poll.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    pub max_per_node: usize,
+    pub max_unavailable: usize,
+    pub polls: usize,
+    pub worst: String,
+}
+
+/// Polls KV `pods` in the background (every 10 ms) and records [`Seen`] for an app.
+pub struct Monitor {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<Seen>,
+}
+
+impl Monitor {
+    /// Starts watching the pods labelled `app=<app>` on `nodes`.
+    pub fn start(cluster: &Cluster, app: &str, nodes: &[&str]) -> Self {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let store = cluster.pods_kv.clone();
+        let app = app.to_string();
+        let nodes: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
+        let task = tokio::spawn(async move {
+            let mut seen = Seen::default();
+            loop {
+                if *stopped.borrow() {
+                    return seen;
+                }
+                if let Ok(listing) = store.list().await {
+                    let pods: Vec<(PodKey, v1::Pod)> = listing
+                        .entries
+                        .into_iter()
+                        .filter(|e| label(&e.value, "app") == Some(app.as_str()))
+                        .map(|e| (e.key, e.value))
+                        .collect();
+                    let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
+                    let mut available: BTreeMap<&str, bool> = BTreeMap::new();
+                    for (key, pod) in &pods {
+                        if deleting(pod) {
+                            continue;
+                        }
+                        *per_node.entry(key.node()).or_default() += 1;
+                        if ready(pod) {
+                            available.insert(key.node(), true);
+                        }
+                    }
+                    let most = per_node.values().copied().max().unwrap_or(0);
+                    let unavailable = nodes
+                        .iter()
+                        .filter(|n| !available.contains_key(n.as_str()))
+                        .count();
+                    if most > seen.max_per_node || unavailable > seen.max_unavailable {
+                        seen.worst = describe(&pods);
+                    }
+                    seen.max_per_node = seen.max_per_node.max(most);
+                    seen.max_unavailable = seen.max_unavailable.max(unavailable);
+                    seen.polls += 1;
+                }
+                tokio::select! {
+                    _ = stopped.changed() => {}
+                    () = tokio::time::sleep(Duration::from_millis(10)) => {}
+                }
+            }
+        });
+        Self { stop, task }
+    }
+
+    /// Stops polling and returns what was seen.
+    pub async fn finish(self) -> Seen {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap()
+    }
+}
