@@ -19,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "everynode/v1/pods.proto",
         "everynode/v1/events.proto",
         "everynode/v1/agent.proto",
+        "everynode/v1/lease.proto",
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", root.join(file).display());

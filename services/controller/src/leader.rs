@@ -26,25 +26,8 @@ use everynode_service::Shutdown;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// The lease record stored in KV `leases` (Kubernetes: `coordination.k8s.io/v1` `LeaseSpec`).
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct LeaseRecord {
-    /// Identity of the holder; empty when released.
-    #[prost(string, tag = "1")]
-    pub holder_identity: String,
-    /// How long the lease lasts after its last renewal, in milliseconds.
-    #[prost(uint64, tag = "2")]
-    pub lease_duration_ms: u64,
-    /// When the current holder acquired it (informational).
-    #[prost(message, optional, tag = "3")]
-    pub acquire_time: Option<prost_types::Timestamp>,
-    /// When the holder last renewed it (informational: expiry is judged by observation).
-    #[prost(message, optional, tag = "4")]
-    pub renew_time: Option<prost_types::Timestamp>,
-    /// How many times the lease changed hands.
-    #[prost(uint32, tag = "5")]
-    pub lease_transitions: u32,
-}
+/// The lease record stored in KV `leases` (the contract's `everynode.v1.Lease`).
+pub type LeaseRecord = everynode_api::v1::Lease;
 
 /// Lease settings.
 #[derive(Debug, Clone)]
