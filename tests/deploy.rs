@@ -1,0 +1,743 @@
+//! Checks of `deploy/`: what can be verified without a container engine.
+//!
+//! - `deploy/docker/Dockerfile` builds with `cargo build --release --locked --bins` and copies
+//!   every binary the workspace builds into `/usr/local/bin`, runs as a non-root user and
+//!   exposes the services' default ports;
+//! - `deploy/docker-compose.yml` parses, starts every service with a binary of the workspace,
+//!   uses only flags and `EVERYNODE_*` variables that binary accepts, listens and publishes on
+//!   the binaries' default ports, points clients at services that exist, and waits on
+//!   healthchecks;
+//! - every manifest under `deploy/k8s/` decodes with everynode's own manifest codec, with the
+//!   same port, flag and env checks, and the agent DaemonSet passes everynode's DaemonSet
+//!   defaulting and validation (`apps/v1`).
+//!
+//! Flags and env names are read from the binaries' sources (`env = "EVERYNODE_…"` in their clap
+//! definitions, plus the shared ones of `libs/service/src/config.rs`), since the binaries of
+//! other packages cannot be run from here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use everynode_api::manifest::{self, Object, yaml};
+use everynode_core::defaults::default_daemon_set;
+use everynode_core::model;
+use everynode_core::validation::{ApiVersion, validate_daemon_set};
+use everynode_service::defaults;
+use serde_json::Value;
+
+// ---- the workspace -------------------------------------------------------------------------
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+fn read(relative: &str) -> String {
+    let path = root().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The quoted strings of a TOML array `key = [ … ]` (spanning lines), the way the root
+/// Cargo.toml spells `members`.
+fn toml_string_array(text: &str, key: &str) -> Vec<String> {
+    let start = text
+        .find(&format!("\n{key} = ["))
+        .unwrap_or_else(|| panic!("no `{key} = [` in the TOML"));
+    let rest = &text[start..];
+    let body = &rest[rest.find('[').expect("[")..rest.find(']').expect("]")];
+    body.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(String::from)
+        .collect()
+}
+
+/// `name = "…"` of a TOML section starting at `section`.
+fn toml_name(section: &str) -> Option<String> {
+    section
+        .lines()
+        .skip(1)
+        .take_while(|line| !line.starts_with('['))
+        .find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "name").then(|| value.trim().trim_matches('"').to_string())
+        })
+}
+
+/// Every binary the workspace builds, with its crate directory.
+fn workspace_bins() -> BTreeMap<String, PathBuf> {
+    let mut bins = BTreeMap::new();
+    for member in toml_string_array(&read("Cargo.toml"), "members") {
+        let dir = root().join(&member);
+        let manifest = read(&format!("{member}/Cargo.toml"));
+        let explicit: Vec<String> = manifest
+            .match_indices("[[bin]]")
+            .filter_map(|(i, _)| toml_name(&manifest[i..]))
+            .collect();
+        if explicit.is_empty() {
+            if dir.join("src/main.rs").exists() {
+                let package =
+                    toml_name(&manifest[manifest.find("[package]").expect("[package]")..])
+                        .expect("package name");
+                bins.insert(package, dir.clone());
+            }
+        } else {
+            for name in explicit {
+                bins.insert(name, dir.clone());
+            }
+        }
+    }
+    bins
+}
+
+fn rust_sources(dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(std::fs::read_to_string(&path).expect("readable source"));
+        }
+    }
+}
+
+/// The `EVERYNODE_*` names of every `env = "…"` in `text`.
+fn env_names(text: &str) -> BTreeSet<String> {
+    text.match_indices("env = \"")
+        .filter_map(|(i, m)| {
+            let rest = &text[i + m.len()..];
+            let name = &rest[..rest.find('"')?];
+            name.starts_with("EVERYNODE_").then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// The env vars (each one a flag, `--foo-bar` ⇔ `EVERYNODE_FOO_BAR`) a binary accepts: its
+/// crate's own clap arguments, the shared ones of every binary (`CommonArgs`) and, for a gRPC
+/// server, the server ones (`ServerArgs`).
+fn accepted_env(bins: &BTreeMap<String, PathBuf>, bin: &str) -> BTreeSet<String> {
+    let dir = bins
+        .get(bin)
+        .unwrap_or_else(|| panic!("{bin} is not a binary of the workspace"));
+    let mut sources = Vec::new();
+    rust_sources(&dir.join("src"), &mut sources);
+    let own = sources.join("\n");
+    let shared = read("libs/service/src/config.rs");
+    let split = shared
+        .find("pub struct ServerArgs")
+        .expect("libs/service defines ServerArgs");
+    let mut names = env_names(&own);
+    names.extend(env_names(&shared[..split]));
+    if own.contains("ServerArgs") {
+        names.extend(env_names(&shared[split..]));
+    }
+    names
+}
+
+fn flag_env(flag: &str) -> String {
+    let name = flag.trim_start_matches("--");
+    let name = name.split_once('=').map_or(name, |(n, _)| n);
+    format!("EVERYNODE_{}", name.to_uppercase().replace('-', "_"))
+}
+
+/// The services with a gRPC port: binary, the host name they go by here, default port.
+fn servers() -> [(&'static str, &'static str, u16); 3] {
+    let port = |listen: &str| -> u16 {
+        listen
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .expect("a host:port default")
+    };
+    [
+        (
+            "everynode-admission",
+            "admission",
+            port(defaults::ADMISSION_LISTEN),
+        ),
+        (
+            "everynode-registry",
+            "registry",
+            port(defaults::REGISTRY_LISTEN),
+        ),
+        (
+            "everynode-controller",
+            "controller",
+            port(defaults::CONTROLLER_LISTEN),
+        ),
+    ]
+}
+
+fn default_port(bin: &str) -> u16 {
+    servers()
+        .iter()
+        .find(|(b, _, _)| *b == bin)
+        .map(|s| s.2)
+        .unwrap_or_else(|| panic!("{bin} serves no gRPC"))
+}
+
+/// `scheme://host:port` → (host, port).
+fn host_port(url: &str) -> (String, u16) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let (host, port) = rest
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .unwrap_or_else(|| panic!("{url} has no port"));
+    (host.to_string(), port.parse().expect("a numeric port"))
+}
+
+// ---- YAML ------------------------------------------------------------------------------------
+
+fn yaml_documents(relative: &str) -> Vec<Value> {
+    yaml::parse_documents(&read(relative))
+        .unwrap_or_else(|e| panic!("{relative} does not parse: {e:?}"))
+        .into_iter()
+        .flatten()
+        .map(|node| node.to_json().expect("JSON-representable YAML"))
+        .collect()
+}
+
+fn str_of<'a>(value: &'a Value, pointer: &str) -> &'a str {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string at {pointer} in {value}"))
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("{value} is not a list"))
+        .iter()
+        .map(|v| v.as_str().expect("a string").to_string())
+        .collect()
+}
+
+// ---- Dockerfile ------------------------------------------------------------------------------
+
+#[test]
+fn the_workspace_builds_the_binaries_deploy_relies_on() {
+    let bins = workspace_bins();
+    for bin in [
+        "everynode-admission",
+        "everynode-registry",
+        "everynode-controller",
+        "everynode-agent",
+        "enctl",
+    ] {
+        assert!(bins.contains_key(bin), "{bin} missing from {bins:?}");
+    }
+    let agent = accepted_env(&bins, "everynode-agent");
+    assert!(agent.contains("EVERYNODE_NODE_NAME") && agent.contains("EVERYNODE_NATS"));
+    assert!(
+        !agent.contains("EVERYNODE_LISTEN"),
+        "the agent serves no gRPC"
+    );
+    assert!(accepted_env(&bins, "everynode-controller").contains("EVERYNODE_LISTEN"));
+}
+
+#[test]
+fn the_dockerfile_builds_and_installs_every_binary() {
+    let dockerfile = read("deploy/docker/Dockerfile");
+    let froms: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .collect();
+    assert_eq!(
+        froms,
+        ["FROM rust:1-bookworm AS build", "FROM debian:bookworm-slim"],
+        "a build stage and a runtime stage"
+    );
+    assert!(dockerfile.contains("cargo build --release --locked --bins"));
+    assert!(dockerfile.contains("ca-certificates"));
+    for bin in workspace_bins().keys() {
+        assert!(
+            dockerfile.contains(&format!("target/release/{bin} ")),
+            "the build stage does not copy out {bin}"
+        );
+        assert!(
+            dockerfile
+                .lines()
+                .any(|l| l == format!("COPY --from=build /out/{bin} /usr/local/bin/{bin}")),
+            "the image lacks /usr/local/bin/{bin}"
+        );
+    }
+    let expose = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("EXPOSE "))
+        .expect("an EXPOSE line");
+    let exposed: BTreeSet<u16> = expose
+        .split_whitespace()
+        .map(|p| p.parse().expect("a port"))
+        .collect();
+    let ports: BTreeSet<u16> = servers().iter().map(|s| s.2).collect();
+    assert_eq!(exposed, ports);
+    let user = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("USER "))
+        .next_back()
+        .expect("a USER line");
+    let uid = user.split(':').next().expect("a user");
+    assert!(uid != "0" && uid != "root", "the image runs as root");
+
+    let ignore = read("deploy/docker/Dockerfile.dockerignore");
+    let ignored: BTreeSet<&str> = ignore
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    for path in ["target", ".tools", ".git"] {
+        assert!(ignored.contains(path), "{path} is not ignored");
+    }
+    for kept in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "proto",
+        "libs",
+        "services",
+        "cli",
+    ] {
+        assert!(!ignored.contains(kept), "{kept} is needed to build");
+    }
+}
+
+// ---- docker compose --------------------------------------------------------------------------
+
+fn compose() -> Value {
+    let mut docs = yaml_documents("deploy/docker-compose.yml");
+    assert_eq!(docs.len(), 1, "one compose document");
+    docs.remove(0)
+}
+
+/// Environment of a compose service (map form).
+fn compose_env(service: &Value) -> BTreeMap<String, String> {
+    service
+        .get("environment")
+        .and_then(Value::as_object)
+        .map(|env| {
+            env.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().expect("a string value").to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The value after `flag` in a command line.
+fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+#[test]
+fn compose_runs_workspace_binaries_with_flags_they_accept() {
+    let compose = compose();
+    let services = compose["services"].as_object().expect("services");
+    let names: BTreeSet<&str> = services.keys().map(String::as_str).collect();
+    let expected: BTreeSet<&str> = [
+        "nats",
+        "admission",
+        "registry",
+        "controller",
+        "agent-1",
+        "agent-2",
+        "agent-3",
+    ]
+    .into();
+    assert_eq!(names, expected);
+    let bins = workspace_bins();
+    let volumes = compose["volumes"].as_object().expect("top-level volumes");
+
+    let mut images = BTreeSet::new();
+    for (name, service) in services.iter().filter(|(n, _)| *n != "nats") {
+        images.insert(str_of(service, "/image").to_string());
+        assert_eq!(str_of(service, "/build/context"), "..", "{name}");
+        let dockerfile = str_of(service, "/build/dockerfile");
+        assert_eq!(dockerfile, "deploy/docker/Dockerfile", "{name}");
+        assert!(root().join(dockerfile).is_file());
+
+        let command = strings(&service["command"]);
+        let bin = command[0].as_str();
+        assert!(
+            bins.contains_key(bin) && bin != "enctl",
+            "{name} runs {bin}, not a service of the workspace"
+        );
+        let accepted = accepted_env(&bins, bin);
+        for flag in command.iter().filter(|a| a.starts_with("--")) {
+            assert!(
+                accepted.contains(&flag_env(flag)),
+                "{name}: {bin} has no {flag}"
+            );
+        }
+        let env = compose_env(service);
+        for key in env.keys() {
+            assert!(key.starts_with("EVERYNODE_"), "{name}: stray env {key}");
+            assert!(accepted.contains(key), "{name}: {bin} does not read {key}");
+        }
+        assert_eq!(env["EVERYNODE_NATS"], "nats://nats:4222", "{name}");
+
+        for dependency in service["depends_on"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} depends on nothing"))
+        {
+            assert_eq!(
+                str_of(dependency.1, "/condition"),
+                "service_healthy",
+                "{name} → {}",
+                dependency.0
+            );
+            assert!(
+                services[dependency.0].get("healthcheck").is_some(),
+                "{name} waits on {}, which has no healthcheck",
+                dependency.0
+            );
+        }
+        assert!(
+            service["depends_on"].get("nats").is_some(),
+            "{name} must wait for NATS"
+        );
+        for mount in service
+            .get("volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let volume = mount.as_str().expect("short syntax").split(':').next();
+            assert!(volumes.contains_key(volume.expect("a volume")), "{name}");
+        }
+    }
+    assert_eq!(images.len(), 1, "one image for every service: {images:?}");
+
+    let nats = &services["nats"];
+    assert!(str_of(nats, "/image").starts_with("nats:2.10"));
+    let args = strings(&nats["command"]);
+    assert!(args.contains(&"-js".to_string()));
+    assert_eq!(flag_value(&args, "-sd"), Some("/data"));
+    assert_eq!(flag_value(&args, "-m"), Some("8222"));
+    let check = strings(&nats["healthcheck"]["test"]).join(" ");
+    assert!(check.contains("http://localhost:8222/healthz"), "{check}");
+    assert!(
+        strings(&nats["volumes"])
+            .iter()
+            .any(|v| v.ends_with(":/data"))
+    );
+}
+
+#[test]
+fn compose_services_listen_on_the_default_ports_and_find_each_other() {
+    let compose = compose();
+    let services = &compose["services"];
+    let bins = workspace_bins();
+    for (bin, name, port) in servers() {
+        let service = &services[name];
+        assert_eq!(strings(&service["command"])[0], bin);
+        let env = compose_env(service);
+        assert_eq!(env["EVERYNODE_LISTEN"], format!("0.0.0.0:{port}"), "{name}");
+        assert_eq!(
+            strings(&service["ports"]),
+            [format!("127.0.0.1:{port}:{port}")],
+            "{name}"
+        );
+        // The healthcheck: `enctl … version` with every URL on this container's own server.
+        let test = strings(&service["healthcheck"]["test"]);
+        assert_eq!(test[0], "CMD");
+        assert!(
+            bins.contains_key(&test[1]) && test[1] == "enctl",
+            "{test:?}"
+        );
+        assert_eq!(test.last().map(String::as_str), Some("version"));
+        for flag in ["--admission", "--registry", "--controller"] {
+            assert_eq!(
+                flag_value(&test, flag),
+                Some(format!("http://127.0.0.1:{port}").as_str()),
+                "{name}'s healthcheck {flag}"
+            );
+        }
+    }
+
+    // Clients point at the service of that name, on its default port.
+    let controller = compose_env(&services["controller"]);
+    for (key, target) in [
+        ("EVERYNODE_ADMISSION", "everynode-admission"),
+        ("EVERYNODE_REGISTRY", "everynode-registry"),
+    ] {
+        let (host, port) = host_port(&controller[key]);
+        assert_eq!(strings(&services[&host]["command"])[0], target, "{key}");
+        assert_eq!(port, default_port(target), "{key}");
+    }
+    let deps: BTreeSet<&String> = services["controller"]["depends_on"]
+        .as_object()
+        .expect("depends_on")
+        .keys()
+        .collect();
+    assert_eq!(
+        deps,
+        [&"nats".to_string(), &"admission".into(), &"registry".into()].into()
+    );
+}
+
+#[test]
+fn compose_runs_three_distinct_process_agents() {
+    let compose = compose();
+    let services = compose["services"].as_object().expect("services");
+    let mut nodes = BTreeSet::new();
+    let mut labels = BTreeSet::new();
+    let mut volumes = BTreeSet::new();
+    for name in ["agent-1", "agent-2", "agent-3"] {
+        let agent = &services[name];
+        let command = strings(&agent["command"]);
+        assert_eq!(command[0], "everynode-agent");
+        assert_eq!(flag_value(&command, "--runtime"), Some("process"), "{name}");
+        labels.insert(
+            flag_value(&command, "--labels")
+                .expect("--labels")
+                .to_string(),
+        );
+        let env = compose_env(agent);
+        nodes.insert(env["EVERYNODE_NODE_NAME"].clone());
+        let (host, port) = host_port(&env["EVERYNODE_REGISTRY"]);
+        assert_eq!(
+            strings(&services[&host]["command"])[0],
+            "everynode-registry"
+        );
+        assert_eq!(port, default_port("everynode-registry"));
+        let data_dir = &env["EVERYNODE_DATA_DIR"];
+        let mounts = strings(&agent["volumes"]);
+        assert_eq!(mounts.len(), 1, "{name}");
+        let (volume, target) = mounts[0].split_once(':').expect("volume:path");
+        assert_eq!(target, data_dir, "{name}'s data dir is not on its volume");
+        volumes.insert(volume.to_string());
+        assert!(agent["depends_on"].get("registry").is_some(), "{name}");
+        let check = strings(&agent["healthcheck"]["test"]).join(" ");
+        assert!(check.contains("enctl get node"), "{check}");
+    }
+    assert_eq!(nodes.len(), 3, "node names: {nodes:?}");
+    assert_eq!(labels.len(), 3, "labels: {labels:?}");
+    assert_eq!(volumes.len(), 3, "each agent has its own data dir");
+}
+
+// ---- Kubernetes ------------------------------------------------------------------------------
+
+const K8S: [&str; 6] = [
+    "namespace.yaml",
+    "nats.yaml",
+    "admission.yaml",
+    "registry.yaml",
+    "controller.yaml",
+    "agent.yaml",
+];
+
+#[test]
+fn every_kubernetes_manifest_decodes_with_real_api_versions() {
+    let dir = root().join("deploy/k8s");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
+        .expect("deploy/k8s")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    assert_eq!(on_disk, K8S.iter().map(|s| s.to_string()).collect());
+
+    let mut kinds = BTreeSet::new();
+    for file in K8S {
+        let relative = format!("deploy/k8s/{file}");
+        let decoded = manifest::decode(&read(&relative))
+            .unwrap_or_else(|e| panic!("{relative} does not decode: {e}"));
+        assert!(!decoded.is_empty(), "{relative} is empty");
+        for doc in yaml_documents(&relative) {
+            let (api_version, kind) = (str_of(&doc, "/apiVersion"), str_of(&doc, "/kind"));
+            let expected = match kind {
+                "Namespace" | "Service" => "v1",
+                "Deployment" | "StatefulSet" | "DaemonSet" => "apps/v1",
+                other => panic!("{relative}: unexpected kind {other}"),
+            };
+            assert_eq!(api_version, expected, "{relative}: {kind}");
+            if kind == "Namespace" {
+                assert_eq!(str_of(&doc, "/metadata/name"), "everynode");
+            } else {
+                assert_eq!(
+                    str_of(&doc, "/metadata/namespace"),
+                    "everynode",
+                    "{relative}"
+                );
+            }
+            kinds.insert(format!("{kind}/{}", str_of(&doc, "/metadata/name")));
+        }
+        for doc in decoded {
+            match doc.object {
+                Object::DaemonSet(ds) => assert_eq!(file, "agent.yaml", "{ds:?}"),
+                Object::Other { kind, .. } => assert_ne!(kind, "DaemonSet"),
+                Object::Node(_) | Object::Pod(_) => panic!("{relative}: a Node or Pod"),
+            }
+        }
+    }
+    for expected in [
+        "Namespace/everynode",
+        "Service/nats",
+        "StatefulSet/nats",
+        "Service/admission",
+        "Deployment/everynode-admission",
+        "Service/registry",
+        "Deployment/everynode-registry",
+        "Service/controller",
+        "Deployment/everynode-controller",
+        "DaemonSet/everynode-agent",
+    ] {
+        assert!(kinds.contains(expected), "{expected} missing: {kinds:?}");
+    }
+}
+
+/// The env of a container, `valueFrom` entries as `None`.
+fn container_env(container: &Value) -> BTreeMap<String, Option<String>> {
+    container["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                str_of(e, "/name").to_string(),
+                e.get("value").and_then(Value::as_str).map(String::from),
+            )
+        })
+        .collect()
+}
+
+fn document<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind}"))
+}
+
+#[test]
+fn kubernetes_services_listen_probe_and_publish_the_default_ports() {
+    let bins = workspace_bins();
+    let nats = yaml_documents("deploy/k8s/nats.yaml");
+    let nats_service = document(&nats, "Service");
+    assert!(
+        nats_service["spec"]["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .any(|p| p["port"] == 4222)
+    );
+    let nats_args = strings(
+        &document(&nats, "StatefulSet")["spec"]["template"]["spec"]["containers"][0]["args"],
+    );
+    assert!(nats_args.contains(&"-js".to_string()), "{nats_args:?}");
+
+    let mut images = BTreeSet::new();
+    for (bin, name, port) in servers() {
+        let docs = yaml_documents(&format!("deploy/k8s/{name}.yaml"));
+        let service = document(&docs, "Service");
+        let deployment = document(&docs, "Deployment");
+        assert_eq!(str_of(service, "/metadata/name"), name);
+        assert_eq!(service["spec"]["ports"][0]["port"], port, "{name}");
+        let labels = &deployment["spec"]["template"]["metadata"]["labels"];
+        for (k, v) in service["spec"]["selector"].as_object().expect("selector") {
+            assert_eq!(&labels[k], v, "{name}: the Service selects no pod");
+        }
+        let pod = &deployment["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        images.insert(str_of(container, "/image").to_string());
+        assert_eq!(strings(&container["args"]), [bin], "{name}");
+        assert_eq!(container["ports"][0]["containerPort"], port, "{name}");
+        for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+            assert_eq!(container[probe]["grpc"]["port"], port, "{name} {probe}");
+        }
+        let accepted = accepted_env(&bins, bin);
+        let env = container_env(container);
+        for key in env.keys() {
+            assert!(accepted.contains(key), "{name}: {bin} does not read {key}");
+        }
+        assert_eq!(
+            env["EVERYNODE_LISTEN"].as_deref(),
+            Some(format!("0.0.0.0:{port}").as_str())
+        );
+        let (host, nats_port) = host_port(env["EVERYNODE_NATS"].as_deref().expect("NATS"));
+        assert_eq!((host.as_str(), nats_port), ("nats", 4222));
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{name}");
+        if name == "controller" {
+            assert_eq!(deployment["spec"]["replicas"], 2, "a warm standby");
+            for (key, target) in [
+                ("EVERYNODE_ADMISSION", "admission"),
+                ("EVERYNODE_REGISTRY", "registry"),
+            ] {
+                let (host, port) = host_port(env[key].as_deref().expect("a URL"));
+                assert_eq!(host, target);
+                let target_bin = format!("everynode-{target}");
+                assert_eq!(port, default_port(&target_bin), "{key}");
+            }
+        }
+    }
+    let compose = compose();
+    let compose_image = str_of(&compose, "/services/admission/image");
+    let default_image = compose_image
+        .strip_prefix("${EVERYNODE_IMAGE:-")
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or(compose_image);
+    images.insert(default_image.to_string());
+    assert_eq!(images.len(), 1, "compose and k8s use one image: {images:?}");
+}
+
+#[test]
+fn the_agent_daemon_set_is_a_valid_daemon_set() {
+    let text = read("deploy/k8s/agent.yaml");
+    let daemon_sets = manifest::decode_daemon_sets(&text).expect("only a DaemonSet");
+    assert_eq!(daemon_sets.len(), 1);
+    let mut ds = model::DaemonSet::from(daemon_sets[0].clone());
+    default_daemon_set(&mut ds, ApiVersion::AppsV1);
+    let errors = validate_daemon_set(&ds, ApiVersion::AppsV1);
+    assert!(errors.is_empty(), "everynode rejects the agent: {errors:?}");
+
+    let doc = &yaml_documents("deploy/k8s/agent.yaml")[0];
+    let pod = &doc["spec"]["template"]["spec"];
+    assert_eq!(pod["hostNetwork"], true);
+    assert_eq!(pod["dnsPolicy"], "ClusterFirstWithHostNet");
+    let tolerations = pod["tolerations"].as_array().expect("tolerations");
+    assert!(
+        tolerations
+            .iter()
+            .any(|t| t["operator"] == "Exists" && t.get("key").is_none()),
+        "the agent must tolerate every taint"
+    );
+    let container = &pod["containers"][0];
+    assert_eq!(strings(&container["args"]), ["everynode-agent"]);
+    let accepted = accepted_env(&workspace_bins(), "everynode-agent");
+    let env = container_env(container);
+    for key in env.keys() {
+        assert!(accepted.contains(key), "the agent does not read {key}");
+    }
+    let node_name = container["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .find(|e| e["name"] == "EVERYNODE_NODE_NAME")
+        .expect("EVERYNODE_NODE_NAME");
+    assert_eq!(
+        str_of(node_name, "/valueFrom/fieldRef/fieldPath"),
+        "spec.nodeName"
+    );
+    assert_eq!(env["EVERYNODE_RUNTIME"].as_deref(), Some("process"));
+    let (host, port) = host_port(env["EVERYNODE_REGISTRY"].as_deref().expect("registry"));
+    assert!(host.starts_with("registry."), "{host}");
+    assert_eq!(port, default_port("everynode-registry"));
+
+    let data_dir = env["EVERYNODE_DATA_DIR"].as_deref().expect("a data dir");
+    let mount = container["volumeMounts"]
+        .as_array()
+        .expect("volumeMounts")
+        .iter()
+        .find(|m| m["mountPath"] == data_dir)
+        .expect("the data dir is mounted");
+    let volume = pod["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .expect("the mounted volume");
+    assert!(volume.get("hostPath").is_some(), "{volume}");
+}
