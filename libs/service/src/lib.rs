@@ -46,6 +46,7 @@ pub mod config;
 mod error;
 pub mod server;
 pub mod shutdown;
+pub mod status;
 pub mod telemetry;
 
 pub use clock::now;

@@ -5,15 +5,14 @@
 //! `google.rpc.BadRequest` field violations so that clients can point at each field.
 
 use everynode_bus::ErrorKind;
-use everynode_core::validation::FieldError;
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+use everynode_core::validation::{FieldError, ValidationErrors};
+use tonic::Status;
 
 /// What can go wrong serving a DaemonSets request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The object breaks the DaemonSet rules; every violation is listed.
-    #[error("DaemonSet.apps {name:?} is invalid: {}", join(.errors))]
+    #[error("DaemonSet.apps {name:?} is invalid: {}", ValidationErrors(.errors.clone()))]
     Invalid {
         /// `namespace/name` or name of the object.
         name: String,
@@ -42,17 +41,6 @@ pub enum Error {
     Internal(String),
 }
 
-/// One error as it is; several as `[a, b]`, as Kubernetes' aggregate prints them.
-fn join(errors: &[FieldError]) -> String {
-    match errors {
-        [one] => one.to_string(),
-        many => {
-            let all: Vec<String> = many.iter().map(ToString::to_string).collect();
-            format!("[{}]", all.join(", "))
-        }
-    }
-}
-
 impl Error {
     /// Maps a store error for the object `name`.
     pub fn from_bus(name: &str, error: everynode_bus::Error) -> Self {
@@ -73,15 +61,7 @@ impl From<Error> for Status {
         let message = error.to_string();
         match error {
             Error::Invalid { errors, .. } => {
-                let violations: Vec<FieldViolation> = errors
-                    .iter()
-                    .map(|e| FieldViolation::new(e.path.clone(), e.body()))
-                    .collect();
-                Status::with_error_details(
-                    Code::InvalidArgument,
-                    message,
-                    ErrorDetails::with_bad_request(violations),
-                )
+                everynode_service::status::invalid_argument(message, &errors)
             }
             Error::BadRequest(_) => Status::invalid_argument(message),
             Error::NotFound(_) => Status::not_found(message),

@@ -17,7 +17,7 @@
 
 use everynode_bus::ErrorKind;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, StatusExt};
+use tonic_types::{ErrorDetails, PreconditionViolation, StatusExt};
 
 use crate::node::OverwriteConflict;
 use crate::validation::FieldError;
@@ -61,11 +61,7 @@ pub enum Error {
 /// Kubernetes' message for an invalid object, `Node "x" is invalid: <aggregate>`, where the
 /// aggregate is one error alone or several in brackets; `invalid request: …` without a name.
 fn invalid_message(name: &str, errors: &[FieldError]) -> String {
-    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    let aggregate = match messages.as_slice() {
-        [one] => one.clone(),
-        many => format!("[{}]", many.join(", ")),
-    };
+    let aggregate = everynode_core::validation::ValidationErrors(errors.to_vec());
     if name.is_empty() {
         format!("invalid request: {aggregate}")
     } else {
@@ -112,15 +108,7 @@ impl From<Error> for Status {
         let message = error.to_string();
         match error {
             Error::Invalid { errors, .. } => {
-                let violations: Vec<FieldViolation> = errors
-                    .iter()
-                    .map(|e| FieldViolation::new(e.path.clone(), e.body()))
-                    .collect();
-                Status::with_error_details(
-                    Code::InvalidArgument,
-                    message,
-                    ErrorDetails::with_bad_request(violations),
-                )
+                everynode_service::status::invalid_argument(message, &errors)
             }
             Error::Overwrite { conflicts } => {
                 let violations: Vec<PreconditionViolation> = conflicts
