@@ -99,25 +99,200 @@ pub fn node_should_run(node: &Node, ds: &DaemonSet) -> ShouldRun {
 
 /// [`node_should_run`] for a bare template.
 pub fn template_should_run(node: &Node, template: &PodTemplateSpec) -> ShouldRun {
-    let default_spec = PodSpec::default();
-    let spec = template.spec.as_ref().unwrap_or(&default_spec);
-    if !spec.node_name.is_empty() && spec.node_name != node.name() {
-        return ShouldRun::EVICT;
+    NodeFilter::new(template).should_run(node)
+}
+
+/// A template's placement constraints, parsed once and then checked against many nodes:
+/// [`NodeFilter::should_run`] answers exactly as [`template_should_run`] does, without
+/// re-reading the template (tolerations, affinity terms, the affinity annotation's JSON) for
+/// every node.
+#[derive(Debug, Clone)]
+pub struct NodeFilter<'a> {
+    node_name: &'a str,
+    node_selector: Option<&'a BTreeMap<String, String>>,
+    /// The `spec.affinity` required node selector, if any.
+    required: Option<CompiledSelector<'a>>,
+    /// The annotation's required node selector: `Err(())` when the annotation is unreadable
+    /// (no node matches).
+    annotation: Result<Option<CompiledSelector<'static>>, ()>,
+    tolerations: Vec<Toleration>,
+}
+
+impl<'a> NodeFilter<'a> {
+    /// Parses `template`'s placement constraints.
+    pub fn new(template: &'a PodTemplateSpec) -> NodeFilter<'a> {
+        let spec = template.spec.as_ref();
+        let required = spec
+            .and_then(|s| s.affinity.as_ref())
+            .and_then(|a| a.node_affinity.as_ref())
+            .and_then(|na| {
+                na.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
+            .map(CompiledSelector::borrowed);
+        let annotation = match template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.annotations.get(AFFINITY_ANNOTATION))
+        {
+            None => Ok(None),
+            Some(raw) => annotation_required_node_selector(raw)
+                .map(|sel| sel.map(|sel| CompiledSelector::owned(&sel))),
+        };
+        let tolerations = match spec {
+            Some(spec) => tolerations_with_daemon_defaults(spec),
+            None => tolerations_with_daemon_defaults(&PodSpec::default()),
+        };
+        NodeFilter {
+            node_name: spec.map_or("", |s| s.node_name.as_str()),
+            node_selector: spec.map(|s| &s.node_selector),
+            required,
+            annotation,
+            tolerations,
+        }
     }
-    if !fits_node_affinity(node, template) {
-        return ShouldRun::EVICT;
+
+    /// [`template_should_run`] of the parsed template on `node`.
+    pub fn should_run(&self, node: &Node) -> ShouldRun {
+        if !self.node_name.is_empty() && self.node_name != node.name() {
+            return ShouldRun::EVICT;
+        }
+        if !self.fits_node_affinity(node) {
+            return ShouldRun::EVICT;
+        }
+        let taints = node.spec.as_ref().map_or(&[][..], |s| s.taints.as_slice());
+        if taints.is_empty() {
+            return ShouldRun::RUN;
+        }
+        let tolerations = self.tolerations.as_slice();
+        let blocking = |t: &Taint| t.effect == EFFECT_NO_SCHEDULE || t.effect == EFFECT_NO_EXECUTE;
+        if find_untolerated_taint(taints, tolerations, blocking).is_none() {
+            return ShouldRun::RUN;
+        }
+        if find_untolerated_taint(taints, tolerations, |t| t.effect == EFFECT_NO_EXECUTE).is_some()
+        {
+            ShouldRun::EVICT
+        } else {
+            ShouldRun::KEEP
+        }
     }
-    let tolerations = tolerations_with_daemon_defaults(spec);
-    let taints = node.spec.as_ref().map_or(&[][..], |s| s.taints.as_slice());
-    let blocking = |t: &Taint| t.effect == EFFECT_NO_SCHEDULE || t.effect == EFFECT_NO_EXECUTE;
-    if find_untolerated_taint(taints, &tolerations, blocking).is_none() {
-        return ShouldRun::RUN;
+
+    /// [`fits_node_affinity`] of the parsed template on `node`.
+    fn fits_node_affinity(&self, node: &Node) -> bool {
+        let labels = node_labels(node);
+        if let Some(selector) = self.node_selector
+            && !selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+        {
+            return false;
+        }
+        if let Some(required) = &self.required
+            && !required.matches(labels, node.name())
+        {
+            return false;
+        }
+        match &self.annotation {
+            Ok(Some(required)) => required.matches(labels, node.name()),
+            Ok(None) => true,
+            Err(()) => false,
+        }
     }
-    if find_untolerated_taint(taints, &tolerations, |t| t.effect == EFFECT_NO_EXECUTE).is_some() {
-        ShouldRun::EVICT
-    } else {
-        ShouldRun::KEEP
+}
+
+/// A required node selector with its requirements parsed: one entry per term, `None` for a
+/// term that matches nothing (no requirements, or one that does not parse).
+#[derive(Debug, Clone)]
+struct CompiledSelector<'a> {
+    terms: Vec<Option<CompiledTerm<'a>>>,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledTerm<'a> {
+    labels: Vec<Requirement>,
+    fields: Vec<OwnedFieldRequirement<'a>>,
+}
+
+/// A `matchFields` requirement whose strings are borrowed from the template or owned (parsed
+/// from the annotation).
+#[derive(Debug, Clone)]
+struct OwnedFieldRequirement<'a> {
+    key: std::borrow::Cow<'a, str>,
+    equal: bool,
+    value: std::borrow::Cow<'a, str>,
+}
+
+impl OwnedFieldRequirement<'_> {
+    fn matches(&self, node_name: &str) -> bool {
+        FieldRequirement {
+            key: &self.key,
+            equal: self.equal,
+            value: &self.value,
+        }
+        .matches(node_name)
     }
+}
+
+impl<'a> CompiledSelector<'a> {
+    fn borrowed(selector: &'a NodeSelector) -> CompiledSelector<'a> {
+        CompiledSelector {
+            terms: selector
+                .node_selector_terms
+                .iter()
+                .map(|term| {
+                    compile_term(term, |f| OwnedFieldRequirement {
+                        key: std::borrow::Cow::Borrowed(f.key),
+                        equal: f.equal,
+                        value: std::borrow::Cow::Borrowed(f.value),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    fn owned(selector: &NodeSelector) -> CompiledSelector<'static> {
+        CompiledSelector {
+            terms: selector
+                .node_selector_terms
+                .iter()
+                .map(|term| {
+                    compile_term(term, |f| OwnedFieldRequirement {
+                        key: std::borrow::Cow::Owned(f.key.to_string()),
+                        equal: f.equal,
+                        value: std::borrow::Cow::Owned(f.value.to_string()),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// Same answer as [`node_selector_matches`].
+    fn matches(&self, labels: &BTreeMap<String, String>, name: &str) -> bool {
+        self.terms.iter().flatten().any(|term| {
+            term.labels.iter().all(|r| r.matches(labels))
+                && (name.is_empty() || term.fields.iter().all(|f| f.matches(name)))
+        })
+    }
+}
+
+/// A term's requirements, parsed as [`term_matches`] parses them; `None` when the term can
+/// match nothing.
+fn compile_term<'t, 'a>(
+    term: &'t NodeSelectorTerm,
+    field: impl Fn(FieldRequirement<'t>) -> OwnedFieldRequirement<'a>,
+) -> Option<CompiledTerm<'a>> {
+    if term.match_expressions.is_empty() && term.match_fields.is_empty() {
+        return None;
+    }
+    let labels = term
+        .match_expressions
+        .iter()
+        .map(label_requirement)
+        .collect::<Option<Vec<_>>>()?;
+    let fields = term
+        .match_fields
+        .iter()
+        .map(|e| field_requirement(e).map(&field))
+        .collect::<Option<Vec<_>>>()?;
+    Some(CompiledTerm { labels, fields })
 }
 
 /// True when `node` satisfies the template's node constraints (Kubernetes:

@@ -17,11 +17,11 @@
 //! Finally, pods that are not bound (`spec.nodeName` empty) and aim at a node that no longer
 //! exists are deleted; bound pods of vanished nodes are left to pod garbage collection.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::backoff::{self, BackoffState};
 use super::pods::{PodInfo, oldest_first};
-use super::{BackoffUpdate, BackoffWait, Ctx, DeleteReason, EventType, PlanEvent};
+use super::{BackoffUpdate, BackoffWait, ByNode, Ctx, DeleteReason, EventType, FastSet, PlanEvent};
 use super::{REASON_FAILED_DAEMON_POD, REASON_SUCCEEDED_DAEMON_POD};
 use crate::model::Node;
 use crate::scheduling::ShouldRun;
@@ -49,7 +49,7 @@ pub(super) struct Outcome {
 pub(super) fn manage(
     ctx: &Ctx<'_>,
     nodes: &[(&Node, ShouldRun)],
-    by_node: &BTreeMap<String, Vec<PodInfo>>,
+    by_node: &ByNode<'_>,
     backoff_state: &BackoffState,
 ) -> Outcome {
     let mut out = Outcome::default();
@@ -80,11 +80,14 @@ pub(super) fn manage(
         }
     }
     // Unbound pods aiming at a node that does not exist can never be placed: delete them.
-    let existing: BTreeSet<&str> = nodes.iter().map(|(n, _)| n.name()).collect();
-    for (node, pods) in by_node {
-        if existing.contains(node.as_str()) {
-            continue;
-        }
+    let existing: FastSet<&str> = nodes.iter().map(|(n, _)| n.name()).collect();
+    let mut missing: Vec<(&str, &Vec<PodInfo>)> = by_node
+        .iter()
+        .filter(|(node, _)| !existing.contains(*node))
+        .map(|(node, pods)| (*node, pods))
+        .collect();
+    missing.sort_unstable_by_key(|(node, _)| *node);
+    for (_, pods) in missing {
         for pod in pods.iter().filter(|p| !p.scheduled && !p.deleting) {
             out.delete
                 .push(plain(pod, DeleteReason::UnscheduledForMissingNode));

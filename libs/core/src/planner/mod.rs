@@ -51,14 +51,15 @@ mod status;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 
 use crate::labels::Selector;
 use crate::model::{
     ControllerRevision, DaemonSet, DaemonSetStatus, Node, Pod, PodTemplateSpec, Timestamp,
 };
-use crate::scheduling::{ShouldRun, node_should_run};
+use crate::scheduling::{NodeFilter, ShouldRun};
 
 pub use backoff::{BackoffEntry, BackoffState, backoff_key};
 pub use history::{revision_data, template_hash};
@@ -328,7 +329,8 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     // History.
     let history = history::construct(ds, template, &selector, input.revisions);
     let mut relabel_pods = Vec::new();
-    let mut infos: Vec<PodInfo> = Vec::new();
+    // The observed pods per node, without terminal pods that are being deleted.
+    let mut by_node: ByNode<'_> = ByNode::default();
     for pod in &owned {
         let carries_duplicate = pod
             .metadata
@@ -344,24 +346,20 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         if carries_duplicate {
             info.hash = history.hash.clone();
         }
-        infos.push(info);
+        if info.is_terminal() && info.deleting {
+            continue;
+        }
+        let node = crate::scheduling::target_node_name(pod).unwrap_or_default();
+        by_node.entry(node).or_default().push(info);
     }
-    let live_hashes: BTreeSet<String> = owned
+    let live_hashes: BTreeSet<&str> = owned
         .iter()
         .filter_map(|p| p.metadata.as_ref())
         .filter_map(|m| m.labels.get(CONTROLLER_REVISION_HASH_LABEL))
         .filter(|h| !h.is_empty())
-        .cloned()
+        .map(String::as_str)
         .collect();
-
-    // The observed pods per node, without terminal pods that are being deleted.
-    let mut by_node: BTreeMap<String, Vec<PodInfo>> = BTreeMap::new();
-    for info in infos {
-        if info.is_terminal() && info.deleting {
-            continue;
-        }
-        by_node.entry(info.node.clone()).or_default().push(info);
-    }
+    let live_hashes: BTreeSet<String> = live_hashes.into_iter().map(str::to_string).collect();
 
     let ctx = Ctx {
         ds,
@@ -371,10 +369,11 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         now: input.now,
         surge: allows_surge(ds),
     };
+    let filter = NodeFilter::new(template);
     let nodes: Vec<(&Node, ShouldRun)> = input
         .nodes
         .iter()
-        .map(|n| (n, node_should_run(n, ds)))
+        .map(|n| (n, filter.should_run(n)))
         .collect();
     let counts = status::count(&ctx, &nodes, &by_node);
     let observed_generation = if input.expectations_satisfied {
@@ -401,7 +400,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut requeue = min_ready_requeue(&ctx, &by_node);
 
     if input.expectations_satisfied {
-        let mut taken: BTreeSet<String> = input.pods.iter().map(|p| p.name().to_string()).collect();
+        let mut taken = Taken::new(input.pods);
         sync_pods(
             input, &ctx, template, &nodes, &by_node, &mut taken, &mut out,
         );
@@ -427,8 +426,8 @@ fn sync_pods(
     ctx: &Ctx<'_>,
     template: &PodTemplateSpec,
     nodes: &[(&Node, ShouldRun)],
-    by_node: &BTreeMap<String, Vec<PodInfo>>,
-    taken: &mut BTreeSet<String>,
+    by_node: &ByNode<'_>,
+    taken: &mut Taken<'_>,
     out: &mut Plan,
 ) {
     let managed = manage::manage(ctx, nodes, by_node, input.backoff);
@@ -437,13 +436,15 @@ fn sync_pods(
     out.deferred_deletes = managed.delete.len().saturating_sub(BURST_REPLICAS);
     let truncated = out.deferred_creates > 0 || out.deferred_deletes > 0;
 
-    let mut after = by_node.clone();
+    // The state right after these actions, as changes over `by_node`.
+    let mut deleted: FastMap<String, Vec<String>> = FastMap::default();
+    let mut planned: FastMap<String, Vec<PodInfo>> = FastMap::default();
     for deletion in managed.delete.into_iter().take(BURST_REPLICAS) {
-        if let Some(pods) = after.get_mut(&deletion.pod.node) {
-            pods.retain(|p| p.name != deletion.pod.name);
-            if pods.is_empty() {
-                after.remove(&deletion.pod.node);
-            }
+        if by_node.contains_key(deletion.pod.node.as_str()) {
+            deleted
+                .entry(deletion.pod.node.clone())
+                .or_default()
+                .push(deletion.pod.name.clone());
         }
         out.backoff.extend(deletion.backoff);
         out.events.extend(deletion.event);
@@ -454,7 +455,7 @@ fn sync_pods(
     }
     for node in managed.create.iter().take(BURST_REPLICAS) {
         let create = pod_to_create(ctx, template, node, taken);
-        after
+        planned
             .entry(node.clone())
             .or_default()
             .push(PodInfo::planned(&create.pod, node, &ctx.hash));
@@ -464,8 +465,13 @@ fn sync_pods(
     if truncated || !is_rolling_update(input.ds) {
         return;
     }
-    let should_run: BTreeMap<&str, ShouldRun> = nodes.iter().map(|(n, s)| (n.name(), *s)).collect();
-    match rolling::rolling_update(ctx, &should_run, &after) {
+    let after = rolling::After {
+        nodes,
+        by_node,
+        deleted: &deleted,
+        planned: &planned,
+    };
+    match rolling::rolling_update(ctx, &after) {
         Ok(rolled) => {
             let room = BURST_REPLICAS.saturating_sub(out.delete.len());
             out.deferred_deletes += rolled.delete.len().saturating_sub(room);
@@ -518,19 +524,20 @@ fn pod_to_create(
     ctx: &Ctx<'_>,
     template: &PodTemplateSpec,
     node: &str,
-    taken: &mut BTreeSet<String>,
+    taken: &mut Taken<'_>,
 ) -> PodToCreate {
     let meta = ctx.ds.metadata.as_ref();
     let ds_name = meta.map_or("", |m| m.name.as_str());
     let ds_uid = meta.map_or("", |m| m.uid.as_str());
+    taken.load();
     let name = pod_name(
         &pods::generate_name(ds_name),
         ds_uid,
         node,
         &ctx.hash,
-        taken,
+        |n| taken.contains(n),
     );
-    taken.insert(name.clone());
+    taken.added.insert(name.clone());
     PodToCreate {
         node: node.to_string(),
         pod: new_daemon_pod(ctx.ds, template, node, &ctx.hash, ctx.generation, name),
@@ -574,7 +581,7 @@ fn template_generation(ds: &DaemonSet) -> Option<i64> {
 /// When a ready pod reaches `minReadySeconds`: one second after the earliest such moment
 /// (Kubernetes adds the same second against clock skew), or `minReadySeconds` for a ready pod
 /// without a transition time.
-fn min_ready_requeue(ctx: &Ctx<'_>, by_node: &BTreeMap<String, Vec<PodInfo>>) -> Option<Duration> {
+fn min_ready_requeue(ctx: &Ctx<'_>, by_node: &ByNode<'_>) -> Option<Duration> {
     if ctx.min_ready_seconds <= 0 {
         return None;
     }
@@ -621,4 +628,86 @@ pub(crate) fn fnv1a_64(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+/// The observed pods per target node.
+type ByNode<'a> = FastMap<&'a str, Vec<PodInfo>>;
+
+/// A `HashMap` with [`FastHasher`].
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+/// A `HashSet` with [`FastHasher`].
+type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
+
+/// A small, fast, deterministic hasher for the planner's maps keyed by names (the `FxHash`
+/// scheme: rotate, xor a word, multiply). Iteration order of these maps never reaches a plan.
+#[derive(Debug, Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl FastHasher {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The pod names a new pod's name must avoid: every pod of the input (read only when a pod is
+/// created) and the names this plan gave out.
+struct Taken<'a> {
+    pods: &'a [Pod],
+    existing: Option<FastSet<&'a str>>,
+    added: BTreeSet<String>,
+}
+
+impl<'a> Taken<'a> {
+    fn new(pods: &'a [Pod]) -> Taken<'a> {
+        Taken {
+            pods,
+            existing: None,
+            added: BTreeSet::new(),
+        }
+    }
+
+    fn load(&mut self) {
+        if self.existing.is_none() {
+            self.existing = Some(self.pods.iter().map(Pod::name).collect());
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.added.contains(name)
+            || self
+                .existing
+                .as_ref()
+                .is_some_and(|existing| existing.contains(name))
+    }
 }

@@ -7,7 +7,7 @@
 //! [`pod_name`]).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::{
     CONTROLLER_REVISION_HASH_LABEL, POD_TEMPLATE_GENERATION_LABEL, PodRef,
@@ -16,6 +16,18 @@ use super::{
 };
 use crate::model::{DaemonSet, ObjectMeta, OwnerReference, Pod, PodTemplateSpec, Timestamp};
 use crate::scheduling::{daemon_pod_spec, target_node_name};
+
+/// True when `text` is `n` written in decimal (`n.to_string() == text`), without allocating.
+fn int_text_eq(n: i64, text: &str) -> bool {
+    use std::io::Write;
+    let mut buf = [0u8; 24];
+    let mut rest = &mut buf[..];
+    if write!(rest, "{n}").is_err() {
+        return n.to_string() == text;
+    }
+    let len = 24 - rest.len();
+    &buf[..len] == text.as_bytes()
+}
 
 /// Kubernetes' alphabet for generated name suffixes and hashes (`rand.String`,
 /// `rand.SafeEncodeString`): no vowels, no look-alike digits.
@@ -143,9 +155,10 @@ impl PodInfo {
     /// label equals `hash`, or its template-generation label equals `generation`.
     pub fn is_updated(&self, hash: &str, generation: Option<i64>) -> bool {
         let hash_matches = !hash.is_empty() && self.hash == hash;
-        let generation_matches =
-            generation.is_some_and(|g| self.generation.as_deref() == Some(g.to_string().as_str()));
-        hash_matches || generation_matches
+        hash_matches
+            || generation
+                .zip(self.generation.as_deref())
+                .is_some_and(|(g, label)| int_text_eq(g, label))
     }
 
     pub fn pod_ref(&self) -> PodRef {
@@ -194,7 +207,7 @@ pub(super) fn pod_name(
     ds_uid: &str,
     node: &str,
     hash: &str,
-    taken: &BTreeSet<String>,
+    taken: impl Fn(&str) -> bool,
 ) -> String {
     let mut attempt: u64 = 0;
     loop {
@@ -212,7 +225,7 @@ pub(super) fn pod_name(
             h /= 27;
         }
         let name = format!("{prefix}{suffix}");
-        if !taken.contains(&name) || attempt >= 10_000 {
+        if !taken(&name) || attempt >= 10_000 {
             return name;
         }
         attempt += 1;
@@ -293,6 +306,7 @@ pub(super) fn seconds_nanos(seconds: i32) -> i128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     fn info(name: &str, scheduled: bool, created: Option<i64>) -> PodInfo {
         PodInfo {
@@ -326,18 +340,24 @@ mod tests {
 
     #[test]
     fn pod_names_are_deterministic_and_avoid_taken_names() {
-        let taken = BTreeSet::new();
-        let a = pod_name("foo-", "uid", "node-1", "h", &taken);
-        assert_eq!(a, pod_name("foo-", "uid", "node-1", "h", &taken));
+        let taken: BTreeSet<String> = BTreeSet::new();
+        let a = pod_name("foo-", "uid", "node-1", "h", |n| taken.contains(n));
+        assert_eq!(
+            a,
+            pod_name("foo-", "uid", "node-1", "h", |n| taken.contains(n))
+        );
         assert_eq!(a.len(), "foo-".len() + SUFFIX_LEN);
         assert!(
             a["foo-".len()..]
                 .bytes()
                 .all(|b| NAME_ALPHABET.contains(&b))
         );
-        assert_ne!(a, pod_name("foo-", "uid", "node-2", "h", &taken));
+        assert_ne!(
+            a,
+            pod_name("foo-", "uid", "node-2", "h", |n| taken.contains(n))
+        );
         let taken: BTreeSet<String> = [a.clone()].into_iter().collect();
-        let b = pod_name("foo-", "uid", "node-1", "h", &taken);
+        let b = pod_name("foo-", "uid", "node-1", "h", |n| taken.contains(n));
         assert_ne!(a, b);
     }
 

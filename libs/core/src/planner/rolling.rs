@@ -14,11 +14,9 @@
 //!   old one is deleted. Old pods on nodes that no longer take new pods are deleted only while
 //!   more pods are available than desired, so availability never drops (Kubernetes 1.26+).
 
-use std::collections::BTreeMap;
-
 use super::pods::PodInfo;
-use super::{Ctx, DeleteReason};
-use crate::model::{DaemonSet, IntOrString};
+use super::{ByNode, Ctx, DeleteReason, FastMap, FastSet};
+use crate::model::{DaemonSet, IntOrString, Node};
 use crate::scheduling::ShouldRun;
 
 /// The rollout bounds of a DaemonSet for a number of eligible nodes.
@@ -124,11 +122,11 @@ pub(super) struct Outcome {
 /// `findUpdatedPodsOnNode`).
 fn split_pods<'p>(
     ctx: &Ctx<'_>,
-    pods: &'p [PodInfo],
+    pods: impl Iterator<Item = &'p PodInfo>,
 ) -> Option<(Option<&'p PodInfo>, Option<&'p PodInfo>)> {
     let mut new = None;
     let mut old = None;
-    for pod in pods.iter().filter(|p| !p.deleting) {
+    for pod in pods.filter(|p| !p.deleting) {
         let slot = if pod.is_updated(&ctx.hash, ctx.generation) {
             &mut new
         } else {
@@ -142,34 +140,76 @@ fn split_pods<'p>(
     Some((new, old))
 }
 
-/// Plans one rolling-update step. `by_node` is the post-`manage` view; `should_run` covers every
-/// node that exists (a pod's node that is missing counts as not eligible).
+/// The state right after `manage`'s actions: the observed pods per node without the pods
+/// `manage` deletes, plus the pods it creates (after the observed ones).
+pub(super) struct After<'p> {
+    /// Every node that exists, with its answer (a pod's node that is missing counts as not
+    /// eligible; for a name given twice the last answer counts).
+    pub nodes: &'p [(&'p Node, ShouldRun)],
+    pub by_node: &'p ByNode<'p>,
+    /// Names of deleted pods per node.
+    pub deleted: &'p FastMap<String, Vec<String>>,
+    /// Planned pods per node.
+    pub planned: &'p FastMap<String, Vec<PodInfo>>,
+}
+
+impl<'p> After<'p> {
+    /// The node's pods after `manage`, observed first.
+    fn pods(&self, node: &str) -> impl Iterator<Item = &'p PodInfo> + use<'p> {
+        let deleted = self.deleted.get(node).map_or(&[][..], Vec::as_slice);
+        let observed = self.by_node.get(node).map_or(&[][..], Vec::as_slice);
+        let planned = self.planned.get(node).map_or(&[][..], Vec::as_slice);
+        observed
+            .iter()
+            .filter(move |p| !deleted.contains(&p.name))
+            .chain(planned.iter())
+    }
+
+    /// True when the node has any pod after `manage`.
+    fn has_pods(&self, node: &str) -> bool {
+        self.pods(node).next().is_some()
+    }
+}
+
+/// Plans one rolling-update step over the post-`manage` view `after`.
 pub(super) fn rolling_update(
     ctx: &Ctx<'_>,
-    should_run: &BTreeMap<&str, ShouldRun>,
-    by_node: &BTreeMap<String, Vec<PodInfo>>,
+    after: &After<'_>,
 ) -> Result<Outcome, InvalidIntOrPercent> {
+    let should_run: FastMap<&str, ShouldRun> =
+        after.nodes.iter().map(|(n, s)| (n.name(), *s)).collect();
     let desired = should_run.values().filter(|s| s.should_run).count();
     let limits = rollout_limits(ctx.ds, desired)?;
-    // Every eligible node takes part, with or without pods.
-    let mut nodes: BTreeMap<&str, &[PodInfo]> = BTreeMap::new();
-    for (name, s) in should_run {
-        if s.should_run {
-            nodes.insert(name, &[]);
+    let eligible = |node: &str| should_run.get(node).is_some_and(|s| s.should_run);
+    // Every eligible node takes part, with or without pods, and every node with pods; in name
+    // order.
+    let mut seen: FastSet<&str> = FastSet::default();
+    let mut names: Vec<&str> = Vec::with_capacity(after.nodes.len());
+    for (node, _) in after.nodes {
+        let name = node.name();
+        if eligible(name) && seen.insert(name) {
+            names.push(name);
         }
     }
-    for (name, pods) in by_node {
-        nodes.insert(name, pods);
+    let with_pods = after
+        .by_node
+        .keys()
+        .copied()
+        .chain(after.planned.keys().map(String::as_str));
+    for name in with_pods {
+        if !eligible(name) && after.has_pods(name) && seen.insert(name) {
+            names.push(name);
+        }
     }
-    let eligible = |node: &str| should_run.get(node).is_some_and(|s| s.should_run);
+    names.sort();
     let available = |p: &PodInfo| p.is_available(ctx.min_ready_seconds, ctx.now);
     let mut out = Outcome::default();
 
     if limits.max_surge == 0 {
         let mut unavailable = 0usize;
         let mut candidates: Vec<&PodInfo> = Vec::new();
-        for pods in nodes.values() {
-            let Some((new, old)) = split_pods(ctx, pods) else {
+        for node in &names {
+            let Some((new, old)) = split_pods(ctx, after.pods(node)) else {
                 unavailable += 1;
                 continue;
             };
@@ -201,8 +241,8 @@ pub(super) fn rolling_update(
     let mut available_nodes = 0usize;
     let mut candidates: Vec<&str> = Vec::new();
     let mut sunset: Vec<&PodInfo> = Vec::new();
-    for (node, pods) in &nodes {
-        let Some((new, old)) = split_pods(ctx, pods) else {
+    for node in &names {
+        let Some((new, old)) = split_pods(ctx, after.pods(node)) else {
             surging += 1;
             continue;
         };

@@ -7,10 +7,8 @@
 //! node with an untolerated `NoSchedule` taint counts as misscheduled). `numberUnavailable` is
 //! `desired − available`.
 
-use std::collections::BTreeMap;
-
-use super::Ctx;
-use super::pods::{PodInfo, oldest_first};
+use super::pods::oldest_first;
+use super::{ByNode, Ctx};
 use crate::model::{DaemonSetStatus, Node};
 use crate::scheduling::ShouldRun;
 
@@ -25,11 +23,7 @@ pub(super) struct Counts {
     pub available: i32,
 }
 
-pub(super) fn count(
-    ctx: &Ctx<'_>,
-    nodes: &[(&Node, ShouldRun)],
-    by_node: &BTreeMap<String, Vec<PodInfo>>,
-) -> Counts {
+pub(super) fn count(ctx: &Ctx<'_>, nodes: &[(&Node, ShouldRun)], by_node: &ByNode<'_>) -> Counts {
     let mut c = Counts::default();
     for (node, should_run) in nodes {
         let oldest = by_node
