@@ -123,6 +123,40 @@ async fn a_node_added_gets_a_pod_and_a_removed_nodes_pods_are_collected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_removed_while_its_agent_runs_gets_a_fresh_pod_when_it_registers_again() {
+    let mut c = Cluster::start().await;
+    c.agents("n", 2, &[]).await;
+    c.create(&daemonset("fleet", "")).await;
+    let before = c.wait_one_per_node("fleet", &["n-0", "n-1"]).await;
+    let old_uid = before["n-1"].metadata.as_ref().unwrap().uid.clone();
+
+    // An operator removes the node while its agent keeps running: pod GC deletes the pod
+    // through the agent; the agent's next heartbeat is NOT_FOUND, it registers again, and the
+    // node gets a new pod (the agent must not be left holding the old one).
+    c.nodes()
+        .await
+        .delete(v1::NodesDeleteRequest { name: "n-1".into() })
+        .await
+        .unwrap();
+    c.wait_pods(
+        "fleet",
+        "a new running pod on n-1 after it registered again",
+        |pods| {
+            let on_node: Vec<_> = pods.iter().filter(|(k, _)| k.node() == "n-1").collect();
+            match on_node.as_slice() {
+                [(_, pod)] if pod.metadata.as_ref().unwrap().uid != old_uid && !deleting(pod) => {
+                    Ok(())
+                }
+                other => Err(format!("{} pods on n-1", other.len())),
+            }
+        },
+    )
+    .await;
+    c.wait_one_per_node("fleet", &["n-0", "n-1"]).await;
+    c.wait_status("fleet", Counts::all(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_that_stops_heartbeating_keeps_its_pod_but_stops_counting_it() {
     let mut c = Cluster::start_with_registry(|registry| {
         registry.not_ready_after = Duration::from_secs(1);
