@@ -5,10 +5,16 @@
 //! ```sh
 //! cargo run --release -p everynode-bench -- admission --rate 500 --seconds 5
 //! cargo run --release -p everynode-bench -- limit
+//! cargo run --release -p everynode-bench -- converge --nodes 2000
+//! cargo run --release -p everynode-bench -- join --nodes 1000 --new 1000
+//! cargo run --release -p everynode-bench -- relabel --nodes 1000 --moved 500
+//! cargo run --release -p everynode-bench -- churn --nodes 1000 --seconds 20
 //! ```
 
 mod admission;
+mod cluster;
 mod limit;
+mod scenarios;
 mod stats;
 
 use std::time::Duration;
@@ -57,6 +63,97 @@ enum Scenario {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
+    /// Create → every pod Running+Ready on N simulated nodes and status numberReady = N.
+    Converge {
+        /// Simulated nodes.
+        #[arg(long, default_value_t = 10_000)]
+        nodes: usize,
+        /// DaemonSets created at once.
+        #[arg(long, default_value_t = 1)]
+        daemonsets: usize,
+        /// Seconds of the raw KV create measurement (after the services stopped).
+        #[arg(long, default_value_t = 3.0)]
+        limit_seconds: f64,
+        #[command(flatten)]
+        system: SystemArgs,
+    },
+    /// M new simulated nodes join N running ones: registered → pod Running, per node.
+    Join {
+        /// Simulated nodes running before (10,000 + 1,000 takes about 15 s on 2 cores).
+        #[arg(long, default_value_t = 10_000)]
+        nodes: usize,
+        /// New simulated nodes joining at once.
+        #[arg(long, default_value_t = 1_000)]
+        new: usize,
+        #[command(flatten)]
+        system: SystemArgs,
+    },
+    /// M of N nodes relabelled out of the nodeSelector: Update → pod gone from KV, per node.
+    Relabel {
+        /// Simulated nodes.
+        #[arg(long, default_value_t = 10_000)]
+        nodes: usize,
+        /// Nodes relabelled out.
+        #[arg(long, default_value_t = 1_000)]
+        moved: usize,
+        #[command(flatten)]
+        system: SystemArgs,
+    },
+    /// Node leaves/re-joins and failing container starts for T seconds: convergence lag and no
+    /// duplicate pods.
+    Churn {
+        /// Simulated nodes.
+        #[arg(long, default_value_t = 1_000)]
+        nodes: usize,
+        /// Seconds of churn.
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        /// Node leaves (registry Delete) per second; each node registers again at its next
+        /// heartbeat.
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        /// Fraction of fake container starts that fail (crash loop, 100 ms..1 s back-off).
+        #[arg(long, default_value_t = 0.1)]
+        failure_rate: f64,
+        /// How nodes leave and come back.
+        #[arg(long, value_enum, default_value_t = scenarios::Leave::Delete)]
+        leave: scenarios::Leave,
+        /// How long every leave gets to converge after the churn stops.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        settle: Duration,
+        #[command(flatten)]
+        system: SystemArgs,
+    },
+}
+
+/// Settings of the in-process system for the scale scenarios.
+#[derive(Debug, Clone, clap::Args)]
+struct SystemArgs {
+    /// Fake runtime: time from accepting a pod to its containers running.
+    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
+    start_latency: Duration,
+    /// Controller: pod commands in flight per reconcile (also the limit run's depth).
+    #[arg(long, default_value_t = 64)]
+    command_concurrency: usize,
+    /// Registry: NotReady after this long without heartbeat; agents heartbeat every third.
+    #[arg(long, default_value = "6s", value_parser = humantime::parse_duration)]
+    not_ready_after: Duration,
+}
+
+impl SystemArgs {
+    fn settings(&self, failure_rate: f64) -> cluster::Settings {
+        cluster::Settings {
+            start_latency: self.start_latency,
+            failure_rate,
+            not_ready_after: self.not_ready_after,
+            command_concurrency: self.command_concurrency,
+        }
+    }
+}
+
+fn report(r: scenarios::Report) -> serde_json::Value {
+    print_table(&r.title, &r.rows);
+    r.json
 }
 
 fn machine() -> serde_json::Value {
@@ -184,6 +281,49 @@ async fn main() -> anyhow::Result<()> {
                 "stored": r.stored,
             })
         }
+        Scenario::Converge {
+            nodes,
+            daemonsets,
+            limit_seconds,
+            system,
+        } => report(
+            scenarios::converge(
+                &nats.url(),
+                system.settings(0.0),
+                nodes,
+                daemonsets,
+                limit_seconds,
+            )
+            .await?,
+        ),
+        Scenario::Join { nodes, new, system } => {
+            report(scenarios::join(&nats.url(), system.settings(0.0), nodes, new).await?)
+        }
+        Scenario::Relabel {
+            nodes,
+            moved,
+            system,
+        } => report(scenarios::relabel(&nats.url(), system.settings(0.0), nodes, moved).await?),
+        Scenario::Churn {
+            nodes,
+            seconds,
+            rate,
+            failure_rate,
+            leave,
+            settle,
+            system,
+        } => report(
+            scenarios::churn(
+                &nats.url(),
+                system.settings(failure_rate),
+                nodes,
+                seconds,
+                rate,
+                leave,
+                settle,
+            )
+            .await?,
+        ),
     };
     let mut result = result;
     result["machine"] = machine();
