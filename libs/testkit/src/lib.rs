@@ -12,7 +12,9 @@
 //! `nats-server` binary to use); everything else is passed in by the test.
 
 mod nats;
+mod served;
 mod wait;
 
 pub use nats::{BINARY_ENV, Error, NatsServer};
+pub use served::Served;
 pub use wait::{TimedOut, Wait, eventually, eventually_blocking};

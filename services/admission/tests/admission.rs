@@ -9,8 +9,7 @@ use everynode_admission::Config;
 use everynode_api::manifest;
 use everynode_api::v1::{self, daemon_sets_client::DaemonSetsClient};
 use everynode_bus::async_nats::jetstream::{self, consumer};
-use everynode_service::Shutdown;
-use everynode_testkit::{NatsServer, eventually};
+use everynode_testkit::{NatsServer, Served};
 use futures::StreamExt;
 use prost::Message;
 use tonic::Code;
@@ -20,11 +19,7 @@ use tonic_types::StatusExt;
 const WAIT: Duration = Duration::from_secs(10);
 
 /// One admission service on a free port, stopped on drop.
-struct Admission {
-    addr: std::net::SocketAddr,
-    shutdown: Shutdown,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
+struct Admission(Served<anyhow::Error>);
 
 impl Admission {
     async fn start(nats: &NatsServer) -> Self {
@@ -32,49 +27,27 @@ impl Admission {
     }
 
     async fn start_with(nats: &NatsServer, config: Config) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let client = everynode_bus::connect(&nats.url(), "admission-test")
             .await
             .unwrap();
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let task = tokio::spawn(everynode_admission::run(
-            config,
-            listener,
-            client,
-            shutdown.clone(),
-        ));
-        Self {
-            addr,
-            shutdown,
-            task: Some(task),
-        }
+        Self(
+            Served::start("admission", |listener, shutdown| {
+                everynode_admission::run(config, listener, client, shutdown)
+            })
+            .await,
+        )
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        self.0.addr()
     }
 
     async fn client(&self) -> DaemonSetsClient<Channel> {
-        let url = format!("http://{}", self.addr);
-        eventually("admission accepts connections", WAIT, || {
-            let url = url.clone();
-            async move {
-                DaemonSetsClient::connect(url)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-        })
-        .await
+        DaemonSetsClient::new(self.0.channel().await)
     }
 
-    async fn stop(mut self) {
-        self.shutdown.trigger();
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
-        }
-    }
-}
-
-impl Drop for Admission {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
+    async fn stop(self) {
+        self.0.stop().await;
     }
 }
 
@@ -670,7 +643,7 @@ async fn grpcurl_lists_the_service_and_creates_from_kubernetes_json() {
     let nats = NatsServer::start().await.unwrap();
     let admission = Admission::start(&nats).await;
     let mut client = admission.client().await;
-    let addr = admission.addr.to_string();
+    let addr = admission.addr().to_string();
 
     let listed = run(&grpcurl, &["-plaintext", &addr, "list"]).await;
     assert!(listed.contains("everynode.v1.DaemonSets"), "{listed}");

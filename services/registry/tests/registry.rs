@@ -10,15 +10,13 @@
 //! exact event sequence.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use everynode_api::v1::{self, NodeEventType as E, nodes_client::NodesClient};
 use everynode_bus::async_nats::jetstream::{self, consumer};
 use everynode_bus::names::{EVENTS_STREAM, NODE_EVENTS_ALL};
 use everynode_registry::Config;
-use everynode_service::Shutdown;
-use everynode_testkit::{NatsServer, eventually};
+use everynode_testkit::{NatsServer, Served};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use prost::Message;
@@ -34,11 +32,7 @@ const REMOVE_AFTER: Duration = Duration::from_secs(3);
 const BEAT: Duration = Duration::from_millis(150);
 
 /// One registry on a free port, stopped on drop.
-struct Registry {
-    addr: SocketAddr,
-    shutdown: Shutdown,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
+struct Registry(Served<anyhow::Error>);
 
 fn config(nats: &NatsServer, remove_after: Duration) -> Config {
     let mut config = Config::for_nats(&nats.url());
@@ -53,45 +47,23 @@ impl Registry {
     }
 
     async fn start_with(nats: &NatsServer, config: Config) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let client = everynode_bus::connect(&nats.url(), "registry-test")
             .await
             .unwrap();
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let task = tokio::spawn(everynode_registry::run(
-            config,
-            listener,
-            client,
-            shutdown.clone(),
-        ));
-        Self {
-            addr,
-            shutdown,
-            task: Some(task),
-        }
+        Self(
+            Served::start("the registry", |listener, shutdown| {
+                everynode_registry::run(config, listener, client, shutdown)
+            })
+            .await,
+        )
     }
 
     async fn client(&self) -> NodesClient<Channel> {
-        let url = format!("http://{}", self.addr);
-        eventually("the registry accepts connections", WAIT, || {
-            let url = url.clone();
-            async move { NodesClient::connect(url).await.map_err(|e| e.to_string()) }
-        })
-        .await
+        NodesClient::new(self.0.channel().await)
     }
 
-    async fn stop(mut self) {
-        self.shutdown.trigger();
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
+    async fn stop(self) {
+        self.0.stop().await;
     }
 }
 
