@@ -1,46 +1,17 @@
 //! Admission against the 40 real-world DaemonSet manifests of
-//! `../shared/conformance/manifests/valid/`: each one, decoded, converted to the domain model,
+//! `tests/fixtures/manifests/valid/`: each one, decoded, converted to the domain model,
 //! defaulted for its apiVersion and validated, has no error (Kubernetes accepts them all), and
 //! defaulting it twice changes nothing.
-
-use std::path::PathBuf;
 
 use everynode_api::manifest::{self, Object};
 use everynode_core::defaults::default_daemon_set;
 use everynode_core::model;
 use everynode_core::validation::{ApiVersion, validate_daemon_set};
 
-fn conformance_dir() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        let candidate = dir.join("shared/conformance/manifests/valid");
-        if candidate.is_dir() {
-            return candidate;
-        }
-        assert!(
-            dir.pop(),
-            "shared/conformance/manifests/valid not found above {}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-    }
-}
-
 /// Every DaemonSet of every manifest, as (file name, domain DaemonSet).
 fn daemon_sets() -> Vec<(String, model::DaemonSet)> {
-    let dir = conformance_dir();
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    let mut files: Vec<_> = entries
-        .map(|e| {
-            e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-                .path()
-        })
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
     let mut out = Vec::new();
-    for path in files {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for (name, text) in everynode_testkit::fixtures::valid_manifests() {
         let docs = manifest::decode(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         for doc in docs {
             if let Object::DaemonSet(ds) = doc.object {

@@ -1,45 +1,14 @@
 //! The manifest codec against the 40 real-world DaemonSet manifests of
-//! `../shared/conformance/manifests/valid/`: every one decodes, survives decode → encode →
+//! `tests/fixtures/manifests/valid/`: every one decodes, survives decode → encode →
 //! decode unchanged (as YAML and as JSON), and loses no field.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-
 use everynode_api::manifest::{self, Object, yaml};
 use everynode_api::v1;
 
-fn conformance_dir() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        let candidate = dir.join("shared/conformance/manifests/valid");
-        if candidate.is_dir() {
-            return candidate;
-        }
-        assert!(
-            dir.pop(),
-            "shared/conformance/manifests/valid not found above {}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-    }
-}
-
 fn manifests() -> Vec<(String, String)> {
-    let mut files: Vec<_> = std::fs::read_dir(conformance_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect()
+    everynode_testkit::fixtures::valid_manifests()
 }
 
 fn daemon_sets(text: &str) -> Vec<v1::DaemonSet> {
@@ -143,7 +112,7 @@ fn text_of(node: &yaml::Node) -> String {
 #[test]
 fn yaml_1_1_scalars_read_as_kubernetes_reads_them() {
     let text =
-        std::fs::read_to_string(conformance_dir().join("elastic-beats-filebeat.yaml")).unwrap();
+        std::fs::read_to_string(everynode_testkit::fixtures::valid_manifests_dir().join("elastic-beats-filebeat.yaml")).unwrap();
     let ds = daemon_sets(&text).remove(0);
     let json = manifest::to_value(&ds);
     let volumes = json["spec"]["template"]["spec"]["volumes"]
@@ -303,7 +272,7 @@ fn proto3_json_of_a_daemonset_reads_like_the_kubernetes_json() {
 
 #[test]
 fn the_examples_decode_and_round_trip() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let mut count = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -8,9 +8,12 @@
 //!   condition holds or a deadline passes, and a timeout says what was expected and what was
 //!   last observed.
 //!
+//! - [`fixtures`] finds the test data kept in the repository (the real-world manifests).
+//!
 //! The harness reads exactly one environment variable, `EVERYNODE_NATS_SERVER` (the path of the
 //! `nats-server` binary to use); everything else is passed in by the test.
 
+pub mod fixtures;
 mod nats;
 mod served;
 mod wait;
