@@ -14,6 +14,7 @@ use everynode_bus::NodeKey;
 use everynode_bus::async_nats::{self, RequestErrorKind};
 use everynode_bus::names::agent_pods_subject;
 use everynode_core::model::{OwnerReference, Pod};
+use everynode_core::planner::PodRef;
 use prost::Message;
 
 /// Pause before the second attempt; doubles for each further one.
@@ -56,8 +57,139 @@ pub enum CommandError {
     },
 }
 
+/// The pod a command is for: its node, namespace, name and uid.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PodTarget {
+    /// The node whose agent runs the pod.
+    pub node: String,
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's name.
+    pub name: String,
+    /// The pod's uid (the agent refuses a command for another incarnation of the name).
+    pub uid: String,
+}
+
+impl PodTarget {
+    /// The target of `pod` (`None`: it has no metadata or no node).
+    pub fn of_pod(pod: &Pod) -> Option<Self> {
+        let meta = pod.metadata.as_ref()?;
+        let node = everynode_core::scheduling::target_node_name(pod)?;
+        Some(Self {
+            node: node.to_string(),
+            namespace: meta.namespace.clone(),
+            name: meta.name.clone(),
+            uid: meta.uid.clone(),
+        })
+    }
+
+    /// The target of a pod the planner refers to.
+    pub fn of_ref(pod: &PodRef) -> Self {
+        Self {
+            node: pod.node.clone(),
+            namespace: pod.namespace.clone(),
+            name: pod.name.clone(),
+            uid: pod.uid.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for PodTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{} on {}", self.namespace, self.name, self.node)
+    }
+}
+
+/// A command to the agent of one node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PodCommand {
+    /// Start this pod (uid, `nodeName` and owner set) on `node`.
+    Create {
+        /// The node.
+        node: String,
+        /// The pod.
+        pod: Box<Pod>,
+    },
+    /// Stop and remove the pod.
+    Delete {
+        /// The pod.
+        pod: PodTarget,
+        /// Overrides the pod's termination grace period.
+        grace_period_seconds: Option<i64>,
+    },
+    /// Replace the pod's owner references (adopt, release).
+    SetOwners {
+        /// The pod.
+        pod: PodTarget,
+        /// Its new owner references.
+        owners: Vec<OwnerReference>,
+    },
+}
+
+impl PodCommand {
+    /// The node whose agent the command is for.
+    pub fn node(&self) -> &str {
+        match self {
+            PodCommand::Create { node, .. } => node,
+            PodCommand::Delete { pod, .. } | PodCommand::SetOwners { pod, .. } => &pod.node,
+        }
+    }
+
+    fn into_proto(self) -> v1::pod_command::Command {
+        use v1::pod_command::Command;
+        match self {
+            PodCommand::Create { pod, .. } => Command::Create(v1::PodCreate {
+                pod: Some((*pod).into()),
+            }),
+            PodCommand::Delete {
+                pod,
+                grace_period_seconds,
+            } => Command::Delete(v1::PodDelete {
+                namespace: pod.namespace,
+                name: pod.name,
+                uid: pod.uid,
+                grace_period_seconds,
+            }),
+            PodCommand::SetOwners { pod, owners } => Command::SetOwner(v1::PodSetOwner {
+                namespace: pod.namespace,
+                name: pod.name,
+                uid: pod.uid,
+                owner_references: owners.into_iter().map(Into::into).collect(),
+            }),
+        }
+    }
+}
+
 /// The outcome of a command, as the agent answered.
 pub type Outcome = v1::PodCommandOutcome;
+
+/// What an agent answered to a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The agent's message (why it refused).
+    pub message: String,
+}
+
+impl Reply {
+    /// A reply with `outcome` and no message.
+    pub fn new(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            message: String::new(),
+        }
+    }
+}
+
+impl From<v1::PodCommandReply> for Reply {
+    fn from(reply: v1::PodCommandReply) -> Self {
+        Self {
+            outcome: Outcome::try_from(reply.outcome).unwrap_or(Outcome::Unspecified),
+            message: reply.message,
+        }
+    }
+}
 
 /// Sends pod commands to agents.
 #[derive(Debug, Clone)]
@@ -77,51 +209,15 @@ impl Agents {
         }
     }
 
-    /// Asks the agent of `node` to start `pod` (with uid, `nodeName` and owner set).
-    pub async fn create(&self, node: &str, pod: Pod) -> Result<v1::PodCommandReply, CommandError> {
-        let command = v1::pod_command::Command::Create(v1::PodCreate {
-            pod: Some(pod.into()),
-        });
-        self.send(node, command).await
+    /// Sends `command` to the agent of its node and returns what it answered.
+    pub async fn send(&self, command: PodCommand) -> Result<Reply, CommandError> {
+        let node = command.node().to_string();
+        self.send_proto(&node, command.into_proto())
+            .await
+            .map(Reply::from)
     }
 
-    /// Asks the agent of `node` to stop and remove the pod `namespace`/`name` with `uid`.
-    pub async fn delete(
-        &self,
-        node: &str,
-        namespace: &str,
-        name: &str,
-        uid: &str,
-        grace_period_seconds: Option<i64>,
-    ) -> Result<v1::PodCommandReply, CommandError> {
-        let command = v1::pod_command::Command::Delete(v1::PodDelete {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-            uid: uid.to_string(),
-            grace_period_seconds,
-        });
-        self.send(node, command).await
-    }
-
-    /// Asks the agent of `node` to replace the owner references of a pod (adopt, release).
-    pub async fn set_owner(
-        &self,
-        node: &str,
-        namespace: &str,
-        name: &str,
-        uid: &str,
-        owners: Vec<OwnerReference>,
-    ) -> Result<v1::PodCommandReply, CommandError> {
-        let command = v1::pod_command::Command::SetOwner(v1::PodSetOwner {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-            uid: uid.to_string(),
-            owner_references: owners.into_iter().map(Into::into).collect(),
-        });
-        self.send(node, command).await
-    }
-
-    async fn send(
+    async fn send_proto(
         &self,
         node: &str,
         command: v1::pod_command::Command,
@@ -188,9 +284,4 @@ impl Agents {
         }
         Err(last)
     }
-}
-
-/// The outcome of a reply.
-pub fn outcome(reply: &v1::PodCommandReply) -> Outcome {
-    Outcome::try_from(reply.outcome).unwrap_or(Outcome::Unspecified)
 }

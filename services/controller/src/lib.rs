@@ -24,6 +24,7 @@ pub mod agents;
 pub mod api;
 pub mod cache;
 pub mod controller;
+pub mod effects;
 pub mod error;
 pub mod executor;
 pub mod expectations;
@@ -33,6 +34,9 @@ pub mod leader;
 pub mod queue;
 pub mod reconcile;
 pub mod router;
+pub mod term;
+#[cfg(test)]
+mod testing;
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
@@ -51,10 +55,11 @@ use crate::agents::Agents;
 use crate::api::endpoints::EndpointsApi;
 use crate::api::pods::PodsApi;
 use crate::cache::World;
-use crate::controller::{Deps, Settings, Stores};
+use crate::effects::Live;
 use crate::leader::LeaseConfig;
 use crate::queue::RateLimit;
 use crate::router::Router;
+use crate::term::{Deps, Settings};
 
 /// Configuration of `everynode-controller`.
 #[derive(Debug, Clone, clap::Parser)]
@@ -237,12 +242,10 @@ pub async fn run(
     config.validate()?;
     let js = jetstream::new(nats.clone());
     Bus::ensure(&js, config.replicas).await?;
-    let stores = Stores {
-        daemonsets: Store::open(&js).await?,
-        nodes: Store::open(&js).await?,
-        pods: Store::open(&js).await?,
-        revisions: Store::open(&js).await?,
-    };
+    let daemonsets = Store::open(&js).await?;
+    let nodes = Store::open(&js).await?;
+    let pods = Store::open(&js).await?;
+    let revisions = Store::open(&js).await?;
     let leases = Store::open(&js).await?;
 
     let world = World::new(config.watch_history);
@@ -250,28 +253,25 @@ pub async fn run(
     {
         let r = Arc::clone(&router);
         world.daemonsets.start(
-            stores.daemonsets.clone(),
+            daemonsets.clone(),
             &nats,
             Arc::new(move |d| r.daemonsets(d)),
             &shutdown,
         );
         let r = Arc::clone(&router);
         world.nodes.start(
-            stores.nodes.clone(),
+            nodes.clone(),
             &nats,
             Arc::new(move |d| r.nodes(d)),
             &shutdown,
         );
         let r = Arc::clone(&router);
-        world.pods.start(
-            stores.pods.clone(),
-            &nats,
-            Arc::new(move |d| r.pods(d)),
-            &shutdown,
-        );
+        world
+            .pods
+            .start(pods.clone(), &nats, Arc::new(move |d| r.pods(d)), &shutdown);
         let r = Arc::clone(&router);
         world.revisions.start(
-            stores.revisions.clone(),
+            revisions.clone(),
             &nats,
             Arc::new(move |d| r.revisions(d)),
             &shutdown,
@@ -285,9 +285,14 @@ pub async fn run(
     );
     let deps = Arc::new(Deps {
         world: world.clone(),
-        agents: agents.clone(),
-        admission: Admission::new(&config.admission)?,
-        stores,
+        effects: Live {
+            agents: agents.clone(),
+            admission: Admission::new(&config.admission)?,
+            daemonsets,
+            nodes,
+            pods,
+            revisions,
+        },
         settings: Settings {
             workers: config.workers.get(),
             resync: config.resync,

@@ -24,8 +24,8 @@ use everynode_core::model::{ControllerRevision, Node, ObjectMeta, Pod};
 use everynode_core::scheduling::node_should_run;
 
 use crate::cache::{World, node_is_ready};
-use crate::controller::Term;
 use crate::informer::Delta;
+use crate::term::Term;
 
 /// Routes deltas to the active term, if any.
 #[derive(Debug)]
@@ -260,8 +260,8 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::controller::Settings;
     use crate::queue::RateLimit;
+    use crate::term::Settings;
 
     fn node(labels: &[(&str, &str)], taints: &[&str]) -> Node {
         Node {

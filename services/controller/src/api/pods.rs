@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 use tonic::{Request, Response, Status};
 
 use super::{namespace_or_default, parse_selector, parse_version};
-use crate::agents::{Agents, Outcome, outcome};
+use crate::agents::{Agents, Outcome, PodCommand, PodTarget};
 use crate::cache::{PodCache, World};
 use crate::error::ApiError;
 use crate::informer::DeltaOf;
@@ -243,18 +243,21 @@ impl Pods for PodsApi {
             .metadata
             .as_ref()
             .map_or_else(String::new, |m| m.uid.clone());
+        let target = PodTarget {
+            node: key.node().to_string(),
+            namespace: key.namespace().to_string(),
+            name: key.name().to_string(),
+            uid,
+        };
         let reply = self
             .agents
-            .delete(
-                key.node(),
-                key.namespace(),
-                key.name(),
-                &uid,
+            .send(PodCommand::Delete {
+                pod: target,
                 grace_period_seconds,
-            )
+            })
             .await
             .map_err(ApiError::from)?;
-        match outcome(&reply) {
+        match reply.outcome {
             Outcome::Deleted | Outcome::NotFound => {}
             other => {
                 let message = if reply.message.is_empty() {

@@ -19,7 +19,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use everynode_api::v1;
 use everynode_bus::{DaemonSetKey, ErrorKind, RevisionKey};
 use everynode_core::labels::Selector;
 use everynode_core::model::{ControllerRevision, DaemonSet, OwnerReference, Pod};
@@ -29,10 +28,11 @@ use everynode_core::planner::{
 };
 use tokio::time::Instant;
 
-use crate::agents::{CommandError, Outcome, outcome};
-use crate::controller::{Deps, Term};
+use crate::agents::{CommandError, Outcome, PodCommand, PodTarget};
+use crate::effects::{Effects, RevisionWrite};
 use crate::error::Error;
 use crate::executor::{self, Attempt, slow_start};
+use crate::term::{Deps, Term};
 
 /// Finalizer of a foreground deletion (Kubernetes' garbage collector).
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
@@ -43,7 +43,11 @@ pub const ORPHAN_FINALIZER: &str = "orphan";
 const FINALIZER_RECHECK: Duration = Duration::from_secs(1);
 
 /// Reconciles `key`; returns when to look again without news.
-pub async fn sync(deps: &Deps, term: &Term, key: &DaemonSetKey) -> Result<Option<Duration>, Error> {
+pub async fn sync<E: Effects>(
+    deps: &Deps<E>,
+    term: &Term,
+    key: &DaemonSetKey,
+) -> Result<Option<Duration>, Error> {
     let ds = deps.world.daemonsets.read(|c| c.get(key));
     let live_uid = ds.as_deref().map(uid_of).map(str::to_string);
     delete_dependents_of_gone(deps, key, live_uid.as_deref()).await?;
@@ -65,67 +69,36 @@ fn name_of(key: &DaemonSetKey) -> String {
     format!("{}/{}", key.namespace(), key.name())
 }
 
-/// The pod a command is for: its node, namespace, name and uid.
-#[derive(Debug, Clone)]
-struct Target {
-    node: String,
-    namespace: String,
-    name: String,
-    uid: String,
-}
-
-impl Target {
-    fn of_pod(pod: &Pod) -> Option<Self> {
-        let meta = pod.metadata.as_ref()?;
-        let node = everynode_core::scheduling::target_node_name(pod)?;
-        Some(Self {
-            node: node.to_string(),
-            namespace: meta.namespace.clone(),
-            name: meta.name.clone(),
-            uid: meta.uid.clone(),
-        })
-    }
-
-    fn of_ref(pod: &PodRef) -> Self {
-        Self {
-            node: pod.node.clone(),
-            namespace: pod.namespace.clone(),
-            name: pod.name.clone(),
-            uid: pod.uid.clone(),
-        }
-    }
-}
-
 /// Sends the deletes; returns the failures (a pod already gone is not one). `on_settled` is
 /// called for every pod whose delete leaves nothing to wait for (failed, or not found).
-async fn send_deletes(
-    deps: &Deps,
-    targets: Vec<Target>,
-    on_settled: impl Fn(&Target) + Sync,
+async fn send_deletes<E: Effects>(
+    deps: &Deps<E>,
+    targets: Vec<PodTarget>,
+    on_settled: impl Fn(&PodTarget) + Sync,
 ) -> Vec<String> {
     let results = executor::all(targets, deps.settings.command_concurrency, |d| async move {
-        deps.agents
-            .delete(&d.node, &d.namespace, &d.name, &d.uid, None)
+        deps.effects
+            .command(PodCommand::Delete {
+                pod: d,
+                grace_period_seconds: None,
+            })
             .await
     })
     .await;
     let mut failures = Vec::new();
     for (d, result) in results {
         match result {
-            Ok(reply) => match outcome(&reply) {
+            Ok(reply) => match reply.outcome {
                 Outcome::Deleted => {}
                 Outcome::NotFound => on_settled(&d),
                 _ => {
                     on_settled(&d);
-                    failures.push(format!(
-                        "delete of pod {}/{} on {}: {}",
-                        d.namespace, d.name, d.node, reply.message
-                    ));
+                    failures.push(format!("delete of pod {d}: {}", reply.message));
                 }
             },
             Err(e) => {
                 on_settled(&d);
-                failures.push(format!("delete of pod {}/{}: {e}", d.namespace, d.name));
+                failures.push(format!("delete of pod {d}: {e}"));
             }
         }
     }
@@ -143,8 +116,8 @@ fn failures_to_result(failures: Vec<String>) -> Result<(), Error> {
 }
 
 /// Step 1: deletes the pods and revisions of earlier incarnations of `key`.
-async fn delete_dependents_of_gone(
-    deps: &Deps,
+async fn delete_dependents_of_gone<E: Effects>(
+    deps: &Deps<E>,
     key: &DaemonSetKey,
     live_uid: Option<&str>,
 ) -> Result<(), Error> {
@@ -159,20 +132,19 @@ async fn delete_dependents_of_gone(
         return Ok(());
     }
     // The cache may lag: only what KV confirms is gone is garbage.
-    if let Some(stored) = deps.stores.daemonsets.get(key).await? {
-        let stored_uid = stored.value.metadata.map(|m| m.uid).unwrap_or_default();
+    if let Some(stored_uid) = deps.effects.stored_daemon_set_uid(key).await? {
         gone.retain(|uid| *uid != stored_uid);
     }
     let mut failures = Vec::new();
     for uid in gone {
-        let deletions: Vec<Target> = deps
+        let deletions: Vec<PodTarget> = deps
             .world
             .pods
             .read(|c| c.owned(&uid))
             .map(|pods| {
                 pods.iter()
                     .filter(|p| !p.metadata.as_ref().is_some_and(|m| m.is_being_deleted()))
-                    .filter_map(Target::of_pod)
+                    .filter_map(PodTarget::of_pod)
                     .collect()
             })
             .unwrap_or_default();
@@ -193,8 +165,16 @@ async fn delete_dependents_of_gone(
     failures_to_result(failures)
 }
 
-async fn delete_revision(deps: &Deps, key: &RevisionKey, revision: u64) -> Result<(), Error> {
-    match deps.stores.revisions.delete(key, Some(revision)).await {
+async fn delete_revision<E: Effects>(
+    deps: &Deps<E>,
+    key: &RevisionKey,
+    revision: u64,
+) -> Result<(), Error> {
+    match deps
+        .effects
+        .write_revision(key, RevisionWrite::Delete(revision))
+        .await
+    {
         Ok(()) => Ok(()),
         // Changed meanwhile: the next pass sees the new version.
         Err(e) if e.kind() == ErrorKind::Conflict => Ok(()),
@@ -203,7 +183,7 @@ async fn delete_revision(deps: &Deps, key: &RevisionKey, revision: u64) -> Resul
 }
 
 /// Step 2: the work of a deletion finalizer.
-async fn finalize(deps: &Deps, ds: &DaemonSet) -> Result<Option<Duration>, Error> {
+async fn finalize<E: Effects>(deps: &Deps<E>, ds: &DaemonSet) -> Result<Option<Duration>, Error> {
     let Some(meta) = ds.metadata.as_ref() else {
         return Ok(None);
     };
@@ -220,16 +200,16 @@ async fn finalize(deps: &Deps, ds: &DaemonSet) -> Result<Option<Duration>, Error
     let pods: Arc<Vec<Pod>> = deps.world.pods.read(|c| c.owned(uid)).unwrap_or_default();
     let revisions = deps.world.revisions.read(|c| c.owned_by(namespace, uid));
     if pods.is_empty() && revisions.is_empty() {
-        deps.admission.remove_finalizer(ds, finalizer).await?;
+        deps.effects.remove_finalizer(ds, finalizer).await?;
         tracing::info!(daemonset = %format!("{namespace}/{}", meta.name), finalizer, "dependents done; finalizer removed");
         return Ok(None);
     }
     let mut failures = Vec::new();
     if finalizer == ORPHAN_FINALIZER {
-        let releases: Vec<(Target, Vec<OwnerReference>)> = pods
+        let releases: Vec<(PodTarget, Vec<OwnerReference>)> = pods
             .iter()
             .filter_map(|pod| {
-                let target = Target::of_pod(pod)?;
+                let target = PodTarget::of_pod(pod)?;
                 Some((target, without_owner(pod, uid)))
             })
             .collect();
@@ -242,10 +222,10 @@ async fn finalize(deps: &Deps, ds: &DaemonSet) -> Result<Option<Duration>, Error
             write_revision(deps, &key, &released, Some(at)).await?;
         }
     } else {
-        let deletions: Vec<Target> = pods
+        let deletions: Vec<PodTarget> = pods
             .iter()
             .filter(|p| !p.metadata.as_ref().is_some_and(|m| m.is_being_deleted()))
-            .filter_map(Target::of_pod)
+            .filter_map(PodTarget::of_pod)
             .collect();
         failures.extend(send_deletes(deps, deletions, |_| {}).await);
         for (key, _, at) in revisions {
@@ -271,28 +251,24 @@ fn without_owner(pod: &Pod, uid: &str) -> Vec<OwnerReference> {
 }
 
 /// Sends `set_owner` commands; returns the failures.
-async fn set_owners(deps: &Deps, changes: Vec<(Target, Vec<OwnerReference>)>) -> Vec<String> {
+async fn set_owners<E: Effects>(
+    deps: &Deps<E>,
+    changes: Vec<(PodTarget, Vec<OwnerReference>)>,
+) -> Vec<String> {
     let results = executor::all(
         changes,
         deps.settings.command_concurrency,
-        |(target, owners)| async move {
-            deps.agents
-                .set_owner(
-                    &target.node,
-                    &target.namespace,
-                    &target.name,
-                    &target.uid,
-                    owners,
-                )
+        |(pod, owners)| async move {
+            deps.effects
+                .command(PodCommand::SetOwners { pod, owners })
                 .await
         },
     )
     .await;
     let mut failures = Vec::new();
-    for ((target, _), result) in results {
-        let pod = format!("{}/{}", target.namespace, target.name);
+    for ((pod, _), result) in results {
         match result {
-            Ok(reply) => match outcome(&reply) {
+            Ok(reply) => match reply.outcome {
                 Outcome::Updated | Outcome::AlreadyExists => {}
                 other => failures.push(format!(
                     "owner change of pod {pod}: {} {}",
@@ -323,8 +299,8 @@ impl Pods {
 }
 
 /// Step 3: gather, plan, execute, status.
-async fn manage(
-    deps: &Deps,
+async fn manage<E: Effects>(
+    deps: &Deps<E>,
     term: &Term,
     key: &DaemonSetKey,
     ds: &Arc<DaemonSet>,
@@ -388,7 +364,7 @@ async fn manage(
 
 /// The pods with those on not-ready nodes marked not ready (see
 /// [`crate::cache::mark_node_not_ready`]); copies the pods only when one is affected.
-fn with_unready_nodes(deps: &Deps, pods: Pods) -> Pods {
+fn with_unready_nodes<E: Effects>(deps: &Deps<E>, pods: Pods) -> Pods {
     let not_ready = deps.world.nodes.read(|c| c.not_ready().clone());
     if not_ready.is_empty() {
         return pods;
@@ -421,8 +397,8 @@ fn log_events(key: &DaemonSetKey, plan: &Plan) {
     }
 }
 
-async fn execute(
-    deps: &Deps,
+async fn execute<E: Effects>(
+    deps: &Deps<E>,
     term: &Term,
     key: &DaemonSetKey,
     ds: &DaemonSet,
@@ -460,11 +436,11 @@ async fn execute(
                 })
                 .unwrap_or_default();
             owners.push(owner.clone());
-            changes.push((Target::of_ref(r), owners));
+            changes.push((PodTarget::of_ref(r), owners));
         }
         for r in &release {
             let owners = find(r).map(|p| without_owner(p, &uid)).unwrap_or_default();
-            changes.push((Target::of_ref(r), owners));
+            changes.push((PodTarget::of_ref(r), owners));
         }
         tracing::info!(daemonset = %name_of(key), adopt = adopt.len(), release = release.len(), "claiming pods");
         failures_to_result(set_owners(deps, changes).await)?;
@@ -483,15 +459,15 @@ async fn execute(
     if let Some(status) = status
         && Some(&status) != ds.status.as_ref()
     {
-        deps.admission.update_status(ds, status).await?;
+        deps.effects.update_status(ds, status).await?;
     }
     failures_to_result(failures)?;
     Ok(requeue_after)
 }
 
 /// Creates (slow start) then deletes, with expectations recorded before anything is sent.
-async fn create_and_delete(
-    deps: &Deps,
+async fn create_and_delete<E: Effects>(
+    deps: &Deps<E>,
     term: &Term,
     key: &DaemonSetKey,
     ds_uid: &str,
@@ -511,7 +487,7 @@ async fn create_and_delete(
             (uid, c)
         })
         .collect();
-    let deletions: Vec<Target> = delete.iter().map(|d| Target::of_ref(&d.pod)).collect();
+    let deletions: Vec<PodTarget> = delete.iter().map(|d| PodTarget::of_ref(&d.pod)).collect();
     term.expectations.expect(
         key,
         ds_uid,
@@ -543,8 +519,15 @@ async fn create_and_delete(
             async move {
                 let name = c.pod.name().to_string();
                 let node = c.node.clone();
-                match deps.agents.create(&node, c.pod).await {
-                    Ok(reply) => match outcome(&reply) {
+                match deps
+                    .effects
+                    .command(PodCommand::Create {
+                        node: node.clone(),
+                        pod: Box::new(c.pod),
+                    })
+                    .await
+                {
+                    Ok(reply) => match reply.outcome {
                         Outcome::Created | Outcome::AlreadyExists => Attempt::Done,
                         other => {
                             push(
@@ -604,7 +587,11 @@ fn push(failures: &Mutex<Vec<String>>, failure: String) {
 }
 
 /// Writes the revision history changes of a plan to KV `revisions`.
-async fn apply_revisions(deps: &Deps, ds: &DaemonSet, plan: &RevisionPlan) -> Result<(), Error> {
+async fn apply_revisions<E: Effects>(
+    deps: &Deps<E>,
+    ds: &DaemonSet,
+    plan: &RevisionPlan,
+) -> Result<(), Error> {
     let namespace = ds.namespace();
     if let Some(create) = &plan.create {
         let mut revision = create.clone();
@@ -620,9 +607,8 @@ async fn apply_revisions(deps: &Deps, ds: &DaemonSet, plan: &RevisionPlan) -> Re
         }
         let key = RevisionKey::new(namespace, revision.name())?;
         match deps
-            .stores
-            .revisions
-            .create(&key, &for_storage(&revision))
+            .effects
+            .write_revision(&key, RevisionWrite::Create(revision.clone()))
             .await
         {
             Ok(_) => tracing::info!(
@@ -679,32 +665,20 @@ async fn apply_revisions(deps: &Deps, ds: &DaemonSet, plan: &RevisionPlan) -> Re
     Ok(())
 }
 
-/// Writes `revision` at `key`, compare-and-set on `at` (`None`: only if absent).
-async fn write_revision(
-    deps: &Deps,
+/// Writes `revision` at `key`, compare-and-set on `at` (`None`: only if absent). A conflict
+/// means an earlier pass changed it: the retry works on the fresh version.
+async fn write_revision<E: Effects>(
+    deps: &Deps<E>,
     key: &RevisionKey,
     revision: &ControllerRevision,
     at: Option<u64>,
 ) -> Result<(), Error> {
-    let value = for_storage(revision);
-    match at {
-        Some(at) => deps
-            .stores
-            .revisions
-            .update(key, &value, at)
-            .await
-            .map(|_| ()),
-        None => deps.stores.revisions.create(key, &value).await.map(|_| ()),
-    }
-    // A conflict means an earlier pass changed it: the retry works on the fresh version.
-    .map_err(Error::from)
+    let write = match at {
+        Some(at) => RevisionWrite::Update(revision.clone(), at),
+        None => RevisionWrite::Create(revision.clone()),
+    };
+    Ok(deps.effects.write_revision(key, write).await?)
 }
 
-/// The stored form: the resourceVersion is the KV revision, not part of the value.
-fn for_storage(revision: &ControllerRevision) -> v1::ControllerRevision {
-    let mut revision = revision.clone();
-    if let Some(meta) = revision.metadata.as_mut() {
-        meta.resource_version.clear();
-    }
-    revision.into()
-}
+#[cfg(test)]
+mod tests;
