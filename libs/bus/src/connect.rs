@@ -2,7 +2,7 @@
 //!
 //! - `url` may list several servers separated by commas (`nats://a:4222,nats://b:4222`); the
 //!   client learns the rest of a cluster from the servers themselves.
-//! - The *first* connection is retried with capped exponential backoff for a bounded time
+//! - The *first* connection is retried with the project's back-off policy for a bounded time
 //!   ([`DEFAULT_INITIAL_WAIT`], or the `initial_wait` given), so services may start before NATS
 //!   (docker compose, a rebooting node) but a wrong URL still fails start-up with a clear error
 //!   instead of hanging. async-nats's own `retry_on_initial_connect` is not used: it returns a
@@ -13,16 +13,16 @@
 use std::time::Duration;
 
 use async_nats::{Client, ConnectErrorKind, ConnectOptions, Event};
+use everynode_core::retry::Backoff;
 use tokio::time::Instant;
 
 use crate::error::Error;
 
 /// How long [`connect`] keeps retrying the first connection.
 pub const DEFAULT_INITIAL_WAIT: Duration = Duration::from_secs(30);
-/// Longest pause between two connection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
-/// First pause between two connection attempts.
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// Pauses between connection attempts: the project's retry policy from 50 ms doubling to 2 s,
+/// with jitter, so that a fleet of agents does not reconnect in lock-step after a NATS restart.
+const RECONNECT: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
 
 /// Connects as client `name` (shown in the server's connection list), retrying the first
 /// connection for up to [`DEFAULT_INITIAL_WAIT`].
@@ -94,16 +94,13 @@ fn options(name: &str) -> ConnectOptions {
         })
 }
 
-/// Capped exponential backoff: 0 before the first retry of a reconnect, then 50 ms, 100 ms, ...
-/// up to 2 s.
+/// The pause before connection attempt `attempt` (1-based): none before the first attempt
+/// of a reconnect, then [`RECONNECT`]'s delays.
 fn backoff(attempt: u32) -> Duration {
     if attempt <= 1 {
         return Duration::ZERO;
     }
-    let doublings = (attempt - 2).min(16);
-    FIRST_BACKOFF
-        .saturating_mul(1 << doublings)
-        .min(MAX_BACKOFF)
+    RECONNECT.delay(attempt - 1)
 }
 
 #[cfg(test)]
@@ -113,9 +110,14 @@ mod tests {
     #[test]
     fn backoff_grows_and_is_capped() {
         assert_eq!(backoff(1), Duration::ZERO);
-        assert_eq!(backoff(2), Duration::from_millis(50));
-        assert_eq!(backoff(3), Duration::from_millis(100));
-        assert_eq!(backoff(10), MAX_BACKOFF);
-        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
+        let within = |attempt: u32, ceiling_ms: u64| {
+            let d = backoff(attempt);
+            let ceiling = Duration::from_millis(ceiling_ms);
+            assert!(d >= ceiling / 2 && d <= ceiling, "attempt {attempt}: {d:?}");
+        };
+        within(2, 50);
+        within(3, 100);
+        within(10, 2000);
+        within(u32::MAX, 2000);
     }
 }

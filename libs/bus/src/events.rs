@@ -6,9 +6,12 @@
 //! part of this crate's contract whatever the process's telemetry set-up is. A span with no
 //! OpenTelemetry context (telemetry off) simply adds no headers.
 
+use std::time::Duration;
+
 use async_nats::jetstream;
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
+use everynode_core::retry::Backoff;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use prost::Message;
@@ -19,6 +22,33 @@ use crate::names::EventSubject;
 
 /// The W3C trace context header carrying the parent span.
 pub const TRACEPARENT: &str = "traceparent";
+
+/// How [`publish_event_retrying`] retries: 3 attempts, 50 ms doubling, with jitter.
+pub const PUBLISH_RETRY: Backoff =
+    Backoff::new(Duration::from_millis(50), Duration::from_secs(1)).attempts(3);
+
+/// [`publish_event`], retried under [`PUBLISH_RETRY`]; returns the last error when every attempt
+/// failed. Events follow a KV write that already happened, so a caller logs that error and goes
+/// on: watchers of the bucket still see the change, and events are only hints.
+pub async fn publish_event_retrying<M: Message>(
+    js: &jetstream::Context,
+    subject: &EventSubject,
+    event: &M,
+) -> Result<u64, Error> {
+    let mut retries = PUBLISH_RETRY.start();
+    loop {
+        match publish_event(js, subject, event).await {
+            Ok(sequence) => return Ok(sequence),
+            Err(e) => match retries.next_delay() {
+                Some(pause) => {
+                    tracing::warn!(error = %e, subject = %subject, "publishing an event failed; retrying");
+                    tokio::time::sleep(pause).await;
+                }
+                None => return Err(e),
+            },
+        }
+    }
+}
 
 /// Publishes `event` on `subject` with the current span's trace context, and waits for the
 /// stream to acknowledge it; returns the event's stream sequence.

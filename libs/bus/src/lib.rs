@@ -18,8 +18,8 @@ mod setup;
 pub use connect::{DEFAULT_INITIAL_WAIT, connect, connect_with};
 pub use error::{BoxError, Error, ErrorKind};
 pub use events::{
-    ReceivedEvent, TRACEPARENT, decode_event, extract_context, inject_context, publish_event,
-    publish_event_with_context,
+    PUBLISH_RETRY, ReceivedEvent, TRACEPARENT, decode_event, extract_context, inject_context,
+    publish_event, publish_event_retrying, publish_event_with_context,
 };
 pub use kv::{Change, Changes, Entry, Listing, Store, Versioned};
 pub use names::{

@@ -7,5 +7,6 @@ pub mod labels;
 pub mod model;
 pub mod planner;
 pub mod quantity;
+pub mod retry;
 pub mod scheduling;
 pub mod validation;

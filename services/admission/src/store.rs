@@ -12,15 +12,12 @@ use std::time::Duration;
 use everynode_api::v1;
 use everynode_bus::async_nats::jetstream;
 use everynode_bus::names::{DaemonSetKey, EventSubject, KeyFilter};
-use everynode_bus::{Change, Changes, publish_event};
+use everynode_bus::{Change, Changes, publish_event_retrying};
 use everynode_core::model::DaemonSet;
 use everynode_service::Shutdown;
 use futures::StreamExt;
 
 use crate::error::Error;
-
-/// Attempts to publish an event before giving up (the write itself stands).
-const PUBLISH_ATTEMPTS: u32 = 3;
 
 /// Namespace and name of a DaemonSet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,17 +265,8 @@ impl Store {
             object: Some(stored.object.clone().into()),
             revision: stored.revision,
         };
-        for attempt in 1..=PUBLISH_ATTEMPTS {
-            match publish_event(&self.js, &subject, &event).await {
-                Ok(_) => return,
-                Err(e) if attempt == PUBLISH_ATTEMPTS => {
-                    tracing::error!(error = %e, subject = %subject.render(), "DaemonSet event not published; watchers of the KV bucket still see the change");
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, attempt, "publishing DaemonSet event failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
-                }
-            }
+        if let Err(e) = publish_event_retrying(&self.js, &subject, &event).await {
+            tracing::error!(error = %e, subject = %subject.render(), "DaemonSet event not published; watchers of the KV bucket still see the change");
         }
     }
 }

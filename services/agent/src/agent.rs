@@ -19,6 +19,7 @@ use everynode_api::v1::{
 use everynode_bus::names::parse_agent_pods_subject;
 use everynode_bus::{KeyFilter, NodeKey, PodKey, Store};
 use everynode_core::model::{OwnerReference, Pod};
+use everynode_core::retry::Backoff;
 use everynode_service::Shutdown;
 use prost::Message;
 use tokio::sync::OwnedMutexGuard;
@@ -449,14 +450,13 @@ impl<R: Runtime> Agent<R> {
         } else {
             KeyFilter::node(&NodeKey::new(self.nodes.name())?)
         };
-        let mut delay = Duration::from_millis(200);
+        let mut retries = Backoff::new(Duration::from_millis(200), retry_max).start();
         let listing = loop {
             match self.store.list_filtered(&filter).await {
                 Ok(listing) => break listing,
                 Err(err) if err.is_transient() && !self.shutdown.is_triggered() => {
                     tracing::warn!(error = %err, "cannot list pods yet; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = delay.saturating_mul(2).min(retry_max);
+                    tokio::time::sleep(retries.next_delay().unwrap_or(retry_max)).await;
                 }
                 Err(err) => return Err(err),
             }

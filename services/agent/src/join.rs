@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use everynode_api::v1::nodes_client::NodesClient;
 use everynode_api::v1::{NodesHeartbeatRequest, NodesRegisterRequest};
+use everynode_core::retry::Backoff;
 use everynode_service::Shutdown;
 use futures::StreamExt;
 use tonic::transport::{Channel, Endpoint};
@@ -120,7 +121,7 @@ pub async fn run(
     let client = NodesClient::new(endpoint.connect_lazy());
     // One bit per node: registered or not.
     let mut registered = vec![false; nodes.len()];
-    let mut retry = RETRY_BASE;
+    let mut retries = Backoff::new(RETRY_BASE, config.retry_max).start();
     let mut interval = DEFAULT_HEARTBEAT_INTERVAL;
     let mut was_failing = false;
     loop {
@@ -168,15 +169,16 @@ pub async fn run(
                 tracing::warn!(failures, registry = %config.registry, "cannot reach the registry; retrying with back-off");
             }
             was_failing = true;
-            let wait = retry.min(interval);
-            retry = retry.saturating_mul(2).min(config.retry_max);
-            wait
+            retries
+                .next_delay()
+                .unwrap_or(config.retry_max)
+                .min(interval)
         } else {
             if was_failing {
                 tracing::info!(registry = %config.registry, "the registry answers again");
             }
             was_failing = false;
-            retry = RETRY_BASE;
+            retries.reset();
             interval
         };
         tokio::select! {

@@ -40,6 +40,7 @@ use anyhow::Context as _;
 use everynode_api::v1;
 use everynode_bus::async_nats::{self, jetstream};
 use everynode_bus::{Bucket, PodKey, Store, bucket_config};
+use everynode_core::retry::Backoff;
 use everynode_service::Shutdown;
 
 pub use agent::{Agent, NodeSet};
@@ -81,7 +82,7 @@ async fn open_pods_store(
     retry_max: Duration,
     shutdown: &Shutdown,
 ) -> Option<Store<PodKey, v1::Pod>> {
-    let mut delay = Duration::from_millis(200);
+    let mut retries = Backoff::new(Duration::from_millis(200), retry_max).start();
     loop {
         match Store::open(js).await {
             Ok(store) => return Some(store),
@@ -92,11 +93,11 @@ async fn open_pods_store(
                 }
             }
         }
+        let delay = retries.next_delay().unwrap_or(retry_max);
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             () = shutdown.signal() => return None,
         }
-        delay = delay.saturating_mul(2).min(retry_max);
     }
 }
 

@@ -15,10 +15,14 @@ use everynode_bus::async_nats::{self, RequestErrorKind};
 use everynode_bus::names::agent_pods_subject;
 use everynode_core::model::{OwnerReference, Pod};
 use everynode_core::planner::PodRef;
+use everynode_core::retry::Backoff;
 use prost::Message;
 
-/// Pause before the second attempt; doubles for each further one.
+/// Pause before the second attempt (the project's retry policy doubles it for each further
+/// one, with jitter).
 const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// Longest pause between attempts.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// A command could not be delivered or answered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -196,7 +200,7 @@ impl From<v1::PodCommandReply> for Reply {
 pub struct Agents {
     client: async_nats::Client,
     timeout: Duration,
-    attempts: u32,
+    retry: Backoff,
 }
 
 impl Agents {
@@ -205,7 +209,7 @@ impl Agents {
         Self {
             client,
             timeout,
-            attempts: attempts.max(1),
+            retry: Backoff::new(FIRST_RETRY_PAUSE, MAX_RETRY_PAUSE).attempts(attempts.max(1)),
         }
     }
 
@@ -233,17 +237,12 @@ impl Agents {
         }
         .encode_to_vec();
         let payload = Bytes::from(payload);
-        let mut pause = FIRST_RETRY_PAUSE;
-        let mut last = CommandError::NoAgent {
-            node: node.to_string(),
-        };
-        for attempt in 1..=self.attempts {
-            if attempt > 1 {
-                tokio::time::sleep(pause).await;
-                pause = pause.saturating_mul(2);
-            }
+        let mut retries = self.retry.start();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             let request = self.client.request(subject.clone(), payload.clone());
-            match tokio::time::timeout(self.timeout, request).await {
+            let last = match tokio::time::timeout(self.timeout, request).await {
                 Ok(Ok(message)) => {
                     return v1::PodCommandReply::decode(message.payload.as_ref()).map_err(|e| {
                         CommandError::Failed {
@@ -253,35 +252,30 @@ impl Agents {
                     });
                 }
                 Ok(Err(e)) => match e.kind() {
-                    RequestErrorKind::NoResponders => {
-                        last = CommandError::NoAgent {
-                            node: node.to_string(),
-                        };
-                    }
-                    RequestErrorKind::TimedOut => {
-                        last = CommandError::Timeout {
-                            node: node.to_string(),
-                            timeout: self.timeout,
-                            attempts: attempt,
-                        };
-                    }
-                    _ => {
-                        last = CommandError::Failed {
-                            node: node.to_string(),
-                            reason: e.to_string(),
-                        };
-                    }
-                },
-                Err(_) => {
-                    last = CommandError::Timeout {
+                    RequestErrorKind::NoResponders => CommandError::NoAgent {
+                        node: node.to_string(),
+                    },
+                    RequestErrorKind::TimedOut => CommandError::Timeout {
                         node: node.to_string(),
                         timeout: self.timeout,
                         attempts: attempt,
-                    };
-                }
-            }
+                    },
+                    _ => CommandError::Failed {
+                        node: node.to_string(),
+                        reason: e.to_string(),
+                    },
+                },
+                Err(_) => CommandError::Timeout {
+                    node: node.to_string(),
+                    timeout: self.timeout,
+                    attempts: attempt,
+                },
+            };
             tracing::debug!(node, attempt, error = %last, "pod command attempt failed");
+            match retries.next_delay() {
+                Some(pause) => tokio::time::sleep(pause).await,
+                None => return Err(last),
+            }
         }
-        Err(last)
     }
 }

@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use everynode_bus::async_nats;
 use everynode_bus::{Change, Key, KeyFilter, Listing, Store};
+use everynode_core::retry::Backoff;
 use everynode_service::Shutdown;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{broadcast, watch};
@@ -43,10 +44,10 @@ pub const MAX_BATCH: usize = 512;
 /// Capacity of the broadcast channel of deltas (API watchers that fall further behind are cut
 /// off and must re-list, as a Kubernetes watch that is too slow).
 const BROADCAST_CAPACITY: usize = 8192;
-/// First pause before listing again after a failure; doubles up to [`MAX_RETRY`].
-const FIRST_RETRY: Duration = Duration::from_millis(100);
-/// Longest pause before listing again.
-const MAX_RETRY: Duration = Duration::from_secs(5);
+/// How long to wait before listing again after failures: the project's retry policy from
+/// 100 ms doubling to 5 s (with jitter, so that every informer of every replica does not
+/// re-list at the same instant after a NATS restart).
+const RETRY: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 /// How often the watch loop checks whether the NATS connection was re-established.
 const RECONNECT_CHECK: Duration = Duration::from_millis(250);
 
@@ -274,7 +275,7 @@ impl<C: Cache> Informer<C> {
         let connects = || statistics.connects.load(Ordering::Relaxed);
         loop {
             if failures > 0 {
-                let pause = retry_delay(failures);
+                let pause = RETRY.delay(failures);
                 tokio::select! {
                     () = shutdown.signal() => return,
                     () = tokio::time::sleep(pause) => {}
@@ -498,11 +499,6 @@ impl<C: Cache> Informer<C> {
     }
 }
 
-fn retry_delay(failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(16);
-    FIRST_RETRY.saturating_mul(1 << doublings).min(MAX_RETRY)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -672,12 +668,5 @@ mod tests {
         let delta = rx.try_recv().unwrap();
         assert_eq!(delta.new.as_deref().map(String::as_str), Some("2"));
         assert!(rx.try_recv().is_err());
-    }
-
-    #[test]
-    fn retry_delay_doubles_and_is_capped() {
-        assert_eq!(retry_delay(1), FIRST_RETRY);
-        assert_eq!(retry_delay(2), FIRST_RETRY * 2);
-        assert_eq!(retry_delay(40), MAX_RETRY);
     }
 }

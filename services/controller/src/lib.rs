@@ -57,9 +57,9 @@ use crate::api::pods::PodsApi;
 use crate::cache::World;
 use crate::effects::Live;
 use crate::leader::LeaseConfig;
-use crate::queue::RateLimit;
 use crate::router::Router;
 use crate::term::{Deps, Settings};
+use everynode_core::retry::Backoff;
 
 /// Configuration of `everynode-controller`.
 #[derive(Debug, Clone, clap::Parser)]
@@ -298,10 +298,7 @@ pub async fn run(
             resync: config.resync,
             command_concurrency: config.command_concurrency.get(),
             expectations_timeout: config.expectations_timeout,
-            retry: RateLimit {
-                base: config.retry_base,
-                max: config.retry_max,
-            },
+            retry: Backoff::new(config.retry_base, config.retry_max),
         },
     });
 

@@ -5,8 +5,9 @@
 //!   marks it dirty, and [`WorkQueue::done`] queues it once more, so two workers never
 //!   reconcile the same DaemonSet at once and no change is lost;
 //! - **delayed adds** ([`WorkQueue::add_after`]): the earliest deadline per key wins;
-//! - **rate-limited retries** ([`WorkQueue::add_rate_limited`]): per key, `base · 2^(failures-1)`
-//!   capped at `max`, reset by [`WorkQueue::forget`] after a success;
+//! - **rate-limited retries** ([`WorkQueue::add_rate_limited`]): per key, the delay of the
+//!   project's one retry policy ([`Backoff`]: doubling, capped, jittered) for the number of
+//!   failures in a row, reset by [`WorkQueue::forget`] after a success;
 //! - **shutdown** ([`WorkQueue::shut_down`]): waiting workers get `None`.
 //!
 //! The state is behind a `std::sync::Mutex`, held only for the few lines that touch it; workers
@@ -17,25 +18,9 @@ use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use everynode_core::retry::Backoff;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-
-/// Per-key exponential back-off for failed keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Delay after the first failure.
-    pub base: Duration,
-    /// Longest delay.
-    pub max: Duration,
-}
-
-impl RateLimit {
-    /// The delay after `failures` consecutive failures (`failures >= 1`).
-    pub fn delay(&self, failures: u32) -> Duration {
-        let doublings = failures.saturating_sub(1).min(31);
-        self.base.saturating_mul(1 << doublings).min(self.max)
-    }
-}
 
 struct State<K> {
     queue: VecDeque<K>,
@@ -53,7 +38,7 @@ struct State<K> {
 pub struct WorkQueue<K> {
     state: Mutex<State<K>>,
     notify: Notify,
-    limit: RateLimit,
+    limit: Backoff,
 }
 
 impl<K> std::fmt::Debug for WorkQueue<K> {
@@ -66,7 +51,7 @@ impl<K> std::fmt::Debug for WorkQueue<K> {
 
 impl<K: Clone + Eq + Hash> WorkQueue<K> {
     /// An empty queue retrying failed keys with `limit`.
-    pub fn new(limit: RateLimit) -> Self {
+    pub fn new(limit: Backoff) -> Self {
         Self {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -251,10 +236,10 @@ mod tests {
     use super::*;
 
     fn queue() -> WorkQueue<&'static str> {
-        WorkQueue::new(RateLimit {
-            base: Duration::from_millis(10),
-            max: Duration::from_secs(1),
-        })
+        WorkQueue::new(Backoff::new(
+            Duration::from_millis(10),
+            Duration::from_secs(1),
+        ))
     }
 
     async fn next(q: &WorkQueue<&'static str>) -> Option<&'static str> {
@@ -322,24 +307,22 @@ mod tests {
             q.done(&"a");
             delays.push(start.elapsed().as_millis());
         }
-        assert_eq!(delays, [10, 20, 40, 80]);
+        // The policy's ceilings are 10, 20, 40, 80 ms; jitter waits between half and all.
+        for (delay, ceiling) in delays.iter().zip([10, 20, 40, 80]) {
+            assert!(
+                (ceiling / 2..=ceiling).contains(delay),
+                "{delays:?} against ceilings 10, 20, 40, 80"
+            );
+        }
         assert_eq!(q.failures(&"a"), 4);
         q.forget(&"a");
         let start = Instant::now();
         q.add_rate_limited("a");
         assert_eq!(next(&q).await, Some("a"));
-        assert_eq!(start.elapsed(), Duration::from_millis(10));
-    }
-
-    #[test]
-    fn rate_limit_is_capped() {
-        let limit = RateLimit {
-            base: Duration::from_millis(5),
-            max: Duration::from_secs(60),
-        };
-        assert_eq!(limit.delay(1), Duration::from_millis(5));
-        assert_eq!(limit.delay(3), Duration::from_millis(20));
-        assert_eq!(limit.delay(100), Duration::from_secs(60));
+        assert!(
+            start.elapsed() <= Duration::from_millis(10),
+            "reset after forget"
+        );
     }
 
     #[tokio::test]

@@ -260,8 +260,8 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::queue::RateLimit;
     use crate::term::Settings;
+    use everynode_core::retry::Backoff;
 
     fn node(labels: &[(&str, &str)], taints: &[&str]) -> Node {
         Node {
@@ -360,10 +360,7 @@ mod tests {
                 resync: Duration::from_secs(30),
                 command_concurrency: 1,
                 expectations_timeout: Duration::from_secs(300),
-                retry: RateLimit {
-                    base: Duration::from_millis(5),
-                    max: Duration::from_secs(1),
-                },
+                retry: Backoff::new(Duration::from_millis(5), Duration::from_secs(1)),
             },
         ));
         router.set_active(Some(Arc::clone(&term)));

@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::World;
 use crate::expectations::Expectations;
-use crate::queue::{RateLimit, WorkQueue};
+use crate::queue::WorkQueue;
+use everynode_core::retry::Backoff;
 
 /// Tunables of the active controller.
 #[derive(Debug, Clone)]
@@ -31,7 +32,7 @@ pub struct Settings {
     /// Expectations older than this count as satisfied.
     pub expectations_timeout: Duration,
     /// Retry back-off of failed reconciles.
-    pub retry: RateLimit,
+    pub retry: Backoff,
 }
 
 /// What every term shares: the caches, the outside world and the settings.
@@ -126,10 +127,7 @@ mod tests {
                 resync: Duration::from_secs(30),
                 command_concurrency: 1,
                 expectations_timeout: Duration::from_secs(300),
-                retry: RateLimit {
-                    base: Duration::from_millis(5),
-                    max: Duration::from_secs(1),
-                },
+                retry: Backoff::new(Duration::from_millis(5), Duration::from_secs(1)),
             },
         )
     }

@@ -22,9 +22,9 @@ use crate::agents::{CommandError, Outcome, PodCommand, Reply};
 use crate::cache::World;
 use crate::effects::{Effects, RevisionWrite};
 use crate::error::Error;
-use crate::queue::RateLimit;
 use crate::router::Router;
 use crate::term::{Deps, Settings, Term};
+use everynode_core::retry::Backoff;
 
 /// One call the controller made to the outside world (test-only, so size does not matter).
 #[derive(Debug, Clone, PartialEq)]
@@ -329,10 +329,7 @@ pub fn settings() -> Settings {
         resync: Duration::from_secs(30),
         command_concurrency: 4,
         expectations_timeout: Duration::from_secs(300),
-        retry: RateLimit {
-            base: Duration::from_millis(5),
-            max: Duration::from_secs(1),
-        },
+        retry: Backoff::new(Duration::from_millis(5), Duration::from_secs(1)),
     }
 }
 
@@ -450,6 +447,26 @@ impl Bed {
         self.revisions.remove(key);
         self.publish();
         self
+    }
+
+    /// The pod `name` as cached.
+    pub fn pod(&self, name: &str) -> Pod {
+        self.pods
+            .iter()
+            .find(|(k, _)| k.name() == name)
+            .map(|(_, (_, pod))| pod.clone())
+            .unwrap_or_else(|| panic!("no pod {name}"))
+    }
+
+    /// The name of the (single) pod created among `calls`.
+    pub fn created_name(&self, calls: &[Call]) -> String {
+        calls
+            .iter()
+            .find_map(|c| match c {
+                Call::Command(PodCommand::Create { pod, .. }) => Some(pod.name().to_string()),
+                _ => None,
+            })
+            .expect("a create among the calls")
     }
 
     /// The KV revision the pod `name` is cached at.

@@ -34,6 +34,7 @@ use everynode_bus::names::{
     NODE_HEARTBEATS_ALL, NodeKey, node_heartbeat_subject, parse_node_heartbeat_subject,
 };
 use everynode_core::model::{Node, Timestamp};
+use everynode_core::retry::Backoff;
 use everynode_service::Shutdown;
 use futures::StreamExt;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -45,8 +46,9 @@ use crate::store::{NodeStore, Outcome, Stored, Write};
 
 /// Transitions run at once by the ticker (a mass expiry is written in parallel, but bounded).
 const TRANSITION_CONCURRENCY: usize = 64;
-/// Pause before watching the bucket again after the watch failed or ended.
-const REWATCH_BACKOFF: Duration = Duration::from_millis(500);
+/// Pauses before watching the bucket again after the watch could not start: the project's
+/// retry policy from 100 ms doubling to 5 s, with jitter.
+const REWATCH: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 /// How many times one reconcile re-evaluates when heartbeats keep arriving during its write.
 const RECONCILE_ROUNDS: usize = 4;
 
@@ -298,14 +300,19 @@ impl Lifecycle {
     /// removed ones.
     async fn informer(self, listed: u64, shutdown: Shutdown) {
         let mut from = listed + 1;
+        let mut retries = REWATCH.start();
         while !shutdown.is_triggered() {
             let mut changes = match self.inner.store.changes(from).await {
-                Ok(changes) => changes,
+                Ok(changes) => {
+                    retries.reset();
+                    changes
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot watch the nodes bucket; retrying");
+                    let pause = retries.next_delay().unwrap_or(REWATCH.max);
                     tokio::select! {
                         () = shutdown.signal() => return,
-                        () = tokio::time::sleep(REWATCH_BACKOFF) => continue,
+                        () = tokio::time::sleep(pause) => continue,
                     }
                 }
             };

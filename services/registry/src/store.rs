@@ -9,12 +9,10 @@
 //! published in order, each carrying the write's revision. The KV bucket is the truth and events
 //! are hints: a failed publish is retried a few times and logged, but does not undo the write.
 
-use std::time::Duration;
-
 use everynode_api::v1;
 use everynode_bus::async_nats::jetstream;
 use everynode_bus::names::{EventSubject, KeyFilter, NodeKey};
-use everynode_bus::{Changes, publish_event};
+use everynode_bus::{Changes, publish_event_retrying};
 use everynode_core::model::Node;
 
 use crate::error::Error;
@@ -22,8 +20,6 @@ use crate::node::{self, Change};
 
 /// How often a write is retried after losing a compare-and-set race.
 const CAS_ATTEMPTS: usize = 16;
-/// Attempts to publish an event before giving up (the write itself stands).
-const PUBLISH_ATTEMPTS: u32 = 3;
 
 /// A node as stored, with the revision it was read or written at.
 #[derive(Debug, Clone, PartialEq)]
@@ -241,21 +237,12 @@ impl NodeStore {
             return;
         };
         let subject = EventSubject::Node(node_key);
-        for attempt in 1..=PUBLISH_ATTEMPTS {
-            match publish_event(&self.js, &subject, &event).await {
-                Ok(_) => return,
-                Err(e) if attempt == PUBLISH_ATTEMPTS => {
-                    tracing::error!(
-                        error = %e,
-                        subject = %subject,
-                        "node event not published; watchers of the KV bucket still see the change"
-                    );
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, attempt, "publishing a node event failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
-                }
-            }
+        if let Err(e) = publish_event_retrying(&self.js, &subject, &event).await {
+            tracing::error!(
+                error = %e,
+                subject = %subject,
+                "node event not published; watchers of the KV bucket still see the change"
+            );
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use everynode_api::v1;
 use everynode_core::model;
+use everynode_core::retry::Backoff;
 use tonic::Code;
 
 use super::Ctx;
@@ -22,8 +23,9 @@ use crate::print::names::Kind;
 /// The annotation `kubectl rollout restart` sets on the pod template.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
-/// Pause before watching again when a watch ended (a service restart).
-const REWATCH_PAUSE: Duration = Duration::from_secs(1);
+/// Pauses before watching again when a watch ended (a service restart): the project's retry
+/// policy from 250 ms doubling to 5 s, with jitter.
+const REWATCH: Backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
 
 /// Runs `enctl rollout …`.
 pub async fn run(ctx: &Ctx, command: RolloutCommand) -> Result<(), CliError> {
@@ -118,6 +120,7 @@ async fn follow(ctx: &Ctx, namespace: &str, name: &str, watch: bool) -> Result<(
     }
     let c = &ctx.clients;
     let deleted = v1::WatchEventType::Deleted as i32;
+    let mut retries = REWATCH.start();
     loop {
         let mut api = c.daemon_sets().await?;
         // Without a resourceVersion the watch starts with the current object (ADDED).
@@ -132,6 +135,7 @@ async fn follow(ctx: &Ctx, namespace: &str, name: &str, watch: bool) -> Result<(
                 }),
             )
             .await?;
+        retries.reset();
         while let Some(event) = stream
             .message()
             .await
@@ -152,7 +156,7 @@ async fn follow(ctx: &Ctx, namespace: &str, name: &str, watch: bool) -> Result<(
                 return Ok(());
             }
         }
-        tokio::time::sleep(REWATCH_PAUSE).await;
+        tokio::time::sleep(retries.next_delay().unwrap_or(REWATCH.max)).await;
     }
 }
 

@@ -153,6 +153,37 @@ async fn a_failed_pod_is_deleted_and_its_node_backs_off() {
 }
 
 #[tokio::test]
+async fn a_replacement_that_fails_again_waits_for_the_back_off_of_its_node() {
+    let ds = daemon_set("logs");
+    let mut bed = Bed::new();
+    bed.nodes([node("n1", &[])])
+        .daemon_set(&ds)
+        .pods([in_phase(pod_of(&ds, "n1"), "Failed")]);
+    // Pass 1 deletes the failed pod and starts the node's back-off; pass 2 replaces it.
+    bed.sync(&ds).await.unwrap();
+    let deleted = bed.fake.take();
+    bed.apply(&deleted);
+    bed.sync(&ds).await.unwrap();
+    let created = bed.fake.take();
+    assert_eq!(commands(created.clone()).len(), 1, "{created:?}");
+    bed.apply(&created);
+    let replacement = bed.created_name(&created);
+    // The replacement crashes too.
+    let failed = in_phase(bed.pod(&replacement), "Failed");
+    bed.pods([failed]);
+
+    let requeue = bed.sync(&ds).await.unwrap();
+
+    assert!(
+        bed.fake.deleted().is_empty(),
+        "the failed pod stays while n1 backs off: {:?}",
+        bed.fake.calls()
+    );
+    let after = requeue.expect("a re-queue when the back-off ends");
+    assert!(after > std::time::Duration::ZERO && after <= std::time::Duration::from_secs(1));
+}
+
+#[tokio::test]
 async fn a_terminating_pod_is_not_deleted_again() {
     let ds = with_node_selector(daemon_set("ssd"), &[("disk", "ssd")]);
     let mut bed = Bed::new();
@@ -482,6 +513,20 @@ async fn the_pods_and_revisions_of_a_deleted_daemonset_are_deleted() {
     );
     assert!(bed.fake.created_on().is_empty());
     assert!(bed.fake.statuses().is_empty());
+}
+
+#[tokio::test]
+async fn a_deleted_daemonset_leaves_no_expectations_behind() {
+    let ds = daemon_set("logs");
+    let mut bed = Bed::new();
+    bed.nodes([node("n1", &[])]).daemon_set(&ds);
+    bed.sync(&ds).await.unwrap();
+    assert_eq!(bed.term.expectations.pending(&key_of(&ds)), (1, 0));
+    bed.remove_daemon_set(&ds);
+
+    bed.sync(&ds).await.unwrap();
+
+    assert_eq!(bed.term.expectations.pending(&key_of(&ds)), (0, 0));
 }
 
 #[tokio::test]
