@@ -6,6 +6,7 @@
 //! simply sent again, up to `attempts` times with a short doubling pause. What the agent
 //! answered is returned as is; the caller decides what an outcome means.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,8 +25,11 @@ const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// Longest pause between attempts.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
+/// A cause kept with its error (shared, so the error stays cheap to clone).
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A command could not be delivered or answered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CommandError {
     /// No agent listens for the node (it is down or restarting).
     #[error("no agent answers for node {node:?}")]
@@ -44,20 +48,22 @@ pub enum CommandError {
         attempts: u32,
     },
     /// The node name cannot be a subject token.
-    #[error("invalid node name {node:?}: {reason}")]
+    #[error("invalid node name {node:?}")]
     InvalidNode {
         /// The node.
         node: String,
         /// Why.
-        reason: String,
+        #[source]
+        source: everynode_bus::NameError,
     },
     /// The request could not be sent, or the reply could not be read.
-    #[error("pod command to node {node:?} failed: {reason}")]
+    #[error("pod command to node {node:?} failed: {source}")]
     Failed {
         /// The node.
         node: String,
         /// Why.
-        reason: String,
+        #[source]
+        source: Cause,
     },
 }
 
@@ -226,9 +232,9 @@ impl Agents {
         node: &str,
         command: v1::pod_command::Command,
     ) -> Result<v1::PodCommandReply, CommandError> {
-        let key = NodeKey::new(node).map_err(|e| CommandError::InvalidNode {
+        let key = NodeKey::new(node).map_err(|source| CommandError::InvalidNode {
             node: node.to_string(),
-            reason: e.to_string(),
+            source,
         })?;
         let subject = agent_pods_subject(&key);
         let payload = v1::PodCommand {
@@ -247,7 +253,7 @@ impl Agents {
                     return v1::PodCommandReply::decode(message.payload.as_ref()).map_err(|e| {
                         CommandError::Failed {
                             node: node.to_string(),
-                            reason: format!("cannot decode the reply: {e}"),
+                            source: Arc::new(e),
                         }
                     });
                 }
@@ -262,7 +268,7 @@ impl Agents {
                     },
                     _ => CommandError::Failed {
                         node: node.to_string(),
-                        reason: e.to_string(),
+                        source: Arc::new(e),
                     },
                 },
                 Err(_) => CommandError::Timeout {

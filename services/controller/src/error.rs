@@ -35,6 +35,7 @@ pub enum Error {
         /// The RPC.
         call: &'static str,
         /// What it answered.
+        #[source]
         status: Status,
     },
 }
@@ -71,6 +72,9 @@ pub enum ApiError {
 }
 
 impl From<ApiError> for Status {
+    /// What the client is told. Failures inside the controller (a NATS error, an unreadable
+    /// reply) are logged with their cause and answered with a plain message: their text is
+    /// not the client's business.
     fn from(error: ApiError) -> Self {
         let message = error.to_string();
         match error {
@@ -80,8 +84,17 @@ impl From<ApiError> for Status {
             ApiError::Gone(_) => Status::out_of_range(message),
             ApiError::Lagged(_) => Status::aborted(message),
             ApiError::Agent(CommandError::Timeout { .. }) => Status::deadline_exceeded(message),
-            ApiError::Agent(CommandError::InvalidNode { .. }) => Status::internal(message),
-            ApiError::Agent(_) => Status::unavailable(message),
+            ApiError::Agent(CommandError::NoAgent { .. }) => Status::unavailable(message),
+            ApiError::Agent(error @ CommandError::InvalidNode { .. }) => {
+                tracing::error!(error = %error, "pod command not sent");
+                Status::internal("the pod's node name cannot be addressed; see the controller's log")
+            }
+            ApiError::Agent(CommandError::Failed { node, source }) => {
+                tracing::warn!(node = %node, error = %source, "pod command failed");
+                Status::unavailable(format!(
+                    "the agent of node {node:?} could not be reached; retry shortly"
+                ))
+            }
             ApiError::Refused(_) => Status::failed_precondition(message),
         }
     }
@@ -135,6 +148,26 @@ mod tests {
             assert_eq!(status.code(), code, "{text}");
             assert_eq!(status.message(), text);
         }
+    }
+
+    #[test]
+    fn internal_failures_do_not_leak_their_cause() {
+        let cause = std::io::Error::other("nats: connection reset by peer at 10.0.0.7:4222");
+        let status = Status::from(ApiError::Agent(CommandError::Failed {
+            node: "n1".into(),
+            source: std::sync::Arc::new(cause),
+        }));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(status.message().contains("\"n1\""), "{}", status.message());
+        assert!(!status.message().contains("10.0.0.7"), "{}", status.message());
+        assert!(!status.message().contains("nats"), "{}", status.message());
+
+        let bad = everynode_bus::NodeKey::new("").unwrap_err();
+        let status = Status::from(ApiError::Agent(CommandError::InvalidNode {
+            node: String::new(),
+            source: bad,
+        }));
+        assert_eq!(status.code(), Code::Internal);
     }
 
     #[test]
