@@ -1,0 +1,657 @@
+//! A deployment's PKI on disk, as `enctl pki` makes and extends it, and the signing of node
+//! certificates for bootstrap joins.
+//!
+//! ```text
+//! DIR/ca.crt, DIR/ca.key            the deployment's certificate authority (10 years)
+//! DIR/<identity>/ca.crt             the CA certificate again, so a folder is self-sufficient
+//! DIR/<identity>/tls.crt, tls.key   the identity's certificate and key (1 year by default)
+//! ```
+//!
+//! Identities: `admission`, `registry`, `controller` (server certificates valid for
+//! `localhost`, `127.0.0.1` and the extra names given, usable as clients too), `admin`,
+//! `viewer`, and `node-<name>` per node (client certificates). Subjects follow Kubernetes (see
+//! [`crate::identity`]). Keys are ECDSA P-256; every file is written `0600` and every folder
+//! `0700`, and an existing file is never overwritten.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
+use time::OffsetDateTime;
+
+use crate::identity::{
+    ADMIN_USER, ADMINS_GROUP, ADMISSION_USER, CONTROLLER_USER, Identity, REGISTRY_USER,
+    SERVICES_GROUP, SIMULATOR_USER, SIMULATORS_GROUP, VIEWER_USER, VIEWERS_GROUP,
+};
+
+/// The CA certificate's file name (in `DIR` and in every identity folder).
+pub const CA_CERT: &str = "ca.crt";
+/// The CA key's file name (in `DIR` only).
+pub const CA_KEY: &str = "ca.key";
+/// An identity's certificate.
+pub const TLS_CERT: &str = "tls.crt";
+/// An identity's key.
+pub const TLS_KEY: &str = "tls.key";
+
+/// How long the CA is valid.
+pub const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// How long an identity's certificate is valid unless told otherwise.
+pub const DEFAULT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Names every server certificate is valid for.
+pub const LOCAL_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
+
+/// The identity folders `init` makes, besides the nodes.
+pub const BASE_IDENTITIES: [&str; 5] = ["admission", "registry", "controller", "admin", "viewer"];
+
+/// A PKI operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Generating, parsing or signing failed.
+    #[error("{what}: {source}")]
+    Crypto {
+        /// What was being done.
+        what: String,
+        /// Why.
+        #[source]
+        source: rcgen::Error,
+    },
+    /// The folder holds no PKI (no `ca.crt` and `ca.key`).
+    #[error("{} holds no PKI; create one with `enctl pki init {}`", .0.display(), .0.display())]
+    NoCa(PathBuf),
+    /// A name cannot be a node's name.
+    #[error("invalid node name {name:?}: {reason}")]
+    InvalidNode {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A certificate signing request is not acceptable.
+    #[error("certificate signing request: {0}")]
+    BadRequest(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
+    move |source| PkiError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn crypto(what: &str) -> impl FnOnce(rcgen::Error) -> PkiError + '_ {
+    move |source| PkiError::Crypto {
+        what: what.to_string(),
+        source,
+    }
+}
+
+/// When a certificate is valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    /// Not before.
+    pub not_before: OffsetDateTime,
+    /// Not after.
+    pub not_after: OffsetDateTime,
+}
+
+impl Validity {
+    /// From a minute ago (clock skew) for `duration`.
+    pub fn starting_now(duration: Duration) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Self {
+            not_before: now - time::Duration::minutes(1),
+            not_after: now + duration,
+        }
+    }
+}
+
+/// What kind of certificate an identity gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    /// A server (and client) certificate valid for these names.
+    Server,
+    /// A client certificate.
+    Client,
+}
+
+/// One identity to issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentitySpec {
+    /// Its subject.
+    pub identity: Identity,
+    /// Server or client.
+    pub usage: Usage,
+    /// Extra names (besides [`LOCAL_NAMES`]) a server certificate is valid for.
+    pub sans: Vec<String>,
+}
+
+impl IdentitySpec {
+    /// The identity of a base folder (`admission`, …, `viewer`), or `None` for another name.
+    pub fn base(folder: &str, sans: &[String]) -> Option<Self> {
+        let (user, group, usage) = match folder {
+            "admission" => (ADMISSION_USER, SERVICES_GROUP, Usage::Server),
+            "registry" => (REGISTRY_USER, SERVICES_GROUP, Usage::Server),
+            "controller" => (CONTROLLER_USER, SERVICES_GROUP, Usage::Server),
+            "admin" => (ADMIN_USER, ADMINS_GROUP, Usage::Client),
+            "viewer" => (VIEWER_USER, VIEWERS_GROUP, Usage::Client),
+            _ => return None,
+        };
+        Some(Self {
+            identity: Identity::new(user, &[group]),
+            usage,
+            sans: if usage == Usage::Server {
+                sans.to_vec()
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    /// The identity of node `name`'s agent.
+    pub fn node(name: &str) -> Self {
+        Self {
+            identity: Identity::node(name),
+            usage: Usage::Client,
+            sans: Vec::new(),
+        }
+    }
+
+    /// The identity of an agent simulating many nodes (tests and benchmarks).
+    pub fn simulator() -> Self {
+        Self {
+            identity: Identity::new(SIMULATOR_USER, &[SIMULATORS_GROUP]),
+            usage: Usage::Client,
+            sans: Vec::new(),
+        }
+    }
+
+    fn subject(&self) -> DistinguishedName {
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, self.identity.user.as_str());
+        for group in &self.identity.groups {
+            dn.push(DnType::OrganizationName, group.as_str());
+        }
+        dn
+    }
+
+    /// The parameters of a signing request: the subject only (the signer decides the rest).
+    fn request_params(&self) -> CertificateParams {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = self.subject();
+        params
+    }
+
+    fn params(&self, validity: Validity) -> Result<CertificateParams, PkiError> {
+        let mut params = match self.usage {
+            Usage::Server => {
+                let names: Vec<String> = LOCAL_NAMES
+                    .iter()
+                    .map(|n| (*n).to_string())
+                    .chain(self.sans.iter().cloned())
+                    .collect();
+                CertificateParams::new(names).map_err(crypto("subject alternative names"))?
+            }
+            Usage::Client => CertificateParams::default(),
+        };
+        params.distinguished_name = self.subject();
+        params.not_before = validity.not_before;
+        params.not_after = validity.not_after;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = match self.usage {
+            Usage::Server => vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+            Usage::Client => vec![ExtendedKeyUsagePurpose::ClientAuth],
+        };
+        params.use_authority_key_identifier_extension = true;
+        Ok(params)
+    }
+}
+
+/// A certificate and its key, PEM-encoded.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The certificate.
+    pub cert_pem: String,
+    /// The private key (PKCS#8).
+    pub key_pem: String,
+}
+
+/// The deployment's CA: its certificate and key.
+pub struct Authority {
+    cert_pem: String,
+    key: KeyPair,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority").finish_non_exhaustive()
+    }
+}
+
+impl Authority {
+    /// A new self-signed CA.
+    pub fn generate() -> Result<Self, PkiError> {
+        let key = KeyPair::generate().map_err(crypto("generating the CA key"))?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "everynode-ca");
+        dn.push(DnType::OrganizationName, "everynode");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let validity = Validity::starting_now(CA_VALIDITY);
+        params.not_before = validity.not_before;
+        params.not_after = validity.not_after;
+        let cert = params
+            .self_signed(&key)
+            .map_err(crypto("self-signing the CA"))?;
+        Ok(Self {
+            cert_pem: cert.pem(),
+            key,
+        })
+    }
+
+    /// The CA of PEM texts.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, PkiError> {
+        let key = KeyPair::from_pem(key_pem).map_err(crypto("reading the CA key"))?;
+        // Checks the certificate parses as a CA certificate.
+        Issuer::from_ca_cert_pem(cert_pem, &key).map_err(crypto("reading the CA certificate"))?;
+        Ok(Self {
+            cert_pem: cert_pem.to_string(),
+            key,
+        })
+    }
+
+    /// The CA of `DIR/ca.crt` and `DIR/ca.key`.
+    pub fn load(dir: &Path) -> Result<Self, PkiError> {
+        let (cert, key) = (dir.join(CA_CERT), dir.join(CA_KEY));
+        if !cert.exists() || !key.exists() {
+            return Err(PkiError::NoCa(dir.to_path_buf()));
+        }
+        Self::load_files(&cert, &key)
+    }
+
+    /// The CA of a certificate file and a key file.
+    pub fn load_files(cert: &Path, key: &Path) -> Result<Self, PkiError> {
+        let cert_pem = fs::read_to_string(cert).map_err(io(cert))?;
+        let key_pem = fs::read_to_string(key).map_err(io(key))?;
+        Self::from_pem(&cert_pem, &key_pem)
+    }
+
+    /// The CA certificate, PEM.
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    fn issuer(&self) -> Result<Issuer<'_, &KeyPair>, PkiError> {
+        Issuer::from_ca_cert_pem(&self.cert_pem, &self.key)
+            .map_err(crypto("reading the CA certificate"))
+    }
+
+    /// Issues a new key and certificate for `spec`.
+    pub fn issue(&self, spec: &IdentitySpec, validity: Validity) -> Result<Issued, PkiError> {
+        let key = KeyPair::generate().map_err(crypto("generating a key"))?;
+        let cert = spec
+            .params(validity)?
+            .signed_by(&key, &self.issuer()?)
+            .map_err(crypto("signing a certificate"))?;
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
+    /// Signs the certificate signing request `csr_pem` of node `node`'s agent. Only the CSR's
+    /// public key is used: the subject is always `system:node:<node>` in `system:nodes`,
+    /// whatever the request asks for, so a bootstrap join can only yield a node identity.
+    pub fn sign_node_csr(
+        &self,
+        csr_pem: &str,
+        node: &str,
+        validity: Validity,
+    ) -> Result<String, PkiError> {
+        check_node_name(node)?;
+        let csr = CertificateSigningRequestParams::from_pem(csr_pem)
+            .map_err(|e| PkiError::BadRequest(e.to_string()))?;
+        let params = IdentitySpec::node(node).params(validity)?;
+        let cert = params
+            .signed_by(&csr.public_key, &self.issuer()?)
+            .map_err(crypto("signing a node certificate"))?;
+        Ok(cert.pem())
+    }
+}
+
+/// A new key and a certificate signing request for node `node` (what a joining agent sends).
+pub fn node_key_and_csr(node: &str) -> Result<(String, String), PkiError> {
+    check_node_name(node)?;
+    let key = KeyPair::generate().map_err(crypto("generating a key"))?;
+    let csr = IdentitySpec::node(node)
+        .request_params()
+        .serialize_request(&key)
+        .map_err(crypto("writing a certificate signing request"))?;
+    let pem = csr
+        .pem()
+        .map_err(crypto("writing a certificate signing request"))?;
+    Ok((key.serialize_pem(), pem))
+}
+
+/// Node names are DNS subdomains (RFC 1123): lowercase letters, digits, `-` and `.`.
+pub fn check_node_name(name: &str) -> Result<(), PkiError> {
+    let bad = |reason: &str| {
+        Err(PkiError::InvalidNode {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        })
+    };
+    if name.is_empty() || name.len() > 253 {
+        return bad("must be 1 to 253 characters");
+    }
+    for label in name.split('.') {
+        let ok_chars = label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok_ends = !label.starts_with('-') && !label.ends_with('-');
+        if label.is_empty() || label.len() > 63 || !ok_chars || !ok_ends {
+            return bad(
+                "must be a DNS subdomain: lowercase letters, digits, '-' and '.', starting and \
+                 ending with a letter or digit",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Options of [`init`].
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    /// Extra names the server certificates are valid for.
+    pub sans: Vec<String>,
+    /// Nodes to make identities for.
+    pub nodes: Vec<String>,
+    /// How long identities are valid ([`DEFAULT_VALIDITY`] when `None`).
+    pub validity: Option<Duration>,
+}
+
+/// What [`init`] or [`add_node`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// These identity folders were written.
+    Created(Vec<String>),
+    /// Nothing was written: it was all there.
+    Unchanged,
+}
+
+/// Makes a new PKI in `dir` (see the module docs). A `dir` that already holds a CA is left
+/// exactly as it is ([`Report::Unchanged`]).
+pub fn init(dir: &Path, options: &InitOptions) -> Result<Report, PkiError> {
+    for node in &options.nodes {
+        check_node_name(node)?;
+    }
+    if dir.join(CA_CERT).exists() || dir.join(CA_KEY).exists() {
+        return Ok(Report::Unchanged);
+    }
+    make_dir(dir)?;
+    let ca = Authority::generate()?;
+    write_new(&dir.join(CA_KEY), &ca.key.serialize_pem())?;
+    write_new(&dir.join(CA_CERT), &ca.cert_pem)?;
+    let validity = Validity::starting_now(options.validity.unwrap_or(DEFAULT_VALIDITY));
+    let mut created = Vec::new();
+    for folder in BASE_IDENTITIES {
+        if let Some(spec) = IdentitySpec::base(folder, &options.sans) {
+            write_identity(dir, folder, &ca, &spec, validity)?;
+            created.push(folder.to_string());
+        }
+    }
+    for node in &options.nodes {
+        let folder = node_folder(node);
+        write_identity(dir, &folder, &ca, &IdentitySpec::node(node), validity)?;
+        created.push(folder);
+    }
+    Ok(Report::Created(created))
+}
+
+/// The folder of node `name`'s identity.
+pub fn node_folder(name: &str) -> String {
+    format!("node-{name}")
+}
+
+/// Adds `dir/node-<name>/` to an existing PKI; an existing folder is left as it is.
+pub fn add_node(dir: &Path, name: &str, validity: Option<Duration>) -> Result<Report, PkiError> {
+    check_node_name(name)?;
+    add_identity(
+        dir,
+        &node_folder(name),
+        &IdentitySpec::node(name),
+        Validity::starting_now(validity.unwrap_or(DEFAULT_VALIDITY)),
+    )
+}
+
+/// Adds the identity folder `folder` for `spec` to the PKI in `dir`, valid for `validity`; an
+/// existing folder is left as it is. (Tests use it for expired or unusual identities.)
+pub fn add_identity(
+    dir: &Path,
+    folder: &str,
+    spec: &IdentitySpec,
+    validity: Validity,
+) -> Result<Report, PkiError> {
+    if folder.is_empty() || folder.contains('/') || folder.starts_with('.') {
+        return Err(PkiError::InvalidNode {
+            name: folder.to_string(),
+            reason: "not a folder name".to_string(),
+        });
+    }
+    let ca = Authority::load(dir)?;
+    if dir.join(folder).join(TLS_CERT).exists() {
+        return Ok(Report::Unchanged);
+    }
+    write_identity(dir, folder, &ca, spec, validity)?;
+    Ok(Report::Created(vec![folder.to_string()]))
+}
+
+fn write_identity(
+    dir: &Path,
+    folder: &str,
+    ca: &Authority,
+    spec: &IdentitySpec,
+    validity: Validity,
+) -> Result<(), PkiError> {
+    let issued = ca.issue(spec, validity)?;
+    write_folder(&dir.join(folder), ca.cert_pem(), &issued)
+}
+
+/// Writes `ca.crt`, `tls.crt` and `tls.key` into `folder` (created `0700`), each `0600`.
+pub fn write_folder(folder: &Path, ca_pem: &str, issued: &Issued) -> Result<(), PkiError> {
+    make_dir(folder)?;
+    write_new(&folder.join(TLS_KEY), &issued.key_pem)?;
+    write_new(&folder.join(TLS_CERT), &issued.cert_pem)?;
+    write_new(&folder.join(CA_CERT), ca_pem)?;
+    Ok(())
+}
+
+fn make_dir(dir: &Path) -> Result<(), PkiError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))
+}
+
+/// Writes a new file with mode `0600`; an existing file is an error, never overwritten.
+fn write_new(path: &Path, text: &str) -> Result<(), PkiError> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    file.write_all(text.as_bytes()).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn identity_of(path: &Path) -> Identity {
+        let pem = fs::read_to_string(path).unwrap();
+        let der = rustls_pki_types::pem::PemObject::from_pem_slice(pem.as_bytes())
+            .map(|c: rustls_pki_types::CertificateDer<'static>| c)
+            .unwrap();
+        Identity::from_certificate(&der).unwrap()
+    }
+
+    #[test]
+    fn init_writes_the_ca_and_every_identity_with_kubernetes_subjects() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("pki");
+        let report = init(
+            &dir,
+            &InitOptions {
+                sans: vec!["everynode.example".into()],
+                nodes: vec!["node-a".into(), "node-b".into()],
+                validity: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            report,
+            Report::Created(
+                [
+                    "admission",
+                    "registry",
+                    "controller",
+                    "admin",
+                    "viewer",
+                    "node-node-a",
+                    "node-node-b"
+                ]
+                .map(String::from)
+                .to_vec()
+            )
+        );
+        for file in [CA_CERT, CA_KEY] {
+            let mode = fs::metadata(dir.join(file)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+        for folder in ["admission", "admin", "node-node-a"] {
+            for file in [CA_CERT, TLS_CERT, TLS_KEY] {
+                let path = dir.join(folder).join(file);
+                let mode = fs::metadata(&path).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+            }
+        }
+        assert_eq!(
+            identity_of(&dir.join("node-node-a/tls.crt")),
+            Identity::node("node-a")
+        );
+        assert_eq!(
+            identity_of(&dir.join("admin/tls.crt")),
+            Identity::new("admin", &[ADMINS_GROUP])
+        );
+        assert_eq!(
+            identity_of(&dir.join("controller/tls.crt")),
+            Identity::new(CONTROLLER_USER, &[SERVICES_GROUP])
+        );
+    }
+
+    #[test]
+    fn init_on_an_existing_pki_changes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        init(tmp.path(), &InitOptions::default()).unwrap();
+        let before = fs::read(tmp.path().join(CA_KEY)).unwrap();
+        let again = init(
+            tmp.path(),
+            &InitOptions {
+                nodes: vec!["node-z".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(again, Report::Unchanged);
+        assert_eq!(fs::read(tmp.path().join(CA_KEY)).unwrap(), before);
+        assert!(!tmp.path().join("node-node-z").exists());
+    }
+
+    #[test]
+    fn nodes_are_added_once_and_names_are_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            add_node(tmp.path(), "n1", None),
+            Err(PkiError::NoCa(_))
+        ));
+        init(tmp.path(), &InitOptions::default()).unwrap();
+        assert_eq!(
+            add_node(tmp.path(), "n1", None).unwrap(),
+            Report::Created(vec!["node-n1".into()])
+        );
+        assert_eq!(add_node(tmp.path(), "n1", None).unwrap(), Report::Unchanged);
+        for bad in ["", "../x", "UPPER", "a/b", "-a", "a..b"] {
+            assert!(
+                matches!(
+                    add_node(tmp.path(), bad, None),
+                    Err(PkiError::InvalidNode { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_node_csr_yields_only_that_node_s_identity() {
+        let ca = Authority::generate().unwrap();
+        // The joining agent asks for an admin identity: the subject is not taken from it.
+        let key = KeyPair::generate().unwrap();
+        let greedy = IdentitySpec::base("admin", &[])
+            .unwrap()
+            .request_params()
+            .serialize_request(&key)
+            .unwrap()
+            .pem()
+            .unwrap();
+        let cert = ca
+            .sign_node_csr(&greedy, "node-a", Validity::starting_now(DEFAULT_VALIDITY))
+            .unwrap();
+        let der: rustls_pki_types::CertificateDer<'static> =
+            rustls_pki_types::pem::PemObject::from_pem_slice(cert.as_bytes()).unwrap();
+        assert_eq!(
+            Identity::from_certificate(&der).unwrap(),
+            Identity::node("node-a")
+        );
+        assert!(
+            ca.sign_node_csr(
+                "not a csr",
+                "node-a",
+                Validity::starting_now(DEFAULT_VALIDITY)
+            )
+            .is_err()
+        );
+        let (_, csr) = node_key_and_csr("node-b").unwrap();
+        assert!(
+            ca.sign_node_csr(&csr, "Node_B", Validity::starting_now(DEFAULT_VALIDITY))
+                .is_err()
+        );
+    }
+}
