@@ -20,6 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "everynode/v1/events.proto",
         "everynode/v1/agent.proto",
         "everynode/v1/lease.proto",
+        "everynode/v1/auth.proto",
+        "everynode/v1/bootstrap.proto",
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", root.join(file).display());

@@ -44,6 +44,7 @@
 pub mod clock;
 pub mod config;
 mod error;
+pub mod security;
 pub mod server;
 pub mod shutdown;
 pub mod status;
@@ -52,6 +53,7 @@ pub mod telemetry;
 pub use clock::now;
 pub use config::{CommonArgs, ListenDefault, LogFormat, ServerArgs, defaults};
 pub use error::Error;
+pub use security::{Security, SecurityArgs, SecurityError};
 pub use server::GrpcServer;
 pub use shutdown::{Shutdown, UntilShutdown};
 pub use telemetry::TelemetryGuard;

@@ -7,9 +7,13 @@
 //! - `grpc.health.v1.Health`, with the [`HealthReporter`] handed to the service. Mounted
 //!   services whose status the service did not set before `serve` start SERVING, as does the
 //!   overall status `""`;
+//! - security ([`Security`]): with credentials, connections are mutual TLS 1.3 and every call
+//!   passes the authentication layer ([`everynode_auth::AuthLayer`]); `everynode.v1.Auth`
+//!   (`WhoAmI`) is mounted on every server;
 //! - the tower layers, defined once: a per-call span (with the caller's W3C trace context as
-//!   parent), a completion log line, a global concurrency limit and tonic's request timeout
-//!   (which also honours a shorter `grpc-timeout` from the client);
+//!   parent), a completion log line, authentication and authorization, a global concurrency
+//!   limit and tonic's request timeout (which also honours a shorter `grpc-timeout` from the
+//!   client);
 //! - graceful shutdown: on the [`Shutdown`] signal, every mounted service and `""` report
 //!   NOT_SERVING, the listener is closed, open health watches end (service streams end through
 //!   [`Shutdown::guard_stream`]), and in-flight calls get until the shared grace deadline.
@@ -19,9 +23,13 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use everynode_api::v1::auth_server::{Auth, AuthServer};
+use everynode_api::v1::{AuthWhoAmIRequest, AuthWhoAmIResponse};
+use everynode_auth::Caller;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -40,6 +48,7 @@ use tower::{Layer, Service, ServiceBuilder};
 use crate::config::{
     DEFAULT_CONCURRENCY_LIMIT, DEFAULT_REQUEST_TIMEOUT, ListenDefault, ServerArgs,
 };
+use crate::security::Security;
 use crate::shutdown::{Shutdown, UntilShutdown};
 use crate::{Error, telemetry};
 
@@ -49,6 +58,7 @@ const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// A gRPC server on a bound listener: `GrpcServer::new(listener).add_service(svc).serve(shutdown)`.
 pub struct GrpcServer {
     listener: TcpListener,
+    security: Security,
     routes: RoutesBuilder,
     services: Vec<&'static str>,
     health: HealthReporter,
@@ -60,6 +70,7 @@ impl std::fmt::Debug for GrpcServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GrpcServer")
             .field("listener", &self.listener)
+            .field("security", &self.security)
             .field("services", &self.services)
             .field("request_timeout", &self.request_timeout)
             .field("concurrency_limit", &self.concurrency_limit)
@@ -68,11 +79,13 @@ impl std::fmt::Debug for GrpcServer {
 }
 
 impl GrpcServer {
-    /// A server on `listener` with no services of its own yet and the default limits. Bind the
-    /// listener first (tests bind `127.0.0.1:0` and read [`local_addr`](Self::local_addr)).
-    pub fn new(listener: TcpListener) -> Self {
+    /// A server on `listener`, secured as `security` says, with no services of its own yet and
+    /// the default limits. Bind the listener first (tests bind `127.0.0.1:0` and read
+    /// [`local_addr`](Self::local_addr)).
+    pub fn new(listener: TcpListener, security: Security) -> Self {
         Self {
             listener,
+            security,
             routes: RoutesBuilder::default(),
             services: Vec::new(),
             health: HealthReporter::new(),
@@ -134,8 +147,9 @@ impl GrpcServer {
     pub async fn serve(self, shutdown: Shutdown) -> Result<(), Error> {
         let Self {
             listener,
+            security,
             mut routes,
-            services,
+            mut services,
             health,
             request_timeout,
             concurrency_limit,
@@ -148,6 +162,9 @@ impl GrpcServer {
             streams_end: streams_end.clone(),
         });
         let health_name = name_of(&health_server);
+        let auth_server = AuthServer::new(AuthApi);
+        services.push(name_of(&auth_server));
+        routes.add_service(auth_server);
         for name in &services {
             serve_unless_set(&health, name).await;
         }
@@ -161,6 +178,7 @@ impl GrpcServer {
 
         let layers = ServiceBuilder::new()
             .layer(RpcLogLayer)
+            .layer(security.layer())
             .layer(GlobalConcurrencyLimitLayer::new(concurrency_limit.get()))
             .into_inner();
         let router = tonic::transport::Server::builder()
@@ -170,12 +188,7 @@ impl GrpcServer {
             .layer(layers)
             .add_routes(routes.routes());
 
-        let incoming = TcpListenerStream::new(listener).map(|conn| {
-            conn.inspect(|stream| {
-                // Small gRPC frames should not wait for Nagle.
-                let _ = stream.set_nodelay(true);
-            })
-        });
+        security.watch(&shutdown);
         let drain = {
             let shutdown = shutdown.clone();
             let health = health.clone();
@@ -196,8 +209,29 @@ impl GrpcServer {
             }
         };
 
-        tracing::info!(?addr, ?services, "gRPC server listening");
-        let served = router.serve_with_incoming_shutdown(incoming, drain);
+        tracing::info!(
+            ?addr,
+            ?services,
+            tls = matches!(security, Security::Tls(_)),
+            "gRPC server listening"
+        );
+        let served = async move {
+            match &security {
+                Security::Tls(tls) => {
+                    let incoming = everynode_auth::net::incoming(listener, Arc::clone(tls));
+                    router.serve_with_incoming_shutdown(incoming, drain).await
+                }
+                Security::Insecure => {
+                    let incoming = TcpListenerStream::new(listener).map(|conn| {
+                        conn.inspect(|stream| {
+                            // Small gRPC frames should not wait for Nagle.
+                            let _ = stream.set_nodelay(true);
+                        })
+                    });
+                    router.serve_with_incoming_shutdown(incoming, drain).await
+                }
+            }
+        };
         tokio::select! {
             result = served => {
                 if let Err(e) = result {
@@ -214,6 +248,35 @@ impl GrpcServer {
             }
         }
         Ok(())
+    }
+}
+
+/// `everynode.v1.Auth`: tells a caller how the server sees it.
+#[derive(Debug, Clone, Copy)]
+struct AuthApi;
+
+#[tonic::async_trait]
+impl Auth for AuthApi {
+    async fn who_am_i(
+        &self,
+        request: tonic::Request<AuthWhoAmIRequest>,
+    ) -> Result<tonic::Response<AuthWhoAmIResponse>, tonic::Status> {
+        let response = match everynode_auth::caller(&request) {
+            Some(Caller::Known(identity)) => AuthWhoAmIResponse {
+                user: identity.user.clone(),
+                groups: identity.groups.clone(),
+                insecure: false,
+            },
+            Some(Caller::Insecure) => AuthWhoAmIResponse {
+                user: "system:anonymous".to_string(),
+                groups: vec!["system:unauthenticated".to_string()],
+                insecure: true,
+            },
+            Some(Caller::Anonymous) | None => {
+                return Err(tonic::Status::unauthenticated("no client certificate"));
+            }
+        };
+        Ok(tonic::Response::new(response))
     }
 }
 

@@ -87,7 +87,9 @@ impl From<ApiError> for Status {
             ApiError::Agent(CommandError::NoAgent { .. }) => Status::unavailable(message),
             ApiError::Agent(error @ CommandError::InvalidNode { .. }) => {
                 tracing::error!(error = %error, "pod command not sent");
-                Status::internal("the pod's node name cannot be addressed; see the controller's log")
+                Status::internal(
+                    "the pod's node name cannot be addressed; see the controller's log",
+                )
             }
             ApiError::Agent(CommandError::Failed { node, source }) => {
                 tracing::warn!(node = %node, error = %source, "pod command failed");
@@ -159,7 +161,11 @@ mod tests {
         }));
         assert_eq!(status.code(), Code::Unavailable);
         assert!(status.message().contains("\"n1\""), "{}", status.message());
-        assert!(!status.message().contains("10.0.0.7"), "{}", status.message());
+        assert!(
+            !status.message().contains("10.0.0.7"),
+            "{}",
+            status.message()
+        );
         assert!(!status.message().contains("nats"), "{}", status.message());
 
         let bad = everynode_bus::NodeKey::new("").unwrap_err();
