@@ -1,6 +1,7 @@
 //! Conversions between the generated `everynode.v1` messages ([`crate::v1`]) and
 //! `everynode_core`'s domain model ([`everynode_core::model`]): the one place where protobuf meets
-//! the domain (STYLE.md example 6).
+//! the domain. Services and the CLI speak protobuf on the wire and the domain model in their
+//! logic, and convert only here.
 //!
 //! Every conversion destructures its source exhaustively (no `..`), so a field added to the proto
 //! or to the model fails to compile here instead of being silently dropped. Conversions are total:

@@ -254,7 +254,9 @@ fn not_ready_and_network_unavailable_conditions_do_not_matter() {
     assert_eq!(node_should_run(&n, &ds().build()), RUN);
 }
 
-// -- §5.1 rows 21–27: selectors, names, affinity ---------------------------------------------
+// -- node names, node selectors and node affinity (Kubernetes: `TestNameDaemonSetLaunchesPods`,
+// `TestSelectorDaemonLaunchesPods`, `TestNodeAffinityDaemonLaunchesPods` in
+// `pkg/controller/daemon/daemon_controller_test.go`) -------------------------------------------
 
 #[test]
 fn node_name_and_node_selector_must_both_hold() {
@@ -584,7 +586,9 @@ fn affinity_annotation_with_zero_terms_matches_nothing() {
     assert_eq!(node_should_run(&node("n").build(), &d), EVICT);
 }
 
-// -- taints (§5.1 rows 11, 14, 32–38) ------------------------------------------------------
+// -- taints and tolerations (Kubernetes: `TestTaintedNodeDaemonDoesNotLaunchIntolerantPod`,
+// `TestNoExecuteTaintedDoesEvicitRunningIntolerantPod`, `TestNotReadyNodeDaemonLaunchesPod`,
+// `TestTaintPressureNodeDaemonLaunchesPod` in `daemon_controller_test.go`) --------------------
 
 #[test]
 fn untolerated_no_schedule_taint_keeps_running_pods_but_places_none() {

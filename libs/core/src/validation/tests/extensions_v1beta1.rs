@@ -18,7 +18,7 @@ fn extensions_v1beta1_defaults_the_selector_from_template_labels() {
     spec(&mut ds).selector = None;
     let ds = defaulted(ds, ApiVersion::ExtensionsV1beta1);
     assert_errors(
-        "X1",
+        "selector defaulted from the template labels",
         &validate_daemon_set(&ds, ApiVersion::ExtensionsV1beta1),
         &[],
     );
@@ -38,7 +38,7 @@ fn extensions_v1beta1_rows_of_the_1_3_era() {
     run_api(
         &[
             Row {
-                name: "X2 selector omitted and no template labels",
+                name: "selector omitted and no template labels",
                 change: |ds| {
                     spec(ds).selector = None;
                     template_meta(ds).labels.clear();
@@ -46,7 +46,7 @@ fn extensions_v1beta1_rows_of_the_1_3_era() {
                 want: &[(TEMPLATE_LABELS, Invalid)],
             },
             Row {
-                name: "X4 read-write GCE PD",
+                name: "read-write GCE PD",
                 change: |ds| {
                     pod(ds).volumes = vec![Volume {
                         name: "pd".into(),
@@ -63,7 +63,7 @@ fn extensions_v1beta1_rows_of_the_1_3_era() {
                 )],
             },
             Row {
-                name: "X4 read-only GCE PD",
+                name: "read-only GCE PD",
                 change: |ds| {
                     pod(ds).volumes = vec![Volume {
                         name: "pd".into(),
@@ -77,12 +77,12 @@ fn extensions_v1beta1_rows_of_the_1_3_era() {
                 want: &[],
             },
             Row {
-                name: "X8 restartPolicy Never",
+                name: "restartPolicy Never",
                 change: |ds| pod(ds).restart_policy = "Never".into(),
                 want: &[(RESTART, NotSupported)],
             },
             Row {
-                name: "X9 empty selector",
+                name: "empty selector",
                 change: |ds| set_selector(ds, &[], &[]),
                 want: &[(SELECTOR, Invalid)],
             },
@@ -108,7 +108,7 @@ fn extensions_v1beta1_rows_of_the_1_3_era() {
 fn read_write_gce_pd_is_allowed_in_apps_v1() {
     run_api(
         &[Row {
-            name: "18 current versions accept read-write PDs",
+            name: "current versions accept read-write PDs",
             change: |ds| {
                 pod(ds).volumes = vec![Volume {
                     name: "pd".into(),
@@ -128,17 +128,17 @@ fn affinity_annotation_is_validated_with_the_1_5_rules() {
         run_api(
             &[
                 Row {
-                    name: "X5 not JSON",
+                    name: "not JSON",
                     change: |ds| affinity_annotation(ds, "{nodeAffinity"),
                     want: &[("spec.template.annotations", Invalid)],
                 },
                 Row {
-                    name: "X5 wrong JSON type",
+                    name: "wrong JSON type",
                     change: |ds| affinity_annotation(ds, r#"{"nodeAffinity": 5}"#),
                     want: &[("spec.template.annotations", Invalid)],
                 },
                 Row {
-                    name: "X6 no terms",
+                    name: "no terms",
                     change: |ds| {
                         affinity_annotation(
                             ds,
@@ -148,7 +148,7 @@ fn affinity_annotation_is_validated_with_the_1_5_rules() {
                     want: &[(AFFINITY_PATH, Required)],
                 },
                 Row {
-                    name: "X7 term without matchExpressions",
+                    name: "term without matchExpressions",
                     change: |ds| {
                         affinity_annotation(
                             ds,

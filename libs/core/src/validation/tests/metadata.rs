@@ -11,17 +11,17 @@ fn baseline_and_valid_names_are_accepted() {
     run_api(
         &[
             Row {
-                name: "1 baseline",
+                name: "baseline",
                 change: |_| {},
                 want: &[],
             },
             Row {
-                name: "2 name abc-123",
+                name: "name abc-123",
                 change: |ds| meta(ds).name = "abc-123".into(),
                 want: &[],
             },
             Row {
-                name: "3 hostNetwork with container port 12345",
+                name: "hostNetwork with container port 12345",
                 change: |ds| {
                     pod(ds).host_network = true;
                     c0(ds).ports = vec![ContainerPort {
@@ -32,7 +32,7 @@ fn baseline_and_valid_names_are_accepted() {
                 want: &[],
             },
             Row {
-                name: "8 name a.b-c",
+                name: "name a.b-c",
                 change: |ds| meta(ds).name = "a.b-c".into(),
                 want: &[],
             },
@@ -45,7 +45,7 @@ fn baseline_and_valid_names_are_accepted() {
 fn missing_name_or_namespace_is_required() {
     run_api(
         &[Row {
-            name: "4 zero-length name",
+            name: "zero-length name",
             change: |ds| meta(ds).name.clear(),
             want: &[(NAME, Required)],
         }],
@@ -53,7 +53,7 @@ fn missing_name_or_namespace_is_required() {
     );
     // The namespace is defaulted on the API path; Kubernetes' test runs on the internal type.
     run_raw(&[Row {
-        name: "5 missing namespace",
+        name: "missing namespace",
         change: |ds| meta(ds).namespace.clear(),
         want: &[("metadata.namespace", Required)],
     }]);
@@ -68,27 +68,27 @@ fn names_that_are_not_dns_subdomains_are_invalid() {
     run_api(
         &[
             Row {
-                name: "6 Abc",
+                name: "Abc",
                 change: |ds| meta(ds).name = "Abc".into(),
                 want: &[(NAME, Invalid)],
             },
             Row {
-                name: "7 a_b",
+                name: "a_b",
                 change: |ds| meta(ds).name = "a_b".into(),
                 want: &[(NAME, Invalid)],
             },
             Row {
-                name: "7 -abc",
+                name: "-abc",
                 change: |ds| meta(ds).name = "-abc".into(),
                 want: &[(NAME, Invalid)],
             },
             Row {
-                name: "7 abc-",
+                name: "abc-",
                 change: |ds| meta(ds).name = "abc-".into(),
                 want: &[(NAME, Invalid)],
             },
             Row {
-                name: "9 254 characters",
+                name: "254 characters",
                 change: |ds| meta(ds).name = "a".repeat(254),
                 want: &[(NAME, Invalid)],
             },
@@ -116,7 +116,8 @@ fn names_that_are_not_dns_subdomains_are_invalid() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// §2.2 rows 10–29: selector, labels, annotations
+// The selector, labels and annotations (Kubernetes: `ValidateLabelSelector`, `ValidateLabels`,
+// `ValidateAnnotations`, and `ValidateDaemonSetSpec`'s selector-matches-template rule)
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -124,27 +125,27 @@ fn selector_that_does_not_match_template_labels_is_rejected() {
     run_api(
         &[
             Row {
-                name: "10 selector omitted (nil selector matches nothing)",
+                name: "selector omitted (nil selector matches nothing)",
                 change: |ds| spec(ds).selector = None,
                 want: &[(TEMPLATE_LABELS, Invalid)],
             },
             Row {
-                name: "12 selector {foo: bar}",
+                name: "selector {foo: bar}",
                 change: |ds| set_selector(ds, &[("foo", "bar")], &[]),
                 want: &[(TEMPLATE_LABELS, Invalid)],
             },
             Row {
-                name: "13 selector subset of template labels",
+                name: "selector subset of template labels",
                 change: |ds| template_meta(ds).labels = labels(&[("a", "b"), ("x", "y")]),
                 want: &[],
             },
             Row {
-                name: "14 matchExpressions In",
+                name: "matchExpressions In",
                 change: |ds| set_selector(ds, &[], &[("a", "In", &["b", "c"])]),
                 want: &[],
             },
             Row {
-                name: "17 DoesNotExist with matchLabels",
+                name: "DoesNotExist with matchLabels",
                 change: |ds| set_selector(ds, &[("a", "b")], &[("x", "DoesNotExist", &[])]),
                 want: &[],
             },
@@ -166,7 +167,7 @@ fn selector_that_does_not_match_template_labels_is_rejected() {
 fn empty_selector_is_invalid_for_daemonset() {
     run_api(
         &[Row {
-            name: "11 selector {}",
+            name: "selector {}",
             change: |ds| set_selector(ds, &[], &[]),
             want: &[(SELECTOR, Invalid)],
         }],
@@ -179,17 +180,17 @@ fn selector_expressions_follow_operator_rules() {
     run_api(
         &[
             Row {
-                name: "15 In with no values",
+                name: "In with no values",
                 change: |ds| set_selector(ds, &[], &[("a", "In", &[])]),
                 want: &[("spec.selector.matchExpressions[0].values", Required)],
             },
             Row {
-                name: "16 Exists with values",
+                name: "Exists with values",
                 change: |ds| set_selector(ds, &[("a", "b")], &[("x", "Exists", &["y"])]),
                 want: &[("spec.selector.matchExpressions[0].values", Forbidden)],
             },
             Row {
-                name: "18 Gt is not a label selector operator",
+                name: "Gt is not a label selector operator",
                 change: |ds| set_selector(ds, &[], &[("a", "Gt", &["1"])]),
                 want: &[("spec.selector.matchExpressions[0].operator", Invalid)],
             },
@@ -218,21 +219,21 @@ fn invalid_label_keys_and_values_are_rejected_where_they_are() {
     run_api(
         &[
             Row {
-                name: "19 invalid matchLabels key (1 error)",
+                name: "invalid matchLabels key (1 error)",
                 change: |ds| {
                     set_selector(ds, &[("NoUppercaseOrSpecialCharsLike=Equals", "b")], &[])
                 },
                 want: &[("spec.selector.matchLabels", Invalid)],
             },
             Row {
-                name: "20 invalid DaemonSet label",
+                name: "invalid DaemonSet label",
                 change: |ds| {
                     meta(ds).labels = labels(&[("NoUppercaseOrSpecialCharsLike=Equals", "bar")])
                 },
                 want: &[("metadata.labels", Invalid)],
             },
             Row {
-                name: "21 invalid label and no selector",
+                name: "invalid label and no selector",
                 change: |ds| {
                     meta(ds).labels = labels(&[("NoUppercaseOrSpecialCharsLike=Equals", "bar")]);
                     spec(ds).selector = None;
@@ -240,7 +241,7 @@ fn invalid_label_keys_and_values_are_rejected_where_they_are() {
                 want: &[("metadata.labels", Invalid), (TEMPLATE_LABELS, Invalid)],
             },
             Row {
-                name: "21b invalid template label key",
+                name: "invalid template label key",
                 change: |ds| template_meta(ds).labels = labels(&[("bad=key", "x")]),
                 want: &[
                     ("spec.template.labels", Invalid),
@@ -248,7 +249,7 @@ fn invalid_label_keys_and_values_are_rejected_where_they_are() {
                 ],
             },
             Row {
-                name: "22 invalid annotation key",
+                name: "invalid annotation key",
                 change: |ds| {
                     meta(ds).annotations =
                         labels(&[("NoUppercaseOrSpecialCharsLike=Equals", "bar")])
@@ -256,57 +257,57 @@ fn invalid_label_keys_and_values_are_rejected_where_they_are() {
                 want: &[("metadata.annotations", Invalid)],
             },
             Row {
-                name: "23 prefixed key",
+                name: "prefixed key",
                 change: |ds| set_labels_everywhere(ds, &[("example.com/app", "web")]),
                 want: &[],
             },
             Row {
-                name: "24 name part of 64 characters",
+                name: "name part of 64 characters",
                 change: |ds| meta(ds).labels = [("k".repeat(64), "v".to_string())].into(),
                 want: &[("metadata.labels", Invalid)],
             },
             Row {
-                name: "25 a/b/c",
+                name: "a/b/c",
                 change: |ds| meta(ds).labels = labels(&[("a/b/c", "v")]),
                 want: &[("metadata.labels", Invalid)],
             },
             Row {
-                name: "25 /a",
+                name: "/a",
                 change: |ds| meta(ds).labels = labels(&[("/a", "v")]),
                 want: &[("metadata.labels", Invalid)],
             },
             Row {
-                name: "25 Example.com/a",
+                name: "Example.com/a",
                 change: |ds| meta(ds).labels = labels(&[("Example.com/a", "v")]),
                 want: &[("metadata.labels", Invalid)],
             },
             Row {
-                name: "26 A_b.c-D",
+                name: "A_b.c-D",
                 change: |ds| set_labels_everywhere(ds, &[("A_b.c-D", "v")]),
                 want: &[],
             },
             Row {
-                name: "27 empty label value",
+                name: "empty label value",
                 change: |ds| set_labels_everywhere(ds, &[("a", "")]),
                 want: &[],
             },
             Row {
-                name: "28 value of 64 characters",
+                name: "value of 64 characters",
                 change: |ds| meta(ds).labels = [("a".to_string(), "v".repeat(64))].into(),
                 want: &[("metadata.labels", Invalid)],
             },
             Row {
-                name: "29 value -x",
+                name: "value -x",
                 change: |ds| meta(ds).labels = labels(&[("a", "-x")]),
                 want: &[("metadata.labels", Invalid)],
             },
             Row {
-                name: "29 value x-",
+                name: "value x-",
                 change: |ds| meta(ds).labels = labels(&[("a", "x-")]),
                 want: &[("metadata.labels", Invalid)],
             },
             Row {
-                name: "29 value with a space",
+                name: "value with a space",
                 change: |ds| meta(ds).labels = labels(&[("a", "x y")]),
                 want: &[("metadata.labels", Invalid)],
             },

@@ -49,7 +49,8 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Baseline B of §2.2 (before defaulting): `metadata {name: abc, namespace: default}`,
+/// The baseline every row changes (before defaulting), shaped like `TestValidateDaemonSet`'s
+/// `validSelector` and `validPodTemplate`: `metadata {name: abc, namespace: default}`,
 /// `selector.matchLabels {a: b}`, template labels `{a: b}`, one container `{name: c, image: img}`.
 fn baseline() -> DaemonSet {
     DaemonSet {
@@ -241,14 +242,15 @@ fn assert_errors(case: &str, errs: &[FieldError], want: &[(&str, ErrorKind)]) {
     assert_eq!(got, want, "{case}: got\n{}", render(errs));
 }
 
-/// One table row: a name (the reference row), how B changes, the expected (path, kind) list.
+/// One table row: a name saying what it tries, how the baseline changes, the expected
+/// (path, kind) list.
 struct Row {
     name: &'static str,
     change: fn(&mut DaemonSet),
     want: &'static [(&'static str, ErrorKind)],
 }
 
-/// API path: change B, default for `api`, validate.
+/// API path: change the baseline, default for `api`, validate.
 fn run_api(rows: &[Row], api: ApiVersion) {
     for row in rows {
         let mut ds = baseline();
@@ -258,7 +260,7 @@ fn run_api(rows: &[Row], api: ApiVersion) {
     }
 }
 
-/// Internal-type path: default B, change it, validate without defaulting again.
+/// Internal-type path: default the baseline, change it, validate without defaulting again.
 fn run_raw(rows: &[Row]) {
     for row in rows {
         let mut ds = defaulted(baseline(), ApiVersion::AppsV1);

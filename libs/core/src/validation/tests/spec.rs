@@ -6,7 +6,8 @@
 use super::*;
 
 // ---------------------------------------------------------------------------------------------
-// §2.2 rows 30–36: template
+// The template (Kubernetes: `ValidateDaemonSetSpec`'s template rules: restartPolicy Always,
+// no activeDeadlineSeconds, no ephemeral containers)
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -14,17 +15,17 @@ fn restart_policy_other_than_always_is_not_supported() {
     run_api(
         &[
             Row {
-                name: "30 OnFailure",
+                name: "OnFailure",
                 change: |ds| pod(ds).restart_policy = "OnFailure".into(),
                 want: &[(RESTART, NotSupported)],
             },
             Row {
-                name: "31 Never",
+                name: "Never",
                 change: |ds| pod(ds).restart_policy = "Never".into(),
                 want: &[(RESTART, NotSupported)],
             },
             Row {
-                name: "32 omitted is defaulted",
+                name: "omitted is defaulted",
                 change: |_| {},
                 want: &[],
             },
@@ -47,12 +48,12 @@ fn template_rules_of_daemonsets() {
     run_api(
         &[
             Row {
-                name: "33 activeDeadlineSeconds",
+                name: "activeDeadlineSeconds",
                 change: |ds| pod(ds).active_deadline_seconds = Some(10),
                 want: &[("spec.template.spec.activeDeadlineSeconds", Forbidden)],
             },
             Row {
-                name: "33 activeDeadlineSeconds out of range is also invalid",
+                name: "activeDeadlineSeconds out of range is also invalid",
                 change: |ds| pod(ds).active_deadline_seconds = Some(0),
                 want: &[
                     ("spec.template.spec.activeDeadlineSeconds", Forbidden),
@@ -60,17 +61,17 @@ fn template_rules_of_daemonsets() {
                 ],
             },
             Row {
-                name: "34 no containers",
+                name: "no containers",
                 change: |ds| pod(ds).containers.clear(),
                 want: &[(CONTAINERS, Required)],
             },
             Row {
-                name: "35 template omitted (API path: the template is defaulted)",
+                name: "template omitted (API path: the template is defaulted)",
                 change: |ds| spec(ds).template = None,
                 want: &[(TEMPLATE_LABELS, Invalid), (CONTAINERS, Required)],
             },
             Row {
-                name: "36 ephemeral containers",
+                name: "ephemeral containers",
                 change: |ds| pod(ds).ephemeral_containers = vec![container("debugger")],
                 want: &[("spec.template.spec.ephemeralContainers", Forbidden)],
             },
@@ -78,7 +79,7 @@ fn template_rules_of_daemonsets() {
         ApiVersion::AppsV1,
     );
     run_raw(&[Row {
-        name: "35 template omitted (internal, undefaulted type)",
+        name: "template omitted (internal, undefaulted type)",
         change: |ds| spec(ds).template = None,
         want: &[
             (TEMPLATE_LABELS, Invalid),
@@ -96,7 +97,8 @@ fn template_rules_of_daemonsets() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// §2.2 rows 37–54: strategy and scalars
+// The update strategy and scalars (Kubernetes: `ValidateDaemonSetUpdateStrategy`,
+// `ValidateRollingUpdateDaemonSet`, non-negative `minReadySeconds` and `revisionHistoryLimit`)
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -104,7 +106,7 @@ fn update_strategy_type_must_be_rolling_update_or_on_delete() {
     run_api(
         &[
             Row {
-                name: "37 Random",
+                name: "Random",
                 change: |ds| {
                     spec(ds).update_strategy = Some(DaemonSetUpdateStrategy {
                         type_: "Random".into(),
@@ -114,7 +116,7 @@ fn update_strategy_type_must_be_rolling_update_or_on_delete() {
                 want: &[(STRATEGY, NotSupported)],
             },
             Row {
-                name: "38 OnDelete",
+                name: "OnDelete",
                 change: |ds| {
                     spec(ds).update_strategy = Some(DaemonSetUpdateStrategy {
                         type_: "OnDelete".into(),
@@ -124,7 +126,7 @@ fn update_strategy_type_must_be_rolling_update_or_on_delete() {
                 want: &[],
             },
             Row {
-                name: "39 OnDelete ignores rollingUpdate",
+                name: "OnDelete ignores rollingUpdate",
                 change: |ds| {
                     spec(ds).update_strategy = Some(DaemonSetUpdateStrategy {
                         type_: "OnDelete".into(),
@@ -138,7 +140,7 @@ fn update_strategy_type_must_be_rolling_update_or_on_delete() {
                 want: &[],
             },
             Row {
-                name: "40 empty strategy is defaulted",
+                name: "empty strategy is defaulted",
                 change: |ds| spec(ds).update_strategy = Some(DaemonSetUpdateStrategy::default()),
                 want: &[],
             },
@@ -160,12 +162,12 @@ fn update_strategy_type_must_be_rolling_update_or_on_delete() {
 fn rolling_update_needs_exactly_one_of_max_unavailable_and_max_surge() {
     run_raw(&[
         Row {
-            name: "41 rollingUpdate {} on the internal type",
+            name: "rollingUpdate {} on the internal type",
             change: |ds| rolling(ds, None, None),
             want: &[(MAX_UNAVAILABLE, Required)],
         },
         Row {
-            name: "20 RollingUpdate without rollingUpdate on the internal type",
+            name: "RollingUpdate without rollingUpdate on the internal type",
             change: |ds| {
                 spec(ds).update_strategy = Some(DaemonSetUpdateStrategy {
                     type_: "RollingUpdate".into(),
@@ -178,82 +180,82 @@ fn rolling_update_needs_exactly_one_of_max_unavailable_and_max_surge() {
     run_api(
         &[
             Row {
-                name: "41 maxUnavailable 0, maxSurge defaulted 0",
+                name: "maxUnavailable 0, maxSurge defaulted 0",
                 change: |ds| rolling(ds, int(0), None),
                 want: &[(MAX_UNAVAILABLE, Required)],
             },
             Row {
-                name: "42 maxUnavailable 0%",
+                name: "maxUnavailable 0%",
                 change: |ds| rolling(ds, text("0%"), None),
                 want: &[(MAX_UNAVAILABLE, Required)],
             },
             Row {
-                name: "43 maxUnavailable 0, maxSurge 0%",
+                name: "maxUnavailable 0, maxSurge 0%",
                 change: |ds| rolling(ds, int(0), text("0%")),
                 want: &[(MAX_UNAVAILABLE, Required)],
             },
             Row {
-                name: "44 maxUnavailable 1",
+                name: "maxUnavailable 1",
                 change: |ds| rolling(ds, int(1), None),
                 want: &[],
             },
             Row {
-                name: "44 maxUnavailable 1%",
+                name: "maxUnavailable 1%",
                 change: |ds| rolling(ds, text("1%"), None),
                 want: &[],
             },
             Row {
-                name: "44 maxUnavailable 100%",
+                name: "maxUnavailable 100%",
                 change: |ds| rolling(ds, text("100%"), None),
                 want: &[],
             },
             Row {
-                name: "45 maxUnavailable 101%",
+                name: "maxUnavailable 101%",
                 change: |ds| rolling(ds, text("101%"), None),
                 want: &[(MAX_UNAVAILABLE, Invalid)],
             },
             Row {
-                name: "46 both 1%",
+                name: "both 1%",
                 change: |ds| rolling(ds, text("1%"), text("1%")),
                 want: &[(MAX_SURGE, Invalid)],
             },
             Row {
-                name: "47 both 1",
+                name: "both 1",
                 change: |ds| rolling(ds, int(1), int(1)),
                 want: &[(MAX_SURGE, Invalid)],
             },
             Row {
-                name: "48 surge 1",
+                name: "surge 1",
                 change: |ds| rolling(ds, int(0), int(1)),
                 want: &[],
             },
             Row {
-                name: "48 surge 1%",
+                name: "surge 1%",
                 change: |ds| rolling(ds, int(0), text("1%")),
                 want: &[],
             },
             Row {
-                name: "48 surge 100%",
+                name: "surge 100%",
                 change: |ds| rolling(ds, int(0), text("100%")),
                 want: &[],
             },
             Row {
-                name: "49 surge 101%",
+                name: "surge 101%",
                 change: |ds| rolling(ds, int(0), text("101%")),
                 want: &[(MAX_SURGE, Invalid)],
             },
             Row {
-                name: "50 maxUnavailable -1",
+                name: "maxUnavailable -1",
                 change: |ds| rolling(ds, int(-1), None),
                 want: &[(MAX_UNAVAILABLE, Invalid)],
             },
             Row {
-                name: "51 maxUnavailable abc counts as 0",
+                name: "maxUnavailable abc counts as 0",
                 change: |ds| rolling(ds, text("abc"), None),
                 want: &[(MAX_UNAVAILABLE, Invalid), (MAX_UNAVAILABLE, Required)],
             },
             Row {
-                name: "52 maxUnavailable \"5\" without %",
+                name: "maxUnavailable \"5\" without %",
                 change: |ds| rolling(ds, text("5"), None),
                 want: &[(MAX_UNAVAILABLE, Invalid)],
             },
@@ -287,17 +289,17 @@ fn negative_scalars_are_invalid() {
     run_api(
         &[
             Row {
-                name: "53 minReadySeconds -1",
+                name: "minReadySeconds -1",
                 change: |ds| spec(ds).min_ready_seconds = -1,
                 want: &[("spec.minReadySeconds", Invalid)],
             },
             Row {
-                name: "54 revisionHistoryLimit -1",
+                name: "revisionHistoryLimit -1",
                 change: |ds| spec(ds).revision_history_limit = Some(-1),
                 want: &[("spec.revisionHistoryLimit", Invalid)],
             },
             Row {
-                name: "54 revisionHistoryLimit 0",
+                name: "revisionHistoryLimit 0",
                 change: |ds| spec(ds).revision_history_limit = Some(0),
                 want: &[],
             },
@@ -331,7 +333,8 @@ fn negative_scalars_are_invalid() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// §2.2 rows 55–61: scheduling
+// Scheduling (Kubernetes: `ValidateNodeSelector` and `ValidateNodeSelectorRequirement` for
+// `spec.affinity`, `ValidateTolerations`)
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -339,7 +342,7 @@ fn node_affinity_terms_follow_node_selector_rules() {
     run_api(
         &[
             Row {
-                name: "55 nodeSelector",
+                name: "nodeSelector",
                 change: |ds| pod(ds).node_selector = labels(&[("disktype", "ssd")]),
                 want: &[],
             },
@@ -349,12 +352,12 @@ fn node_affinity_terms_follow_node_selector_rules() {
                 want: &[("spec.template.spec.nodeSelector", Invalid)],
             },
             Row {
-                name: "56 no terms",
+                name: "no terms",
                 change: |ds| node_affinity(ds, vec![]),
                 want: &[(REQUIRED_TERMS, Required)],
             },
             Row {
-                name: "57 Gt with two values",
+                name: "Gt with two values",
                 change: |ds| node_affinity(ds, expressions(vec![req("k", "Gt", &["1", "2"])])),
                 want: &[(
                     "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
@@ -362,17 +365,17 @@ fn node_affinity_terms_follow_node_selector_rules() {
                 )],
             },
             Row {
-                name: "58 Gt 5",
+                name: "Gt 5",
                 change: |ds| node_affinity(ds, expressions(vec![req("k", "Gt", &["5"])])),
                 want: &[],
             },
             Row {
-                name: "58 Lt 5",
+                name: "Lt 5",
                 change: |ds| node_affinity(ds, expressions(vec![req("k", "Lt", &["5"])])),
                 want: &[],
             },
             Row {
-                name: "59 In with no values",
+                name: "In with no values",
                 change: |ds| node_affinity(ds, expressions(vec![req("k", "In", &[])])),
                 want: &[(
                     "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
@@ -380,7 +383,7 @@ fn node_affinity_terms_follow_node_selector_rules() {
                 )],
             },
             Row {
-                name: "59 Exists with values",
+                name: "Exists with values",
                 change: |ds| node_affinity(ds, expressions(vec![req("k", "Exists", &["v"])])),
                 want: &[(
                     "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
@@ -388,7 +391,7 @@ fn node_affinity_terms_follow_node_selector_rules() {
                 )],
             },
             Row {
-                name: "59 operator Foo",
+                name: "operator Foo",
                 change: |ds| node_affinity(ds, expressions(vec![req("k", "Foo", &["v"])])),
                 want: &[(
                     "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator",
@@ -396,7 +399,7 @@ fn node_affinity_terms_follow_node_selector_rules() {
                 )],
             },
             Row {
-                name: "60 matchFields with two names",
+                name: "matchFields with two names",
                 change: |ds| {
                     node_affinity(ds, fields(vec![req("metadata.name", "In", &["n1", "n2"])]))
                 },
@@ -406,7 +409,7 @@ fn node_affinity_terms_follow_node_selector_rules() {
                 )],
             },
             Row {
-                name: "60 matchFields on metadata.labels",
+                name: "matchFields on metadata.labels",
                 change: |ds| node_affinity(ds, fields(vec![req("metadata.labels", "In", &["n1"])])),
                 want: &[(
                     "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchFields[0].key",
@@ -451,7 +454,7 @@ fn tolerations_follow_kubernetes_rules() {
     run_api(
         &[
             Row {
-                name: "61 empty key with Equal",
+                name: "empty key with Equal",
                 change: |ds| pod(ds).tolerations = vec![toleration("", "Equal", "", "")],
                 want: &[("spec.template.spec.tolerations[0].operator", Invalid)],
             },

@@ -4,7 +4,7 @@
 
 use super::*;
 
-/// A stored DaemonSet: B defaulted, with uid, resourceVersion, generation and template
+/// A stored DaemonSet: the baseline defaulted, with uid, resourceVersion, generation and template
 /// generation 1.
 fn stored(api: ApiVersion) -> DaemonSet {
     let mut ds = defaulted(baseline(), api);
@@ -49,12 +49,12 @@ fn updates_revalidate_and_keep_identity_and_selector() {
     run_updates(
         &[
             UpdateRow {
-                name: "U1 no change",
+                name: "no change",
                 change: |_| {},
                 want: &[],
             },
             UpdateRow {
-                name: "U2 image changed with template generation bumped",
+                name: "image changed with template generation bumped",
                 change: |ds| {
                     c0(ds).image = "img:2".into();
                     bump_template_generation(ds);
@@ -62,12 +62,12 @@ fn updates_revalidate_and_keep_identity_and_selector() {
                 want: &[],
             },
             UpdateRow {
-                name: "U3 OnDelete to RollingUpdate",
+                name: "OnDelete to RollingUpdate",
                 change: |ds| rolling(ds, int(1), None),
                 want: &[],
             },
             UpdateRow {
-                name: "U4 nil vs empty imagePullSecrets is no template change",
+                name: "nil vs empty imagePullSecrets is no template change",
                 change: |ds| {
                     pod(ds)
                         .extra_fields
@@ -76,7 +76,7 @@ fn updates_revalidate_and_keep_identity_and_selector() {
                 want: &[],
             },
             UpdateRow {
-                name: "U5 selector changed",
+                name: "selector changed",
                 change: |ds| {
                     set_labels_everywhere(ds, &[("c", "d")]);
                     bump_template_generation(ds);
@@ -84,7 +84,7 @@ fn updates_revalidate_and_keep_identity_and_selector() {
                 want: &[(SELECTOR, Invalid)],
             },
             UpdateRow {
-                name: "U6 read-write GCE PD added",
+                name: "read-write GCE PD added",
                 change: |ds| {
                     pod(ds).volumes = vec![Volume {
                         name: "pd".into(),
@@ -99,7 +99,7 @@ fn updates_revalidate_and_keep_identity_and_selector() {
                 want: &[],
             },
             UpdateRow {
-                name: "U7 template without containers",
+                name: "template without containers",
                 change: |ds| {
                     pod(ds).containers.clear();
                     bump_template_generation(ds);
@@ -107,7 +107,7 @@ fn updates_revalidate_and_keep_identity_and_selector() {
                 want: &[(CONTAINERS, Required)],
             },
             UpdateRow {
-                name: "U8 strategy Random",
+                name: "strategy Random",
                 change: |ds| {
                     spec(ds).update_strategy = Some(DaemonSetUpdateStrategy {
                         type_: "Random".into(),
@@ -117,47 +117,47 @@ fn updates_revalidate_and_keep_identity_and_selector() {
                 want: &[(STRATEGY, NotSupported)],
             },
             UpdateRow {
-                name: "24 name changed",
+                name: "name changed",
                 change: |ds| meta(ds).name = "other".into(),
                 want: &[(NAME, Invalid)],
             },
             UpdateRow {
-                name: "24 namespace changed",
+                name: "namespace changed",
                 change: |ds| meta(ds).namespace = "other".into(),
                 want: &[("metadata.namespace", Invalid)],
             },
             UpdateRow {
-                name: "24 uid changed",
+                name: "uid changed",
                 change: |ds| meta(ds).uid = "uid-2".into(),
                 want: &[("metadata.uid", Invalid)],
             },
             UpdateRow {
-                name: "24 creationTimestamp changed",
+                name: "creationTimestamp changed",
                 change: |ds| meta(ds).creation_timestamp = Some(Timestamp::from_seconds(1)),
                 want: &[("metadata.creationTimestamp", Invalid)],
             },
             UpdateRow {
-                name: "24 resourceVersion missing",
+                name: "resourceVersion missing",
                 change: |ds| meta(ds).resource_version.clear(),
                 want: &[("metadata.resourceVersion", Invalid)],
             },
             UpdateRow {
-                name: "24 generation decremented",
+                name: "generation decremented",
                 change: |ds| meta(ds).generation = 0,
                 want: &[("metadata.generation", Invalid)],
             },
             UpdateRow {
-                name: "27 template changed without a template generation bump",
+                name: "template changed without a template generation bump",
                 change: |ds| c0(ds).image = "img:2".into(),
                 want: &[("spec.templateGeneration", Invalid)],
             },
             UpdateRow {
-                name: "27 template generation bumped without a template change",
+                name: "template generation bumped without a template change",
                 change: bump_template_generation,
                 want: &[("spec.templateGeneration", Invalid)],
             },
             UpdateRow {
-                name: "27 template generation decremented",
+                name: "template generation decremented",
                 change: |ds| {
                     meta(ds)
                         .annotations
@@ -197,7 +197,7 @@ fn updates_without_any_template_generation_skip_the_generation_rule() {
 fn selector_is_immutable_in_apps_v1beta2_but_not_in_extensions_v1beta1() {
     run_updates(
         &[UpdateRow {
-            name: "U5 apps/v1beta2",
+            name: "apps/v1beta2",
             change: |ds| {
                 set_labels_everywhere(ds, &[("c", "d")]);
                 bump_template_generation(ds);
@@ -208,7 +208,7 @@ fn selector_is_immutable_in_apps_v1beta2_but_not_in_extensions_v1beta1() {
     );
     run_updates(
         &[UpdateRow {
-            name: "X3 extensions/v1beta1 selector change",
+            name: "extensions/v1beta1 selector change",
             change: |ds| {
                 set_labels_everywhere(ds, &[("c", "d")]);
                 bump_template_generation(ds);
@@ -263,13 +263,13 @@ fn status_counters_must_not_be_negative() {
         set(&mut all);
         let path = format!("status.{field}");
         assert_errors(
-            &format!("U9 {field}"),
+            &format!("negative {field}"),
             &validate_daemon_set_status_update(Some(&status), Some(&old)),
             &[(path.as_str(), Invalid)],
         );
     }
     let errs = validate_daemon_set_status_update(Some(&all), Some(&old));
-    assert_eq!(errs.len(), 8, "U9 all: {}", render(&errs));
+    assert_eq!(errs.len(), 8, "all negative: {}", render(&errs));
     assert_eq!(
         errs[0].to_string(),
         "status.currentNumberScheduled: Invalid value: -1: must be greater than or equal to 0"
@@ -288,14 +288,14 @@ fn collision_count_cannot_be_decremented() {
         ..Default::default()
     };
     let errs = validate_daemon_set_status_update(Some(&lower), Some(&old));
-    assert_errors("U10", &errs, &[("status.collisionCount", Invalid)]);
+    assert_errors("decremented", &errs, &[("status.collisionCount", Invalid)]);
     assert_eq!(
         errs[0].to_string(),
         "status.collisionCount: Invalid value: 1: cannot be decremented"
     );
     let unset = DaemonSetStatus::default();
     assert_errors(
-        "U10 unset",
+        "unset",
         &validate_daemon_set_status_update(Some(&unset), Some(&old)),
         &[("status.collisionCount", Invalid)],
     );
@@ -304,7 +304,7 @@ fn collision_count_cannot_be_decremented() {
         ..Default::default()
     };
     assert_errors(
-        "U10 up",
+        "incremented",
         &validate_daemon_set_status_update(Some(&higher), Some(&old)),
         &[],
     );
