@@ -6,7 +6,12 @@
 //! [`validate_daemon_set`] (create), [`validate_daemon_set_update`] and
 //! [`validate_daemon_set_status_update`]. Submodules: `meta` (object metadata, labels,
 //! annotations, label selectors), `pod` (pod template and pod spec), `daemonset` (the spec, the
-//! update strategy, updates and status).
+//! update strategy, updates and status), `node` (node taints and taint effects).
+//!
+//! The checks other services share are public and take a [`Path`]: [`validate_labels`],
+//! [`validate_annotations`], [`validate_label_name`], [`validate_object_name`],
+//! [`validate_node_taints`] and [`validate_taint_effect`]; the registry validates nodes with
+//! them, so admission and the registry enforce one set of rules with one wording.
 //!
 //! Invariants:
 //! - every check runs and every error is returned (no first-fail), in Kubernetes' order;
@@ -20,6 +25,7 @@
 
 mod daemonset;
 mod meta;
+mod node;
 mod pod;
 #[cfg(test)]
 mod tests;
@@ -34,6 +40,11 @@ pub use daemonset::{
     TEMPLATE_GENERATION_ANNOTATION, validate_daemon_set, validate_daemon_set_status_update,
     validate_daemon_set_update,
 };
+pub use meta::{
+    TOTAL_ANNOTATION_SIZE_LIMIT_BYTES, validate_annotations, validate_label_name, validate_labels,
+    validate_object_name,
+};
+pub use node::{TAINT_EFFECTS, validate_node_taints, validate_taint_effect};
 pub use pod::{AFFINITY_ANNOTATION_KEY, AffinityAnnotationError, node_affinity_from_annotation};
 
 /// The kind of a field error (Kubernetes: `field.ErrorType`).
@@ -322,16 +333,20 @@ impl fmt::Display for ApiVersion {
 // Field paths (Kubernetes: `field.Path`)
 // ---------------------------------------------------------------------------------------------
 
-/// A field path: children joined by `.`, list indexes and map keys in brackets.
+/// A field path (Kubernetes: `field.Path`): children joined by `.`, list indexes and map keys
+/// in brackets, e.g. `spec.taints[0].effect`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Path(String);
+pub struct Path(String);
 
 impl Path {
-    pub(crate) fn new(root: &str) -> Self {
+    /// A path starting at `root` (`metadata`, `spec.taints`, or a request field such as
+    /// `set_labels`); an empty root makes the first child the start.
+    pub fn new(root: &str) -> Self {
         Path(root.to_string())
     }
 
-    pub(crate) fn child(&self, name: &str) -> Self {
+    /// `self.name`.
+    pub fn child(&self, name: &str) -> Self {
         if self.0.is_empty() {
             Path(name.to_string())
         } else {
@@ -339,12 +354,25 @@ impl Path {
         }
     }
 
-    pub(crate) fn index(&self, i: usize) -> Self {
+    /// `self[i]`.
+    pub fn index(&self, i: usize) -> Self {
         Path(format!("{}[{i}]", self.0))
     }
 
-    pub(crate) fn key(&self, key: &str) -> Self {
+    /// `self[key]`.
+    pub fn key(&self, key: &str) -> Self {
         Path(format!("{}[{key}]", self.0))
+    }
+
+    /// The path as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

@@ -11,6 +11,7 @@
 use serde_json::Value;
 
 use super::meta::{validate_annotations, validate_label_name, validate_labels};
+use super::node::validate_taint_effect;
 use super::{FieldError, Path, go_quote};
 
 mod affinity;
@@ -259,17 +260,7 @@ pub(crate) fn validate_tolerations(
                 &["Equal", "Exists"],
             )),
         }
-        if !t.effect.is_empty()
-            && !matches!(
-                t.effect.as_str(),
-                "NoSchedule" | "PreferNoSchedule" | "NoExecute"
-            )
-        {
-            errs.push(FieldError::not_supported(
-                &p.child("effect"),
-                go_quote(&t.effect),
-                &["NoSchedule", "PreferNoSchedule", "NoExecute"],
-            ));
-        }
+        // An empty effect matches every taint effect.
+        validate_taint_effect(&t.effect, true, &p.child("effect"), errs);
     }
 }

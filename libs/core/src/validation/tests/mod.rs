@@ -32,6 +32,7 @@ use crate::model::{
 mod container_fields;
 mod extensions_v1beta1;
 mod metadata;
+mod node;
 mod pod_spec;
 mod spec;
 mod updates;
