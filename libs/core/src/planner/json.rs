@@ -98,7 +98,7 @@ impl Obj {
     }
     fn time(&mut self, key: &str, value: Option<Timestamp>) {
         if let Some(t) = value {
-            self.put(key, Value::String(rfc3339(t)));
+            self.put(key, Value::String(t.to_rfc3339()));
         }
     }
     fn int_or_string(&mut self, key: &str, value: Option<&IntOrString>) {
@@ -384,33 +384,6 @@ fn toleration(t: &Toleration) -> Value {
     o.finish(&t.extra_fields)
 }
 
-/// `seconds` since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
-pub fn rfc3339(t: Timestamp) -> String {
-    let days = t.seconds.div_euclid(86_400);
-    let secs = t.seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// Compact JSON with the keys of every object sorted, appended to `out`.
 pub fn canonical_bytes(value: &Value, out: &mut Vec<u8>) {
     match value {
@@ -579,18 +552,5 @@ mod tests {
             &serde_json::json!({"name": "x", "port": 81})
         ));
         assert!(!json_equal(&a, &serde_json::json!({"name": "x"})));
-    }
-
-    #[test]
-    fn rfc3339_formats_utc_seconds() {
-        assert_eq!(rfc3339(Timestamp::from_seconds(0)), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            rfc3339(Timestamp::from_seconds(1_700_000_000)),
-            "2023-11-14T22:13:20Z"
-        );
-        assert_eq!(
-            rfc3339(Timestamp::from_seconds(951_825_600)),
-            "2000-02-29T12:00:00Z"
-        );
     }
 }
