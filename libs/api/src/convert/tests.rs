@@ -623,6 +623,27 @@ fn pod_status_converts_container_states_to_the_enum() {
     ));
 }
 
+#[test]
+fn core_template_json_is_what_the_manifest_encoder_writes_for_every_field() {
+    // The planner writes revision data and hashes templates with its own encoder (core has no
+    // protobuf); with every field of a template set, it must write what the manifest encoder
+    // writes, so that a field added to the model but not to the planner's encoder (and so
+    // invisible to the template hash) fails here.
+    let mut ds = daemon_set();
+    let template = ds.spec.as_mut().unwrap().template.as_mut().unwrap();
+    // The one difference: the planner writes whole seconds, as `metav1.Time` does.
+    let meta = template.metadata.as_mut().unwrap();
+    for t in [&mut meta.creation_timestamp, &mut meta.deletion_timestamp] {
+        t.as_mut().unwrap().nanos = 0;
+    }
+    let encoded = crate::manifest::to_value(&ds)["spec"]["template"].clone();
+    let model = model::DaemonSet::from(ds);
+    let core = everynode_core::planner::template_to_json(
+        model.spec.as_ref().unwrap().template.as_ref().unwrap(),
+    );
+    assert_eq!(core, encoded);
+}
+
 // -- extra_fields presence ---------------------------------------------------------------
 
 #[test]

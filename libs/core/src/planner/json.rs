@@ -10,6 +10,21 @@
 //!   name;
 //! - timestamps are RFC 3339 strings in UTC with whole seconds (like `metav1.Time`).
 //!
+//! Why the planner has its own encoder next to `everynode_api::manifest`'s (which writes every
+//! object through the protobuf descriptor pool, for `enctl get -o yaml|json`):
+//! - core is pure and has no protobuf: `everynode_api` depends on core, not the other way
+//!   round, and the planner (which the controller calls with model types) must produce revision
+//!   data and the template hash itself;
+//! - the other way round, writing every kind (DaemonSet, Node, Pod, statuses) by hand here
+//!   would repeat the proto schema that the descriptor pool already holds.
+//!
+//! The two are held to the same output: `everynode_api`'s tests compare this encoder with the
+//! manifest encoder on a template with every field set and on the 40 real-world manifests
+//! (given and defaulted), and pin those templates' hashes. They differ only where this one
+//! follows Kubernetes more closely for revision data: timestamps are written in whole seconds
+//! (`metav1.Time`; the manifest encoder writes proto3 JSON with nanoseconds), and
+//! `nodeSelectorTerms` is written even when empty (the API requires the field).
+//!
 //! [`canonical_bytes`] is compact JSON with object keys sorted at every level, independent of
 //! `serde_json`'s map ordering feature, so the hash is stable across builds. [`json_equal`]
 //! compares two JSON values as values (key order ignored, `80` equal to `80.0`), because revision
