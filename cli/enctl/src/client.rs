@@ -154,41 +154,12 @@ impl Clients {
     }
 }
 
-/// An error and its sources, `a: b: c`, without repeating a source its parent already says.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
+pub use everynode_core::errors::chain as error_chain;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{DEFAULT_ADMISSION, DEFAULT_CONTROLLER, DEFAULT_REGISTRY};
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("transport error")]
-    struct Outer(#[source] Inner);
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("tcp connect error: Connection refused (os error 111)")]
-    struct Inner;
-
-    #[test]
-    fn error_chain_joins_sources() {
-        assert_eq!(
-            error_chain(&Outer(Inner)),
-            "transport error: tcp connect error: Connection refused (os error 111)"
-        );
-    }
 
     #[tokio::test]
     async fn a_closed_port_is_unreachable_with_service_and_url() {
