@@ -15,7 +15,7 @@ use tonic::{Response, Status};
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::config::{Endpoints, Service};
-use crate::error::CliError;
+use crate::error::{CliError, ConnectError};
 
 /// Longest wait for a TCP (and HTTP/2) connection to a service.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,25 +61,22 @@ impl Clients {
 
     async fn connect(&self, service: Service) -> Result<Channel, CliError> {
         let url = self.url(service).to_string();
-        let unreachable = |reason: String| CliError::Unreachable {
+        let unreachable = |source: ConnectError| CliError::Unreachable {
             service,
             url: url.clone(),
-            reason,
+            source,
         };
         let connect_timeout = match self.request_timeout {
             t if t.is_zero() => CONNECT_TIMEOUT,
             t => t.min(CONNECT_TIMEOUT),
         };
         let endpoint = Endpoint::from_shared(url.clone())
-            .map_err(|e| unreachable(error_chain(&e)))?
+            .map_err(|e| unreachable(ConnectError::Transport(e)))?
             .connect_timeout(connect_timeout);
         match tokio::time::timeout(connect_timeout, endpoint.connect()).await {
             Ok(Ok(channel)) => Ok(channel),
-            Ok(Err(e)) => Err(unreachable(error_chain(&e))),
-            Err(_) => Err(unreachable(format!(
-                "no connection within {}",
-                humantime::format_duration(connect_timeout)
-            ))),
+            Ok(Err(e)) => Err(unreachable(ConnectError::Transport(e))),
+            Err(_) => Err(unreachable(ConnectError::Timeout(connect_timeout))),
         }
     }
 
@@ -153,8 +150,6 @@ impl Clients {
         CliError::server(service, self.url(service), status)
     }
 }
-
-pub use everynode_core::errors::chain as error_chain;
 
 #[cfg(test)]
 mod tests {
