@@ -45,7 +45,10 @@ pub use meta::{
     validate_object_name,
 };
 pub use node::{TAINT_EFFECTS, validate_node_taints, validate_taint_effect};
-pub use pod::{AFFINITY_ANNOTATION_KEY, AffinityAnnotationError, node_affinity_from_annotation};
+pub use pod::{
+    AFFINITY_ANNOTATION_KEY, AffinityAnnotationError, AnnotationJsonError,
+    node_affinity_from_annotation,
+};
 
 /// The kind of a field error (Kubernetes: `field.ErrorType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

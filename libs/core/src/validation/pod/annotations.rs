@@ -83,7 +83,7 @@ pub(super) fn validate_pod_specific_annotations(
             Err(e) => errs.push(FieldError::invalid(
                 path,
                 go_quote(TOLERATIONS_ANNOTATION_KEY),
-                e,
+                e.to_string(),
             )),
         }
     }
@@ -191,8 +191,8 @@ fn json_object<'a>(
     }
 }
 
-fn tolerations_from_json(text: &str) -> Result<Vec<Toleration>, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+fn tolerations_from_json(text: &str) -> Result<Vec<Toleration>, AnnotationJsonError> {
+    let v: Value = serde_json::from_str(text)?;
     let items = match &v {
         Value::Null => return Ok(Vec::new()),
         Value::Array(a) => a,
@@ -200,7 +200,8 @@ fn tolerations_from_json(text: &str) -> Result<Vec<Toleration>, String> {
             return Err(format!(
                 "json: cannot unmarshal {} into Go value of type []core.Toleration",
                 json_type(other)
-            ));
+            )
+            .into());
         }
     };
     let mut out = Vec::new();
@@ -213,11 +214,7 @@ fn tolerations_from_json(text: &str) -> Result<Vec<Toleration>, String> {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
             Some(other) => {
-                return Err(unmarshal_error(
-                    other,
-                    "Toleration.tolerationSeconds",
-                    "int64",
-                ));
+                return Err(unmarshal_error(other, "Toleration.tolerationSeconds", "int64").into());
             }
         };
         out.push(Toleration {
@@ -232,10 +229,26 @@ fn tolerations_from_json(text: &str) -> Result<Vec<Toleration>, String> {
     Ok(out)
 }
 
+/// A JSON annotation (`scheduler.alpha.kubernetes.io/affinity` or `.../tolerations`) that Go's
+/// `encoding/json` would not read into its type. Printed as the validation error's detail.
+#[derive(Debug, thiserror::Error)]
+pub enum AnnotationJsonError {
+    /// The text is not JSON.
+    #[error("{0}")]
+    Syntax(#[from] serde_json::Error),
+    /// JSON of another shape than the type's, in Go's words (`json: cannot unmarshal …`).
+    #[error("{0}")]
+    Shape(String),
+}
+
+impl From<String> for AnnotationJsonError {
+    fn from(message: String) -> Self {
+        AnnotationJsonError::Shape(message)
+    }
+}
+
 /// The `scheduler.alpha.kubernetes.io/affinity` annotation is not a valid `Affinity` JSON.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct AffinityAnnotationError(pub String);
+pub type AffinityAnnotationError = AnnotationJsonError;
 
 struct AnnotationAffinity {
     required: Option<NodeSelector>,
@@ -294,8 +307,8 @@ fn term_from_json(v: &Value, field: &str) -> Result<NodeSelectorTerm, String> {
     })
 }
 
-fn parse_affinity_annotation(text: &str) -> Result<AnnotationAffinity, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+fn parse_affinity_annotation(text: &str) -> Result<AnnotationAffinity, AnnotationJsonError> {
+    let v: Value = serde_json::from_str(text)?;
     let mut out = AnnotationAffinity {
         required: None,
         preferred: Vec::new(),
@@ -307,7 +320,8 @@ fn parse_affinity_annotation(text: &str) -> Result<AnnotationAffinity, String> {
             return Err(format!(
                 "json: cannot unmarshal {} into Go value of type api.Affinity",
                 json_type(other)
-            ));
+            )
+            .into());
         }
     };
     let Some(na) = obj.get("nodeAffinity") else {
@@ -359,11 +373,9 @@ fn parse_affinity_annotation(text: &str) -> Result<AnnotationAffinity, String> {
                 Value::Number(n.clone())
             }
             Some(other) => {
-                return Err(unmarshal_error(
-                    other,
-                    "PreferredSchedulingTerm.weight",
-                    "int32",
-                ));
+                return Err(
+                    unmarshal_error(other, "PreferredSchedulingTerm.weight", "int32").into(),
+                );
             }
         };
         let preference = match obj.get("preference") {
@@ -389,9 +401,8 @@ pub fn node_affinity_from_annotation(
     if text.is_empty() {
         return Ok(None);
     }
-    let parsed = parse_affinity_annotation(text).map_err(AffinityAnnotationError)?;
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| AffinityAnnotationError(e.to_string()))?;
+    let parsed = parse_affinity_annotation(text)?;
+    let value: Value = serde_json::from_str(text)?;
     let node_affinity = value.get("nodeAffinity").filter(|v| !v.is_null());
     let Some(node_affinity) = node_affinity else {
         return Ok(None);
@@ -447,7 +458,7 @@ pub(super) fn validate_affinity_annotation(
             errs.push(FieldError::invalid(
                 path,
                 go_quote(AFFINITY_ANNOTATION_KEY),
-                e,
+                e.to_string(),
             ));
             return;
         }

@@ -23,7 +23,8 @@ use crate::labels::{inclusive_range_error, is_label_value, name_is_dns_subdomain
 use crate::model::{ObjectMeta, PodSpec, PodTemplateSpec, Toleration};
 use affinity::validate_node_selector;
 pub use annotations::{
-    AFFINITY_ANNOTATION_KEY, AffinityAnnotationError, node_affinity_from_annotation,
+    AFFINITY_ANNOTATION_KEY, AffinityAnnotationError, AnnotationJsonError,
+    node_affinity_from_annotation,
 };
 use annotations::{validate_affinity_annotation, validate_pod_specific_annotations};
 use container::{
