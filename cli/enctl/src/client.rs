@@ -15,7 +15,7 @@ use tonic::{Response, Status};
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::config::{Endpoints, Service};
-use crate::error::CliError;
+use crate::error::{CliError, ConnectError};
 
 /// Longest wait for a TCP (and HTTP/2) connection to a service.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,25 +61,22 @@ impl Clients {
 
     async fn connect(&self, service: Service) -> Result<Channel, CliError> {
         let url = self.url(service).to_string();
-        let unreachable = |reason: String| CliError::Unreachable {
+        let unreachable = |source: ConnectError| CliError::Unreachable {
             service,
             url: url.clone(),
-            reason,
+            source,
         };
         let connect_timeout = match self.request_timeout {
             t if t.is_zero() => CONNECT_TIMEOUT,
             t => t.min(CONNECT_TIMEOUT),
         };
         let endpoint = Endpoint::from_shared(url.clone())
-            .map_err(|e| unreachable(error_chain(&e)))?
+            .map_err(|e| unreachable(ConnectError::Transport(e)))?
             .connect_timeout(connect_timeout);
         match tokio::time::timeout(connect_timeout, endpoint.connect()).await {
             Ok(Ok(channel)) => Ok(channel),
-            Ok(Err(e)) => Err(unreachable(error_chain(&e))),
-            Err(_) => Err(unreachable(format!(
-                "no connection within {}",
-                humantime::format_duration(connect_timeout)
-            ))),
+            Ok(Err(e)) => Err(unreachable(ConnectError::Transport(e))),
+            Err(_) => Err(unreachable(ConnectError::Timeout(connect_timeout))),
         }
     }
 
@@ -154,41 +151,10 @@ impl Clients {
     }
 }
 
-/// An error and its sources, `a: b: c`, without repeating a source its parent already says.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{DEFAULT_ADMISSION, DEFAULT_CONTROLLER, DEFAULT_REGISTRY};
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("transport error")]
-    struct Outer(#[source] Inner);
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("tcp connect error: Connection refused (os error 111)")]
-    struct Inner;
-
-    #[test]
-    fn error_chain_joins_sources() {
-        assert_eq!(
-            error_chain(&Outer(Inner)),
-            "transport error: tcp connect error: Connection refused (os error 111)"
-        );
-    }
 
     #[tokio::test]
     async fn a_closed_port_is_unreachable_with_service_and_url() {

@@ -124,15 +124,16 @@ impl Endpoints {
 }
 
 /// A configuration problem: a config file that cannot be read or parsed, or a bad URL.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The config file named explicitly cannot be read.
-    #[error("cannot read config file {path}: {reason}")]
+    #[error("cannot read config file {path}: {source}")]
     Read {
         /// The file.
         path: String,
         /// Why.
-        reason: String,
+        #[source]
+        source: std::io::Error,
     },
     /// A line of the config file is not `key = value` / `key: value`, or names an unknown key.
     #[error("config file {path}, line {line}: {reason}")]
@@ -226,9 +227,9 @@ pub fn read_file(path: &Path, required: bool) -> Result<Layer, ConfigError> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse_file(&shown, &text),
         Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(Layer::default()),
-        Err(e) => Err(ConfigError::Read {
+        Err(source) => Err(ConfigError::Read {
             path: shown,
-            reason: e.to_string(),
+            source,
         }),
     }
 }

@@ -22,14 +22,15 @@ pub enum CliError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A service cannot be reached.
-    #[error("cannot reach {service} at {url}: {reason}")]
+    #[error("cannot reach {service} at {url}: {source}")]
     Unreachable {
         /// Which service.
         service: Service,
         /// Its URL.
         url: String,
-        /// Why, as the transport says.
-        reason: String,
+        /// Why.
+        #[source]
+        source: ConnectError,
     },
     /// A service answered with an error.
     #[error("{}", render_status(.service, .url, .status, .context.as_deref()))]
@@ -51,9 +52,18 @@ pub enum CliError {
         /// Every error, with field paths and lines.
         error: ManifestError,
     },
-    /// A file cannot be read.
-    #[error("{0}")]
-    Read(String),
+    /// A file, a directory or stdin cannot be read.
+    #[error("cannot read {what}: {source}")]
+    Read {
+        /// What: `STDIN`, a quoted path, `directory "…"`.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `-f` path does not exist.
+    #[error("the path {0:?} does not exist")]
+    NoSuchPath(String),
     /// Writing to stdout failed (a closed pipe ends the command quietly).
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -63,6 +73,17 @@ pub enum CliError {
     /// The errors were already printed (apply goes on after a failed object).
     #[error("")]
     Reported,
+}
+
+/// Why no connection to a service could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The transport failed (bad URL, refused, reset, TLS, …); printed with its whole chain.
+    #[error("{}", everynode_core::errors::chain(.0))]
+    Transport(#[source] tonic::transport::Error),
+    /// No connection within the connect timeout.
+    #[error("no connection within {}", humantime::format_duration(*.0))]
+    Timeout(std::time::Duration),
 }
 
 impl From<UsageError> for CliError {
@@ -296,11 +317,11 @@ mod tests {
         let err = CliError::Unreachable {
             service: Service::Admission,
             url: "http://127.0.0.1:1".into(),
-            reason: "connection refused".into(),
+            source: ConnectError::Timeout(std::time::Duration::from_secs(5)),
         };
         assert_eq!(
             err.render(),
-            "error: cannot reach admission at http://127.0.0.1:1: connection refused"
+            "error: cannot reach admission at http://127.0.0.1:1: no connection within 5s"
         );
         // A service that is up but whose storage is down is an answer.
         assert_eq!(

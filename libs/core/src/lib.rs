@@ -3,6 +3,7 @@
 //! reconcile planner. Nothing here knows about protobuf, gRPC or NATS.
 
 pub mod defaults;
+pub mod errors;
 pub mod labels;
 pub mod model;
 pub mod planner;

@@ -41,6 +41,65 @@ impl Timestamp {
     pub const fn from_seconds(seconds: i64) -> Self {
         Self { seconds, nanos: 0 }
     }
+
+    /// The UTC calendar date and time of day (proleptic Gregorian calendar); `nanos` is left out.
+    /// The one place that turns a timestamp into a date: RFC 3339 here, Go's `time.Time.String()`
+    /// in validation errors and RFC 1123 in `enctl describe` all start from it.
+    pub fn to_civil(self) -> CivilTime {
+        let days = self.seconds.div_euclid(86_400);
+        let secs = self.seconds.rem_euclid(86_400);
+        // Howard Hinnant's `civil_from_days`.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        // Every value below is in range by construction (month 1–12, day 1–31, …).
+        let small = |v: i64| u8::try_from(v).unwrap_or_default();
+        CivilTime {
+            year,
+            month: small(month),
+            day: small(day),
+            hour: small(secs / 3600),
+            minute: small(secs % 3600 / 60),
+            second: small(secs % 60),
+            // 1970-01-01 was a Thursday.
+            weekday: small((days + 4).rem_euclid(7)),
+        }
+    }
+
+    /// RFC 3339 in UTC to the second, as Kubernetes writes a `metav1.Time`:
+    /// `2006-01-02T15:04:05Z`.
+    pub fn to_rfc3339(self) -> String {
+        let t = self.to_civil();
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
+        )
+    }
+}
+
+/// A timestamp's UTC calendar date and time of day ([`Timestamp::to_civil`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CivilTime {
+    /// Year (proleptic Gregorian; may be before 1 or after 9999).
+    pub year: i64,
+    /// Month, 1–12.
+    pub month: u8,
+    /// Day of the month, 1–31.
+    pub day: u8,
+    /// Hour, 0–23.
+    pub hour: u8,
+    /// Minute, 0–59.
+    pub minute: u8,
+    /// Second, 0–59.
+    pub second: u8,
+    /// Day of the week, 0 (Sunday) – 6 (Saturday), as Go's `time.Weekday`.
+    pub weekday: u8,
 }
 
 /// An integer or a string, e.g. a rolling update's `maxUnavailable` (`1` or `"10%"`) or a probe's
@@ -1052,5 +1111,28 @@ mod tests {
         };
         assert!(a < b);
         assert!(Timestamp::from_seconds(11) == b);
+    }
+
+    #[test]
+    fn rfc3339_formats_utc_seconds() {
+        assert_eq!(
+            Timestamp::from_seconds(0).to_rfc3339(),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::from_seconds(1_700_000_000).to_rfc3339(),
+            "2023-11-14T22:13:20Z"
+        );
+        assert_eq!(
+            Timestamp::from_seconds(951_825_600).to_rfc3339(),
+            "2000-02-29T12:00:00Z"
+        );
+        // Before the epoch, and the nanoseconds are left out.
+        let before = Timestamp {
+            seconds: -1,
+            nanos: 500,
+        };
+        assert_eq!(before.to_rfc3339(), "1969-12-31T23:59:59Z");
+        assert_eq!(before.to_civil().weekday, 3);
     }
 }

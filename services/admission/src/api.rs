@@ -61,7 +61,7 @@ fn invalid(ds: &DaemonSet, errors: Vec<everynode_core::validation::FieldError>) 
 }
 
 fn parse_selector(selector: &str) -> Result<Selector, Error> {
-    Selector::parse(selector).map_err(|e| Error::BadRequest(format!("label_selector: {e}")))
+    Selector::parse(selector).map_err(Error::InvalidSelector)
 }
 
 /// Parses a client-given resourceVersion; empty means "none given".

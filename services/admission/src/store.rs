@@ -56,8 +56,7 @@ impl Key {
     }
 
     fn bus(&self) -> Result<DaemonSetKey, Error> {
-        DaemonSetKey::new(&self.namespace, &self.name)
-            .map_err(|e| Error::BadRequest(format!("resource name may not be empty: {e}")))
+        DaemonSetKey::new(&self.namespace, &self.name).map_err(Error::EmptyName)
     }
 }
 
@@ -219,8 +218,7 @@ impl Store {
         let mut changes = self
             .kv
             .watch(
-                &KeyFilter::<DaemonSetKey>::namespace(&key.namespace)
-                    .map_err(|e| Error::BadRequest(e.to_string()))?,
+                &KeyFilter::<DaemonSetKey>::namespace(&key.namespace).map_err(Error::EmptyName)?,
                 revision + 1,
             )
             .await

@@ -22,6 +22,10 @@ use tonic::Status;
 use crate::error::Error;
 use crate::store::Store;
 
+/// What a watcher reads when the store's change feed breaks; the cause goes to the log.
+const WATCH_INTERRUPTED: &str =
+    "watch interrupted: the store is unavailable; watch again from the last resourceVersion";
+
 type Event = Result<v1::DaemonSetsWatchResponse, Status>;
 
 /// What a watch selects.
@@ -84,7 +88,10 @@ pub async fn start(
     let updates = changes.filter_map(move |change| {
         let out = match change {
             Ok(change) => translate(&view, &state, resumed, change),
-            Err(e) => Some(Err(Status::unavailable(format!("watch interrupted: {e}")))),
+            Err(e) => Some(Err(everynode_service::status::unavailable(
+                WATCH_INTERRUPTED,
+                &e,
+            ))),
         };
         async move { out }
     });

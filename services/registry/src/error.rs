@@ -14,6 +14,10 @@
 //! | stale resourceVersion, or too many concurrent writers | `ABORTED` |
 //! | NATS / JetStream unreachable or timing out | `UNAVAILABLE` |
 //! | anything else | `INTERNAL` |
+//!
+//! `UNAVAILABLE` and `INTERNAL` keep their cause as a `#[source]`; the status says only what the
+//! caller can do, and the cause's whole chain goes to the log
+//! ([`everynode_service::status::unavailable`]), never NATS' own words to the client.
 
 use everynode_bus::ErrorKind;
 use tonic::{Code, Status};
@@ -50,13 +54,19 @@ pub enum Error {
         "Operation cannot be fulfilled on nodes {0:?}: the object has been modified; please apply your changes to the latest version and try again"
     )]
     Conflict(String),
-    /// The store or the bus cannot be reached.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
-    /// Anything else.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The store or the bus cannot be reached, or did not answer in time.
+    #[error("storage unavailable")]
+    Unavailable(#[source] everynode_bus::Error),
+    /// Anything else (a stored value that does not decode, …).
+    #[error("internal error")]
+    Internal(#[source] everynode_bus::Error),
 }
+
+/// What a client reads when the store cannot be reached.
+pub const UNAVAILABLE_MESSAGE: &str = "the node store is unavailable; try again later";
+
+/// What a client reads on an internal failure.
+pub const INTERNAL_MESSAGE: &str = "internal error in the registry; its log has the details";
 
 /// Kubernetes' message for an invalid object, `Node "x" is invalid: <aggregate>`, where the
 /// aggregate is one error alone or several in brackets; `invalid request: …` without a name.
@@ -75,10 +85,8 @@ impl Error {
         match error.kind() {
             ErrorKind::NotFound => Error::NotFound(name.to_owned()),
             ErrorKind::AlreadyExists | ErrorKind::Conflict => Error::Conflict(name.to_owned()),
-            ErrorKind::Unavailable | ErrorKind::Timeout => Error::Unavailable(error.to_string()),
-            ErrorKind::Decode | ErrorKind::InvalidName | ErrorKind::Other => {
-                Error::Internal(error.to_string())
-            }
+            ErrorKind::Unavailable | ErrorKind::Timeout => Error::Unavailable(error),
+            ErrorKind::Decode | ErrorKind::InvalidName | ErrorKind::Other => Error::Internal(error),
         }
     }
 
@@ -123,8 +131,10 @@ impl From<Error> for Status {
             }
             Error::NotFound(_) => Status::not_found(message),
             Error::Conflict(_) => Status::aborted(message),
-            Error::Unavailable(_) => Status::unavailable(message),
-            Error::Internal(_) => Status::internal(message),
+            Error::Unavailable(_) => {
+                everynode_service::status::unavailable(UNAVAILABLE_MESSAGE, &error)
+            }
+            Error::Internal(_) => everynode_service::status::internal(INTERNAL_MESSAGE, &error),
         }
     }
 }
@@ -192,9 +202,33 @@ mod tests {
             Status::from(Error::Conflict("n".into())).code(),
             Code::Aborted
         );
-        assert_eq!(
-            Status::from(Error::Unavailable("x".into())).code(),
-            Code::Unavailable
-        );
+    }
+
+    /// A bus error whose text is NATS' own, as the client library words it.
+    fn nats_error(kind: std::io::ErrorKind) -> everynode_bus::Error {
+        everynode_bus::Error::nats(
+            "reading nodes key n1",
+            std::io::Error::new(kind, "nats: no responders available for request"),
+        )
+    }
+
+    #[test]
+    fn bus_failures_do_not_leak_their_text_into_the_status() {
+        use std::io::ErrorKind as Io;
+        for kind in [Io::ConnectionRefused, Io::TimedOut, Io::Other] {
+            let status = Status::from(Error::from_bus("n1", nats_error(kind)));
+            assert!(
+                matches!(status.code(), Code::Unavailable | Code::Internal),
+                "{status:?}"
+            );
+            for leak in ["nats", "no responders", "nodes key"] {
+                assert!(!status.message().contains(leak), "{leak} in {status:?}");
+            }
+        }
+        let error = Error::from_bus("n1", nats_error(Io::ConnectionRefused));
+        assert!(everynode_service::status::error_chain(&error).contains("no responders"));
+        let status = Status::from(error);
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(status.message(), UNAVAILABLE_MESSAGE);
     }
 }

@@ -116,10 +116,12 @@ impl Lifecycle {
         shutdown: &Shutdown,
     ) -> Result<Self, Error> {
         // Subscribe first, so no heartbeat between the listing and the subscription is lost.
-        let heartbeats = nats
-            .subscribe(NODE_HEARTBEATS_ALL)
-            .await
-            .map_err(|e| Error::Unavailable(format!("subscribing to node heartbeats: {e}")))?;
+        let heartbeats = nats.subscribe(NODE_HEARTBEATS_ALL).await.map_err(|e| {
+            Error::Unavailable(everynode_bus::Error::nats(
+                "subscribing to node heartbeats",
+                e,
+            ))
+        })?;
         let lifecycle = Self {
             inner: Arc::new(Inner {
                 store,

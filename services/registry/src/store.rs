@@ -74,12 +74,13 @@ impl std::fmt::Debug for NodeStore {
     }
 }
 
-/// The bus key of a node; the name was validated before, so an empty one is a bad request.
+/// The bus key of a node; the name was validated before, so an empty one is a bad request
+/// (said in Kubernetes' words, not the bus's).
 pub fn key(name: &str) -> Result<NodeKey, Error> {
-    NodeKey::new(name).map_err(|e| {
+    NodeKey::new(name).map_err(|_| {
         Error::invalid(
             name,
-            crate::validation::FieldError::required("name", e.to_string()),
+            crate::validation::FieldError::required("name", "name or generateName is required"),
         )
     })
 }

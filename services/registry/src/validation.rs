@@ -8,8 +8,12 @@
 //! (`metadata.labels`, `spec.taints[0].effect`), request field names for an update
 //! (`set_labels`, `add_taints[1].key`).
 //!
-//! Errors use `everynode_core::validation`'s vocabulary ([`FieldError`], printed like
-//! Kubernetes' `field.Error`), so admission and the registry word their errors alike.
+//! The rules for names, labels, annotations and taints are `everynode_core::validation`'s
+//! (`validate_object_name`, `validate_labels`, `validate_annotations`, `validate_node_taints`,
+//! `validate_taint_effect`), the ones admission applies to DaemonSets; this module adds what
+//! only nodes and updates have (podCIDR, addresses, capacity, the update argument rules).
+//! Errors use the same vocabulary ([`FieldError`], printed like Kubernetes' `field.Error`), so
+//! admission and the registry word their errors alike.
 //!
 //! Invariant: a `Vec<FieldError>` that comes back empty means the input is valid; nothing here
 //! changes its input.
@@ -18,150 +22,25 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use everynode_core::labels::{is_label_value, is_qualified_name, name_is_dns_subdomain};
 use everynode_core::model::{Node, Taint};
 use everynode_core::quantity::Quantity;
-use everynode_core::scheduling::{
-    EFFECT_NO_EXECUTE, EFFECT_NO_SCHEDULE, EFFECT_PREFER_NO_SCHEDULE,
-};
 pub use everynode_core::validation::{FieldError, go_quote};
-
-/// The taint effects Kubernetes accepts, in its order.
-pub const TAINT_EFFECTS: [&str; 3] = [
-    EFFECT_NO_SCHEDULE,
-    EFFECT_PREFER_NO_SCHEDULE,
-    EFFECT_NO_EXECUTE,
-];
-
-/// Most bytes of all annotation keys and values together (Kubernetes'
-/// `TotalAnnotationSizeLimitB`).
-const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
+use everynode_core::validation::{
+    Path, validate_annotations, validate_label_name, validate_labels, validate_node_taints,
+    validate_object_name, validate_taint_effect,
+};
 
 /// `Invalid value` of a string, quoted as Kubernetes prints it.
 pub fn invalid(path: impl Into<String>, value: &str, detail: impl Into<String>) -> FieldError {
     FieldError::invalid(path, go_quote(value), detail)
 }
 
-/// A taint printed as Go prints `core.Taint` with `%#v`-like detail, for duplicate errors.
-fn taint_value(taint: &Taint) -> String {
-    format!(
-        "core.Taint{{Key:{}, Value:{}, Effect:{}}}",
-        go_quote(&taint.key),
-        go_quote(&taint.value),
-        go_quote(&taint.effect)
-    )
-}
-
-/// Checks a node name (Kubernetes' `ValidateNodeName`: a DNS-1123 subdomain) at `path`.
-pub fn validate_name(name: &str, path: &str, errors: &mut Vec<FieldError>) {
-    if name.is_empty() {
-        errors.push(FieldError::required(
-            path,
-            "name or generateName is required",
-        ));
-        return;
-    }
-    for message in name_is_dns_subdomain(name, false) {
-        errors.push(invalid(path, name, message));
-    }
-}
-
 /// The errors of a node name given as a request field `path` (`name`), for Get, Delete and
-/// Heartbeat.
+/// Heartbeat (Kubernetes' `ValidateNodeName`: a DNS-1123 subdomain).
 pub fn name_errors(name: &str, path: &str) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    validate_name(name, path, &mut errors);
+    validate_object_name(name, &Path::new(path), &mut errors);
     errors
-}
-
-/// Kubernetes' `ValidateLabelName`: a qualified name, reported at `path`.
-fn validate_label_key(key: &str, path: &str, errors: &mut Vec<FieldError>) {
-    for message in is_qualified_name(key) {
-        errors.push(invalid(path, key, message));
-    }
-}
-
-/// Kubernetes' `ValidateLabels`: keys are qualified names, values label values; reported at
-/// the map's path.
-pub fn validate_labels(
-    labels: &BTreeMap<String, String>,
-    path: &str,
-    errors: &mut Vec<FieldError>,
-) {
-    for (key, value) in labels {
-        validate_label_key(key, path, errors);
-        for message in is_label_value(value) {
-            errors.push(invalid(path, value, message));
-        }
-    }
-}
-
-/// Kubernetes' `ValidateAnnotations`: keys are qualified names (case-insensitively) and keys
-/// and values together fit 256 KiB.
-fn validate_annotations(
-    annotations: &BTreeMap<String, String>,
-    path: &str,
-    errors: &mut Vec<FieldError>,
-) {
-    for key in annotations.keys() {
-        for message in is_qualified_name(&key.to_lowercase()) {
-            errors.push(invalid(path, key, message));
-        }
-    }
-    let total: usize = annotations.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if total > TOTAL_ANNOTATION_SIZE_LIMIT {
-        errors.push(FieldError::too_long(path, TOTAL_ANNOTATION_SIZE_LIMIT));
-    }
-}
-
-/// Kubernetes' `validateTaintEffect`: required unless `allow_empty`, and one of the three.
-fn validate_taint_effect(
-    effect: &str,
-    allow_empty: bool,
-    path: &str,
-    errors: &mut Vec<FieldError>,
-) {
-    if effect.is_empty() {
-        if !allow_empty {
-            errors.push(FieldError::required(path, ""));
-        }
-        return;
-    }
-    if !TAINT_EFFECTS.contains(&effect) {
-        errors.push(FieldError::not_supported(
-            path,
-            go_quote(effect),
-            &TAINT_EFFECTS,
-        ));
-    }
-}
-
-/// Kubernetes' `validateNodeTaints`: each key a qualified name, each value a label value, each
-/// effect supported, and no two taints with the same key and effect.
-pub fn validate_taints(taints: &[Taint], path: &str, errors: &mut Vec<FieldError>) {
-    let mut seen: Vec<(&str, &str)> = Vec::with_capacity(taints.len());
-    for (i, taint) in taints.iter().enumerate() {
-        let at = format!("{path}[{i}]");
-        validate_label_key(&taint.key, &format!("{at}.key"), errors);
-        let value_errors = is_label_value(&taint.value);
-        if !value_errors.is_empty() {
-            errors.push(invalid(
-                format!("{at}.value"),
-                &taint.value,
-                value_errors.join(";"),
-            ));
-        }
-        validate_taint_effect(&taint.effect, false, &format!("{at}.effect"), errors);
-        let pair = (taint.key.as_str(), taint.effect.as_str());
-        if seen.contains(&pair) {
-            errors.push(FieldError {
-                detail: "taints must be unique by key and effect pair".to_owned(),
-                ..FieldError::duplicate(at, taint_value(taint))
-            });
-        } else {
-            seen.push(pair);
-        }
-    }
 }
 
 /// A CIDR (`10.244.0.0/24`, `fd00::/64`).
@@ -180,18 +59,18 @@ fn is_cidr(value: &str) -> bool {
 /// `validateResourceName` and `ValidateResourceQuantityValue`).
 fn validate_resources(
     resources: &BTreeMap<String, String>,
-    path: &str,
+    path: &Path,
     errors: &mut Vec<FieldError>,
 ) {
     for (name, value) in resources {
-        let at = format!("{path}[{name}]");
-        validate_label_key(name, &at, errors);
+        let at = path.key(name);
+        validate_label_name(name, &at, errors);
         match Quantity::parse(value) {
             Ok(quantity) if quantity.is_negative() => {
-                errors.push(invalid(at, value, "must be greater than or equal to 0"));
+                errors.push(invalid(&at, value, "must be greater than or equal to 0"));
             }
             Ok(_) => {}
-            Err(e) => errors.push(invalid(at, value, e.to_string())),
+            Err(e) => errors.push(invalid(&at, value, e.to_string())),
         }
     }
 }
@@ -202,11 +81,16 @@ fn validate_resources(
 pub fn validate_registration(node: &Node) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let meta = node.metadata.clone().unwrap_or_default();
-    validate_name(&meta.name, "metadata.name", &mut errors);
-    validate_labels(&meta.labels, "metadata.labels", &mut errors);
-    validate_annotations(&meta.annotations, "metadata.annotations", &mut errors);
+    let metadata = Path::new("metadata");
+    validate_object_name(&meta.name, &metadata.child("name"), &mut errors);
+    validate_labels(&meta.labels, &metadata.child("labels"), &mut errors);
+    validate_annotations(
+        &meta.annotations,
+        &metadata.child("annotations"),
+        &mut errors,
+    );
     if let Some(spec) = &node.spec {
-        validate_taints(&spec.taints, "spec.taints", &mut errors);
+        validate_node_taints(&spec.taints, &Path::new("spec.taints"), &mut errors);
         if !spec.pod_cidr.is_empty() && !is_cidr(&spec.pod_cidr) {
             errors.push(invalid(
                 "spec.podCIDR",
@@ -216,8 +100,9 @@ pub fn validate_registration(node: &Node) -> Vec<FieldError> {
         }
     }
     if let Some(status) = &node.status {
-        validate_resources(&status.capacity, "status.capacity", &mut errors);
-        validate_resources(&status.allocatable, "status.allocatable", &mut errors);
+        let at = Path::new("status");
+        validate_resources(&status.capacity, &at.child("capacity"), &mut errors);
+        validate_resources(&status.allocatable, &at.child("allocatable"), &mut errors);
         for (i, address) in status.addresses.iter().enumerate() {
             if address.type_.is_empty() {
                 errors.push(FieldError::required(
@@ -282,28 +167,28 @@ pub struct Edit {
 /// removal keys, and a key both set and removed (which `kubectl` refuses too).
 pub fn validate_edit(edit: &Edit) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    validate_labels(&edit.set_labels, "set_labels", &mut errors);
+    validate_labels(&edit.set_labels, &Path::new("set_labels"), &mut errors);
     for (i, key) in edit.remove_labels.iter().enumerate() {
-        let at = format!("remove_labels[{i}]");
-        validate_label_key(key, &at, &mut errors);
+        let at = Path::new("remove_labels").index(i);
+        validate_label_name(key, &at, &mut errors);
         if edit.set_labels.contains_key(key) {
             errors.push(invalid(
-                at,
+                &at,
                 key,
                 "can not both modify and remove a label in the same command",
             ));
         }
     }
-    validate_taints(&edit.add_taints, "add_taints", &mut errors);
+    validate_node_taints(&edit.add_taints, &Path::new("add_taints"), &mut errors);
     for (i, remove) in edit.remove_taints.iter().enumerate() {
-        let at = format!("remove_taints[{i}]");
-        validate_label_key(&remove.key, &format!("{at}.key"), &mut errors);
+        let at = Path::new("remove_taints").index(i);
+        validate_label_name(&remove.key, &at.child("key"), &mut errors);
         if let Some(effect) = &remove.effect {
-            validate_taint_effect(effect, true, &format!("{at}.effect"), &mut errors);
+            validate_taint_effect(effect, true, &at.child("effect"), &mut errors);
         }
         if edit.add_taints.iter().any(|t| remove.matches(t)) {
             errors.push(invalid(
-                at,
+                &at,
                 &remove.to_string(),
                 "can not both modify and remove the following taint(s) in the same command",
             ));

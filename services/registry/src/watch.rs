@@ -30,6 +30,10 @@ use crate::error::Error;
 use crate::node;
 use crate::store::{NodeStore, with_version};
 
+/// What a watcher reads when the store's change feed breaks; the cause goes to the log.
+const WATCH_INTERRUPTED: &str =
+    "watch interrupted: the store is unavailable; watch again from the last resourceVersion";
+
 /// One item of a watch stream.
 pub type Event = Result<v1::NodesWatchResponse, Status>;
 
@@ -153,9 +157,10 @@ pub async fn start(
         .scan(view, |view, change| {
             let out = match change {
                 Ok(change) => Some(view.apply(change).map(|(kind, node)| event(kind, node))),
-                Err(e) => Some(Some(Err(Status::unavailable(format!(
-                    "watch interrupted: {e}"
-                ))))),
+                Err(e) => Some(Some(Err(everynode_service::status::unavailable(
+                    WATCH_INTERRUPTED,
+                    &e,
+                )))),
             };
             std::future::ready(out)
         })

@@ -81,8 +81,10 @@ fn is_manifest(path: &Path) -> bool {
 }
 
 fn collect_dir(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| CliError::Read(format!("cannot read directory {:?}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|source| CliError::Read {
+        what: format!("directory {:?}", dir.display()),
+        source,
+    })?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
@@ -103,8 +105,11 @@ pub fn read_sources(files: &[String], recursive: bool) -> Result<Vec<Source>, Cl
     let mut sources = Vec::new();
     for arg in files {
         if arg == "-" {
-            let text = std::io::read_to_string(std::io::stdin())
-                .map_err(|e| CliError::Read(format!("cannot read STDIN: {e}")))?;
+            let text =
+                std::io::read_to_string(std::io::stdin()).map_err(|source| CliError::Read {
+                    what: "STDIN".into(),
+                    source,
+                })?;
             sources.push(Source {
                 name: "STDIN".into(),
                 text,
@@ -113,7 +118,7 @@ pub fn read_sources(files: &[String], recursive: bool) -> Result<Vec<Source>, Cl
         }
         let path = Path::new(arg);
         if !path.exists() {
-            return Err(CliError::Read(format!("the path {arg:?} does not exist")));
+            return Err(CliError::NoSuchPath(arg.clone()));
         }
         let mut paths = Vec::new();
         if path.is_dir() {
@@ -122,8 +127,10 @@ pub fn read_sources(files: &[String], recursive: bool) -> Result<Vec<Source>, Cl
             paths.push(path.to_path_buf());
         }
         for p in paths {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| CliError::Read(format!("cannot read {:?}: {e}", p.display())))?;
+            let text = std::fs::read_to_string(&p).map_err(|source| CliError::Read {
+                what: format!("{:?}", p.display()),
+                source,
+            })?;
             sources.push(Source {
                 name: p.display().to_string(),
                 text,

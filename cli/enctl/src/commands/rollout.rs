@@ -6,7 +6,7 @@
 //! `kubectl.kubernetes.io/restartedAt` annotation, as kubectl does, so every pod is replaced.
 //! `history` and `undo` need ControllerRevisions, which no everynode API serves yet.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use everynode_api::v1;
 use everynode_core::model;
@@ -177,7 +177,7 @@ pub fn stamp_restart(ds: &mut v1::DaemonSet, at: &str) {
 async fn restart(ctx: &Ctx, target: &RolloutTarget) -> Result<(), CliError> {
     let name = crate::args::single_target(&target.targets, Kind::DaemonSet)?;
     let namespace = ctx.namespace();
-    let at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let at = crate::print::time::now().to_rfc3339();
     let c = &ctx.clients;
     let mut attempt = 0;
     loop {

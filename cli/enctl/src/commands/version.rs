@@ -45,7 +45,7 @@ async fn health(ctx: &Ctx, service: Service) -> (String, bool) {
 
 fn unreachable(e: &CliError) -> String {
     match e {
-        CliError::Unreachable { reason, .. } => format!("unreachable: {reason}"),
+        CliError::Unreachable { source, .. } => format!("unreachable: {source}"),
         CliError::Server { status, .. } => format!("error: {}", status.message()),
         other => format!("error: {other}"),
     }

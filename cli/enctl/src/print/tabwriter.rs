@@ -6,6 +6,14 @@
 //! of the block is padded to the block's widest cell plus `padding` (at least `min_width`). A
 //! line without a cell in column *k* ends the block — which is what makes kubectl's `describe`
 //! align each group of `Key:\tvalue` lines on its own. Widths count characters (runes).
+//!
+//! Why not the `tabwriter` crate (a port of the same Go package): it measures a cell by its
+//! display width (`unicode-width`: 2 for a CJK character, 0 for a combining mark), where Go
+//! counts runes, so any non-ASCII text wider or narrower than one column (an annotation, an
+//! env value, a command in `describe`) would line up differently from kubectl's; and it pads a
+//! column to `max(minwidth, widest) + padding` where Go takes `max(minwidth, widest + padding)`.
+//! kubectl's tables additionally remember widths across a watch's rows (`RememberWidths`),
+//! which [`StreamColumns`] does and the crate cannot. The port is about 100 lines.
 
 /// A tab-writer configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +189,16 @@ mod tests {
     #[test]
     fn widths_count_characters_not_bytes() {
         assert_eq!(TABLE.format("Ünï\tb\nx\ty"), "Ünï   b\nx     y");
+    }
+
+    #[test]
+    fn wide_and_combining_characters_count_one_each_as_in_go() {
+        // Go's text/tabwriter counts runes: 3 for "日本語" (6 display columns) and 2 for "e\u{301}".
+        assert_eq!(TABLE.format("日本語\tb\nx\ty"), "日本語   b\nx     y");
+        assert_eq!(
+            DESCRIBE.format("e\u{301}:\tv\nkey:\tw"),
+            "e\u{301}:   v\nkey:  w"
+        );
     }
 
     #[test]

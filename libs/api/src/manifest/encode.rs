@@ -3,12 +3,19 @@
 //! Fields are written under their JSON names in declaration order, unset fields are left out,
 //! the keys kept in `extra_fields` are written back inline, integers are JSON numbers (not the
 //! strings proto3 JSON uses for 64-bit values), and the well-known types take their proto3 JSON
-//! form: timestamps as RFC 3339 strings, int-or-string values as a number or a string.
+//! form: timestamps as RFC 3339 strings, int-or-string values as a number or a string;
+//! `Struct` and `Value` go through [`crate::convert`]'s JSON mapping.
+//!
+//! `everynode_core`'s planner writes pod templates to JSON with an encoder of its own (core has
+//! no protobuf, and the revision data and template hash come from it); see
+//! `everynode_core::planner::template_to_json` for why both exist. The tests of this crate
+//! (`convert` unit tests and `tests/template_json.rs`) hold the two to the same output.
 
 use prost_reflect::{DynamicMessage, Kind, MapKey, ReflectMessage, Value};
 
 use super::decode::EXTRA_FIELDS;
 use super::{KubeObject, descriptor_pool};
+use crate::convert;
 
 /// The object as a Kubernetes-shaped JSON value.
 pub fn to_value<M: KubeObject>(message: &M) -> serde_json::Value {
@@ -26,8 +33,22 @@ pub fn to_value<M: KubeObject>(message: &M) -> serde_json::Value {
 pub fn value_of_dynamic(message: &DynamicMessage) -> serde_json::Value {
     let desc = message.descriptor();
     match desc.full_name() {
-        "google.protobuf.Timestamp" | "google.protobuf.Value" | "google.protobuf.Struct" => {
-            return integral_numbers(serde_json::to_value(message).unwrap_or_default());
+        "google.protobuf.Timestamp" => {
+            return serde_json::to_value(message).unwrap_or_default();
+        }
+        // Struct and Value go through the conversions' one JSON mapping (whole numbers within
+        // 2^53 as integers, as the manifest had them).
+        "google.protobuf.Value" => {
+            return message
+                .transcode_to::<prost_types::Value>()
+                .map_or(serde_json::Value::Null, convert::value_to_json);
+        }
+        "google.protobuf.Struct" => {
+            return message
+                .transcode_to::<prost_types::Struct>()
+                .map_or(serde_json::Value::Null, |s| {
+                    serde_json::Value::Object(convert::struct_to_json(s))
+                });
         }
         _ => {}
     }
@@ -100,28 +121,5 @@ fn map_key(key: &MapKey) -> String {
         MapKey::U32(i) => i.to_string(),
         MapKey::U64(i) => i.to_string(),
         MapKey::String(s) => s.clone(),
-    }
-}
-
-/// `google.protobuf.Struct` holds every number as a double; numbers that are whole (and exact
-/// in a double) are written as integers, as the manifest had them.
-fn integral_numbers(value: serde_json::Value) -> serde_json::Value {
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    match value {
-        serde_json::Value::Number(n) => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() <= EXACT && n.is_f64() => {
-                serde_json::Value::from(f as i64)
-            }
-            _ => serde_json::Value::Number(n),
-        },
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.into_iter().map(integral_numbers).collect())
-        }
-        serde_json::Value::Object(map) => serde_json::Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, integral_numbers(v)))
-                .collect(),
-        ),
-        other => other,
     }
 }

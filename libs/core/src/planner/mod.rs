@@ -21,8 +21,8 @@
 //!   one current and one old pod per node): a node gets a new pod only when it has none, and
 //!   extra pods are deleted, the oldest kept.
 //! - **Never a pod on an ineligible node**: pods are only created on nodes where
-//!   [`node_should_run`] says `should_run`, and pods on nodes where a pod may not even
-//!   continue running are deleted.
+//!   [`node_should_run`](crate::scheduling::node_should_run) says `should_run`, and pods on
+//!   nodes where a pod may not even continue running are deleted.
 //! - **A node whose pod is terminating gets no new pod until it is gone** (without surge).
 //! - At most [`BURST_REPLICAS`] creates and [`BURST_REPLICAS`] deletes per plan; the rest is
 //!   planned again in the next pass.

@@ -7,8 +7,9 @@ use super::{FieldError, Path, go_label_selector, go_quote, go_time};
 use crate::labels::{is_label_value, is_qualified_name, name_is_dns_label, name_is_dns_subdomain};
 use crate::model::{LabelSelector, ObjectMeta};
 
-/// Most bytes of all annotation keys and values together.
-pub(crate) const TOTAL_ANNOTATION_SIZE_LIMIT_BYTES: usize = 256 * 1024;
+/// Most bytes of all annotation keys and values together (Kubernetes:
+/// `TotalAnnotationSizeLimitB`).
+pub const TOTAL_ANNOTATION_SIZE_LIMIT_BYTES: usize = 256 * 1024;
 
 const IS_NEGATIVE_ERROR_MSG: &str = "must be greater than or equal to 0";
 pub(crate) const FIELD_IMMUTABLE_ERROR_MSG: &str = "field is immutable";
@@ -25,7 +26,7 @@ pub(crate) fn validate_nonnegative(value: i64, path: &Path, errs: &mut Vec<Field
 }
 
 /// Kubernetes' `ValidateLabelName`: a qualified name.
-pub(crate) fn validate_label_name(key: &str, path: &Path, errs: &mut Vec<FieldError>) {
+pub fn validate_label_name(key: &str, path: &Path, errs: &mut Vec<FieldError>) {
     for msg in is_qualified_name(key) {
         errs.push(FieldError::invalid(path, go_quote(key), msg));
     }
@@ -33,11 +34,7 @@ pub(crate) fn validate_label_name(key: &str, path: &Path, errs: &mut Vec<FieldEr
 
 /// Kubernetes' `ValidateLabels`: keys are qualified names, values label values; errors are
 /// reported at the map's path.
-pub(crate) fn validate_labels(
-    labels: &BTreeMap<String, String>,
-    path: &Path,
-    errs: &mut Vec<FieldError>,
-) {
+pub fn validate_labels(labels: &BTreeMap<String, String>, path: &Path, errs: &mut Vec<FieldError>) {
     for (k, v) in labels {
         validate_label_name(k, path, errs);
         for msg in is_label_value(v) {
@@ -48,7 +45,7 @@ pub(crate) fn validate_labels(
 
 /// Kubernetes' `ValidateAnnotations`: keys are qualified names (case-insensitively), and keys
 /// and values together are at most 256 KiB.
-pub(crate) fn validate_annotations(
+pub fn validate_annotations(
     annotations: &BTreeMap<String, String>,
     path: &Path,
     errs: &mut Vec<FieldError>,
@@ -129,6 +126,21 @@ pub(crate) fn validate_label_selector(
     }
 }
 
+/// The name of an object named by a DNS-1123 subdomain (DaemonSets, nodes), as
+/// `ValidateObjectMeta` checks it with `NameIsDNSSubdomain`: required, then a subdomain.
+pub fn validate_object_name(name: &str, path: &Path, errs: &mut Vec<FieldError>) {
+    if name.is_empty() {
+        errs.push(FieldError::required(
+            path,
+            "name or generateName is required",
+        ));
+        return;
+    }
+    for msg in name_is_dns_subdomain(name, false) {
+        errs.push(FieldError::invalid(path, go_quote(name), msg));
+    }
+}
+
 const STANDARD_FINALIZERS: [&str; 3] = ["kubernetes", "orphan", "foregroundDeletion"];
 
 /// Kubernetes' `ValidateObjectMeta` for a namespaced object named by a DNS-1123 subdomain
@@ -143,20 +155,7 @@ pub(crate) fn validate_object_meta(meta: &ObjectMeta, path: &Path, errs: &mut Ve
             ));
         }
     }
-    if meta.name.is_empty() {
-        errs.push(FieldError::required(
-            &path.child("name"),
-            "name or generateName is required",
-        ));
-    } else {
-        for msg in name_is_dns_subdomain(&meta.name, false) {
-            errs.push(FieldError::invalid(
-                &path.child("name"),
-                go_quote(&meta.name),
-                msg,
-            ));
-        }
-    }
+    validate_object_name(&meta.name, &path.child("name"), errs);
     if meta.namespace.is_empty() {
         errs.push(FieldError::required(&path.child("namespace"), ""));
     } else {

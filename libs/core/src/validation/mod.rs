@@ -6,7 +6,12 @@
 //! [`validate_daemon_set`] (create), [`validate_daemon_set_update`] and
 //! [`validate_daemon_set_status_update`]. Submodules: `meta` (object metadata, labels,
 //! annotations, label selectors), `pod` (pod template and pod spec), `daemonset` (the spec, the
-//! update strategy, updates and status).
+//! update strategy, updates and status), `node` (node taints and taint effects).
+//!
+//! The checks other services share are public and take a [`Path`]: [`validate_labels`],
+//! [`validate_annotations`], [`validate_label_name`], [`validate_object_name`],
+//! [`validate_node_taints`] and [`validate_taint_effect`]; the registry validates nodes with
+//! them, so admission and the registry enforce one set of rules with one wording.
 //!
 //! Invariants:
 //! - every check runs and every error is returned (no first-fail), in Kubernetes' order;
@@ -20,6 +25,7 @@
 
 mod daemonset;
 mod meta;
+mod node;
 mod pod;
 #[cfg(test)]
 mod tests;
@@ -34,7 +40,15 @@ pub use daemonset::{
     TEMPLATE_GENERATION_ANNOTATION, validate_daemon_set, validate_daemon_set_status_update,
     validate_daemon_set_update,
 };
-pub use pod::{AFFINITY_ANNOTATION_KEY, AffinityAnnotationError, node_affinity_from_annotation};
+pub use meta::{
+    TOTAL_ANNOTATION_SIZE_LIMIT_BYTES, validate_annotations, validate_label_name, validate_labels,
+    validate_object_name,
+};
+pub use node::{TAINT_EFFECTS, validate_node_taints, validate_taint_effect};
+pub use pod::{
+    AFFINITY_ANNOTATION_KEY, AffinityAnnotationError, AnnotationJsonError,
+    node_affinity_from_annotation,
+};
 
 /// The kind of a field error (Kubernetes: `field.ErrorType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -322,16 +336,20 @@ impl fmt::Display for ApiVersion {
 // Field paths (Kubernetes: `field.Path`)
 // ---------------------------------------------------------------------------------------------
 
-/// A field path: children joined by `.`, list indexes and map keys in brackets.
+/// A field path (Kubernetes: `field.Path`): children joined by `.`, list indexes and map keys
+/// in brackets, e.g. `spec.taints[0].effect`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Path(String);
+pub struct Path(String);
 
 impl Path {
-    pub(crate) fn new(root: &str) -> Self {
+    /// A path starting at `root` (`metadata`, `spec.taints`, or a request field such as
+    /// `set_labels`); an empty root makes the first child the start.
+    pub fn new(root: &str) -> Self {
         Path(root.to_string())
     }
 
-    pub(crate) fn child(&self, name: &str) -> Self {
+    /// `self.name`.
+    pub fn child(&self, name: &str) -> Self {
         if self.0.is_empty() {
             Path(name.to_string())
         } else {
@@ -339,12 +357,25 @@ impl Path {
         }
     }
 
-    pub(crate) fn index(&self, i: usize) -> Self {
+    /// `self[i]`.
+    pub fn index(&self, i: usize) -> Self {
         Path(format!("{}[{i}]", self.0))
     }
 
-    pub(crate) fn key(&self, key: &str) -> Self {
+    /// `self[key]`.
+    pub fn key(&self, key: &str) -> Self {
         Path(format!("{}[{key}]", self.0))
+    }
+
+    /// The path as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -429,23 +460,10 @@ pub(crate) fn go_time(ts: Option<Timestamp>) -> String {
     let Some(ts) = ts else {
         return "0001-01-01 00:00:00 +0000 UTC".to_string();
     };
-    let days = ts.seconds.div_euclid(86_400);
-    let secs = ts.seconds.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = ts.to_civil();
     let mut out = format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     );
     if ts.nanos != 0 {
         let frac = format!("{:09}", ts.nanos);
