@@ -24,7 +24,7 @@ pub use events::{
 pub use kv::{Change, Changes, Entry, Listing, Store, Versioned};
 pub use names::{
     Bucket, DaemonSetKey, EventSubject, Key, KeyFilter, LeaseKey, NameError, NodeKey, PodKey,
-    RevisionKey,
+    RevisionKey, TokenKey,
 };
 pub use setup::{
     Bus, EVENTS_MAX_AGE, EVENTS_MAX_MESSAGES, MAX_VALUE_SIZE, bucket_config, events_stream_config,

@@ -13,6 +13,7 @@
 //! | KV `pods` | `<node>.<namespace>.<name>` |
 //! | KV `revisions` | `<namespace>.<name>` |
 //! | KV `leases` | `<name>` |
+//! | KV `tokens` | `<token id>` |
 //!
 //! # Token escaping
 //!
@@ -190,16 +191,19 @@ pub enum Bucket {
     Revisions,
     /// Leader leases; key `<name>`.
     Leases,
+    /// Bootstrap tokens (their hashes), written by the registry; key `<token id>`.
+    Tokens,
 }
 
 impl Bucket {
     /// All buckets, in the order they are created.
-    pub const ALL: [Bucket; 5] = [
+    pub const ALL: [Bucket; 6] = [
         Bucket::DaemonSets,
         Bucket::Nodes,
         Bucket::Pods,
         Bucket::Revisions,
         Bucket::Leases,
+        Bucket::Tokens,
     ];
 
     /// The bucket's name in NATS.
@@ -210,6 +214,7 @@ impl Bucket {
             Bucket::Pods => "pods",
             Bucket::Revisions => "revisions",
             Bucket::Leases => "leases",
+            Bucket::Tokens => "tokens",
         }
     }
 
@@ -221,6 +226,7 @@ impl Bucket {
             Bucket::Pods => "everynode Pods, key <node>.<namespace>.<name>",
             Bucket::Revisions => "everynode ControllerRevisions, key <namespace>.<name>",
             Bucket::Leases => "everynode leader leases, key <name>",
+            Bucket::Tokens => "everynode bootstrap tokens (hashed), key <token id>",
         }
     }
 }
@@ -358,6 +364,12 @@ cluster_key!(
     LeaseKey,
     Bucket::Leases,
     "lease"
+);
+cluster_key!(
+    /// Key of a bootstrap token in bucket `tokens`: the token's public id.
+    TokenKey,
+    Bucket::Tokens,
+    "bootstrap token"
 );
 
 /// Key of a Pod in bucket `pods`: `<node>.<namespace>.<name>`.

@@ -16,6 +16,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use tonic::codegen::http::Uri;
 
+use crate::security::SecurityArgs;
+
 /// Default listen addresses and client endpoints of the everynode services, and the marker
 /// types that select a binary's `--listen` default in [`ServerArgs`].
 pub mod defaults {
@@ -29,11 +31,11 @@ pub mod defaults {
     /// default.
     pub const CONTROLLER_LISTEN: &str = "127.0.0.1:7403";
     /// Where clients reach the admission service by default.
-    pub const ADMISSION_ENDPOINT: &str = "http://127.0.0.1:7401";
+    pub const ADMISSION_ENDPOINT: &str = "https://127.0.0.1:7401";
     /// Where clients reach the registry by default.
-    pub const REGISTRY_ENDPOINT: &str = "http://127.0.0.1:7402";
+    pub const REGISTRY_ENDPOINT: &str = "https://127.0.0.1:7402";
     /// Where clients reach the controller by default.
-    pub const CONTROLLER_ENDPOINT: &str = "http://127.0.0.1:7403";
+    pub const CONTROLLER_ENDPOINT: &str = "https://127.0.0.1:7403";
     /// The default NATS server.
     pub const NATS_URL: &str = "nats://127.0.0.1:4222";
 
@@ -129,6 +131,10 @@ pub struct CommonArgs {
         value_parser = parse_duration,
     )]
     pub shutdown_grace: Duration,
+
+    /// `--credentials DIR` or `--insecure`: how gRPC is secured.
+    #[command(flatten)]
+    pub security: SecurityArgs,
 }
 
 impl Default for CommonArgs {
@@ -140,6 +146,7 @@ impl Default for CommonArgs {
             log_format: LogFormat::Text,
             otlp_endpoint: None,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            security: SecurityArgs::default(),
         }
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use everynode_api::v1::daemon_sets_server::DaemonSetsServer;
 use everynode_bus::Bus;
 use everynode_bus::async_nats::{self, jetstream};
-use everynode_service::{CommonArgs, GrpcServer, ServerArgs, Shutdown, defaults};
+use everynode_service::{CommonArgs, GrpcServer, Security, ServerArgs, Shutdown, defaults};
 use tokio::net::TcpListener;
 
 pub use api::DaemonSetsApi;
@@ -70,7 +70,8 @@ pub async fn run(
     Bus::ensure(&js, config.replicas).await?;
     let store = store::Store::open(js).await?;
     let api = DaemonSetsApi::new(store, shutdown.clone(), config.foreground_wait);
-    let server = GrpcServer::new(listener)
+    let security = Security::from_args(&config.common.security)?;
+    let server = GrpcServer::new(listener, security.clone())
         .with_args(&config.server)
         .add_service(DaemonSetsServer::new(api));
     tracing::info!(addr = %server.local_addr()?, "everynode-admission serving");

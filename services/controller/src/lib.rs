@@ -47,7 +47,9 @@ use everynode_api::v1::pods_server::PodsServer;
 use everynode_bus::async_nats::{self, jetstream};
 use everynode_bus::{Bus, Store};
 use everynode_core::model::Timestamp;
-use everynode_service::{CommonArgs, GrpcServer, ServerArgs, ServingStatus, Shutdown, defaults};
+use everynode_service::{
+    CommonArgs, GrpcServer, Security, ServerArgs, ServingStatus, Shutdown, defaults,
+};
 use tokio::net::TcpListener;
 
 use crate::admission::Admission;
@@ -302,7 +304,8 @@ pub async fn run(
         },
     });
 
-    let server = GrpcServer::new(listener)
+    let security = Security::from_args(&config.common.security)?;
+    let server = GrpcServer::new(listener, security.clone())
         .with_args(&config.server)
         .add_service(PodsServer::new(PodsApi::new(
             world.clone(),

@@ -70,7 +70,7 @@ use std::time::Duration;
 use everynode_api::v1::nodes_server::NodesServer;
 use everynode_bus::Bus;
 use everynode_bus::async_nats::{self, jetstream};
-use everynode_service::{CommonArgs, GrpcServer, ServerArgs, Shutdown, defaults};
+use everynode_service::{CommonArgs, GrpcServer, Security, ServerArgs, Shutdown, defaults};
 use tokio::net::TcpListener;
 
 pub use api::NodesApi;
@@ -208,7 +208,8 @@ pub async fn run(
     let store = store::NodeStore::open(js).await?;
     let lifecycle = Lifecycle::start(store, nats.clone(), timing, &shutdown).await?;
     let api = NodesApi::new(lifecycle, shutdown.clone());
-    let server = GrpcServer::new(listener)
+    let security = Security::from_args(&config.common.security)?;
+    let server = GrpcServer::new(listener, security.clone())
         .with_args(&config.server)
         .add_service(NodesServer::new(api));
     tracing::info!(%addr, ?timing, "everynode-registry serving");
