@@ -9,9 +9,11 @@
 //!   restart; [`commands`]: the request/reply subscription feeding it;
 //! - [`runtime`]: the [`runtime::Runtime`] trait, with [`runtime::process`] (real process
 //!   groups) and [`runtime::fake`] (timers only, for `--simulate`);
+//! - [`probe`]: startup, liveness and readiness probes (exec, tcpSocket, httpGet over HTTP or
+//!   HTTPS, grpc) and their thresholds; [`process_group`]: signalling a container's group;
 //! - pure parts, unit-tested: [`status`] (phase and conditions from container states),
-//!   [`env`] (environment and `$(VAR)` expansion), [`probe`] (probe thresholds),
-//!   [`backoff`] (crash-loop back-off), [`procfs`] (`/proc` and pid records), [`config`].
+//!   [`env`] (environment and `$(VAR)` expansion), [`backoff`] (crash-loop back-off),
+//!   [`procfs`] (`/proc` and pid records), [`config`].
 //!
 //! Start-up order: open KV `pods` (creating the bucket if nobody has yet), recover this node's
 //! pods from it, subscribe to pod commands, then join the registry — so the node is never
@@ -28,6 +30,7 @@ pub mod host;
 pub mod join;
 pub mod pods;
 pub mod probe;
+pub mod process_group;
 pub mod procfs;
 pub mod runtime;
 pub mod status;

@@ -294,7 +294,7 @@ fn processes_with(marker: &str) -> Vec<i32> {
 }
 
 fn kill_group(pid: i32) {
-    everynode_agent::runtime::process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+    everynode_agent::process_group::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
 }
 
 #[tokio::test]

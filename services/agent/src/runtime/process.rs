@@ -38,8 +38,7 @@ use everynode_core::model::{
     ContainerStateWaiting, ContainerStatus, Pod, PodSpec,
 };
 use everynode_service::Shutdown;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -47,7 +46,8 @@ use super::{PodRun, Runtime, StartMode};
 use crate::backoff::{Backoff, BackoffPolicy, should_restart};
 use crate::env::{EnvContext, command_line, container_env};
 use crate::pods::{PodSink, uid_of};
-use crate::probe::{ExecContext, ProbeSpec, Tally, probe_once};
+use crate::probe::{ExecContext, Handler, ProbeError, ProbeSpec, Tally, probe_once};
+use crate::process_group::signal_group;
 use crate::procfs::{self, PidRecord};
 use crate::status::{self, PodFacts, REASON_CRASH_LOOP_BACK_OFF};
 
@@ -224,13 +224,6 @@ impl Runtime for ProcessRuntime {
                 tracing::warn!(uid, error = %err, "could not remove an orphaned pod directory");
             }
         }
-    }
-}
-
-/// Sends `signal` to process group `pgid` (never to group 0 or 1).
-pub fn signal_group(pgid: i32, signal: Signal) {
-    if pgid > 1 {
-        let _ = killpg(Pid::from_raw(pgid), signal);
     }
 }
 
@@ -641,6 +634,29 @@ struct ProbeKill {
     grace: Option<i64>,
 }
 
+impl ProbeKill {
+    /// The kubelet's kill message, with the last attempt's failure so the pod status shows it.
+    fn new(
+        container: &Container,
+        kind: &str,
+        spec: &ProbeSpec,
+        failure: Option<ProbeError>,
+    ) -> Self {
+        let mut message = format!(
+            "Container {} failed {kind} probe, will be restarted",
+            container.name
+        );
+        if let Some(failure) = failure {
+            message.push_str(": ");
+            message.push_str(&failure.to_string());
+        }
+        Self {
+            message,
+            grace: spec.termination_grace_period_seconds,
+        }
+    }
+}
+
 /// Runs the container's probes from its start; returns only when a liveness or startup probe
 /// has failed. Readiness and the `started` flag are reported as they change.
 async fn probes(
@@ -650,33 +666,31 @@ async fn probes(
     exec: &ExecContext,
 ) -> ProbeKill {
     let pod_ip = &context.facts.pod_ip;
-    let spec = |probe: &Option<everynode_core::model::Probe>| {
-        probe.as_ref().map(|p| ProbeSpec::new(p, container, pod_ip))
+    let spec = |kind: &str, probe: &Option<everynode_core::model::Probe>| {
+        let spec = probe
+            .as_ref()
+            .map(|p| ProbeSpec::new(p, container, pod_ip))?;
+        if let Handler::Invalid(reason) = &spec.handler {
+            tracing::warn!(container = %container.name, probe = kind, %reason, "the probe cannot run; every attempt fails");
+        }
+        Some(spec)
     };
     let (startup, liveness, readiness) = (
-        spec(&container.startup_probe),
-        spec(&container.liveness_probe),
-        spec(&container.readiness_probe),
+        spec("startup", &container.startup_probe),
+        spec("liveness", &container.liveness_probe),
+        spec("readiness", &container.readiness_probe),
     );
     let started = Instant::now();
     if let Some(startup) = &startup {
         tokio::time::sleep_until(started + startup.initial_delay).await;
         let mut tally = Tally::new(false);
         loop {
-            let ok = probe_once(&startup.handler, startup.timeout, exec)
-                .await
-                .is_ok();
-            if tally.observe(ok, startup) {
+            let result = probe_once(&startup.handler, startup.timeout, exec).await;
+            if tally.observe(result.is_ok(), startup) {
                 if tally.result() {
                     break;
                 }
-                return ProbeKill {
-                    message: format!(
-                        "Container {} failed startup probe, will be restarted",
-                        container.name
-                    ),
-                    grace: startup.termination_grace_period_seconds,
-                };
+                return ProbeKill::new(container, "startup", startup, result.err());
             }
             tokio::time::sleep(startup.period).await;
         }
@@ -694,8 +708,8 @@ async fn probes(
         let mut tally = Tally::new(false);
         loop {
             let result = probe_once(&readiness.handler, readiness.timeout, exec).await;
-            if let Err(reason) = &result {
-                tracing::debug!(container = %container.name, reason, "readiness probe failed");
+            if let Err(error) = &result {
+                tracing::debug!(container = %container.name, %error, "readiness probe failed");
             }
             if tally.observe(result.is_ok(), readiness) {
                 let ready = tally.result();
@@ -713,17 +727,11 @@ async fn probes(
         let mut tally = Tally::new(true);
         loop {
             let result = probe_once(&liveness.handler, liveness.timeout, exec).await;
-            if let Err(reason) = &result {
-                tracing::debug!(container = %container.name, reason, "liveness probe failed");
+            if let Err(error) = &result {
+                tracing::debug!(container = %container.name, %error, "liveness probe failed");
             }
             if tally.observe(result.is_ok(), liveness) && !tally.result() {
-                return ProbeKill {
-                    message: format!(
-                        "Container {} failed liveness probe, will be restarted",
-                        container.name
-                    ),
-                    grace: liveness.termination_grace_period_seconds,
-                };
+                return ProbeKill::new(container, "liveness", liveness, result.err());
             }
             tokio::time::sleep(liveness.period).await;
         }
