@@ -18,7 +18,7 @@ use everynode_api::v1::{
 };
 use everynode_bus::names::parse_agent_pods_subject;
 use everynode_bus::{KeyFilter, NodeKey, PodKey, Store};
-use everynode_core::model::{OwnerReference, Pod};
+use everynode_core::model::{OwnerReference, Pod, Timestamp};
 use everynode_service::Shutdown;
 use prost::Message;
 use tokio::sync::OwnedMutexGuard;
@@ -210,7 +210,7 @@ impl<R: Runtime> Agent<R> {
         &self.table
     }
 
-    fn facts(&self, start_time: everynode_core::model::Timestamp) -> PodFacts {
+    fn facts(&self, start_time: Timestamp) -> PodFacts {
         PodFacts {
             host_ip: self.host_ip.clone(),
             pod_ip: self.host_ip.clone(),
@@ -307,7 +307,7 @@ impl<R: Runtime> Agent<R> {
                 "pod {namespace}/{name} {what} with uid {existing_uid}"
             ));
         }
-        let now = status::now();
+        let now = Timestamp::now().whole_seconds();
         let facts = self.facts(now);
         let spec = pod.spec.clone().unwrap_or_default();
         pod.status = Some(status::initial(&spec, &facts, now));
@@ -376,9 +376,9 @@ impl<R: Runtime> Agent<R> {
                 .and_then(|s| s.termination_grace_period_seconds))
             .unwrap_or(DEFAULT_GRACE_SECONDS)
             .max(0);
-        let Some(pod) = self
-            .table
-            .begin_termination(&key, &uid, grace, status::now())
+        let Some(pod) =
+            self.table
+                .begin_termination(&key, &uid, grace, Timestamp::now().whole_seconds())
         else {
             return reply(PodCommandOutcome::NotFound, "", None);
         };
@@ -491,7 +491,7 @@ impl<R: Runtime> Agent<R> {
                 .status
                 .as_ref()
                 .and_then(|s| s.start_time)
-                .unwrap_or_else(status::now);
+                .unwrap_or_else(|| Timestamp::now().whole_seconds());
             self.runtime.start(PodRun {
                 pod,
                 facts: self.facts(start_time),

@@ -36,7 +36,7 @@ pub mod router;
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use everynode_api::v1::endpoints_server::EndpointsServer;
 use everynode_api::v1::pods_server::PodsServer;
@@ -215,15 +215,10 @@ impl Config {
     }
 }
 
-/// The current time as a model timestamp.
+/// The current time as a model timestamp: the one clock, [`Timestamp::now`], under the name
+/// the controller's modules use.
 pub fn now() -> Timestamp {
-    let since = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp {
-        seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-        nanos: i32::try_from(since.subsec_nanos()).unwrap_or(0),
-    }
+    Timestamp::now()
 }
 
 /// Runs the controller on `listener` until `shutdown`, then drains: the read APIs stop, the

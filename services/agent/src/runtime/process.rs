@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use everynode_core::model::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
-    ContainerStateWaiting, ContainerStatus, Pod, PodSpec,
+    ContainerStateWaiting, ContainerStatus, Pod, PodSpec, Timestamp,
 };
 use everynode_service::Shutdown;
 use nix::sys::signal::Signal;
@@ -284,7 +284,7 @@ impl PodContext {
                 .conditions
                 .iter()
                 .any(|c| c.type_ == status::INITIALIZED && c.status == "True");
-        let fresh = status::initial(&spec, &run.facts, status::now());
+        let fresh = status::initial(&spec, &run.facts, Timestamp::now().whole_seconds());
         let pick = |fresh: Vec<ContainerStatus>| -> Vec<ContainerStatus> {
             fresh
                 .into_iter()
@@ -343,7 +343,7 @@ impl PodContext {
                 main,
                 &self.facts,
                 pod.status.as_ref(),
-                status::now(),
+                Timestamp::now().whole_seconds(),
             )
         });
     }
@@ -603,7 +603,7 @@ fn spawn(
 fn terminated_state(
     exit: Exit,
     message: String,
-    started_at: everynode_core::model::Timestamp,
+    started_at: Timestamp,
     container_id: String,
 ) -> ContainerStateTerminated {
     let (reason, message) = if !exit.known {
@@ -623,7 +623,7 @@ fn terminated_state(
         reason,
         message,
         started_at: Some(started_at),
-        finished_at: Some(status::now()),
+        finished_at: Some(Timestamp::now().whole_seconds()),
         container_id,
     }
 }
@@ -843,7 +843,7 @@ async fn run_container(
                         s.restart_count = s.restart_count.saturating_add(1)
                     });
                 }
-                let started_at = status::now();
+                let started_at = Timestamp::now().whole_seconds();
                 match spawn(&argv, &env, &cwd, &log_path) {
                     Ok(child) => {
                         let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
@@ -877,7 +877,7 @@ async fn run_container(
                     argv.first().map_or("", String::as_str)
                 ),
                 started_at: Some(started_at),
-                finished_at: Some(status::now()),
+                finished_at: Some(Timestamp::now().whole_seconds()),
                 container_id: String::new(),
             },
             Ok((started_at, mut process)) => {
