@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod defaults;
+pub mod duration;
 pub mod labels;
 pub mod model;
 pub mod planner;

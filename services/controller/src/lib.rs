@@ -365,15 +365,8 @@ fn parse_http_url(value: &str) -> Result<String, String> {
     }
 }
 
-/// Parses a humantime duration that must be longer than zero.
-fn parse_positive_duration(value: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(value)
-        .map_err(|e| format!("not a duration ({e}); try 10s or 1m30s"))?;
-    if duration.is_zero() {
-        return Err("must be longer than zero".to_string());
-    }
-    Ok(duration)
-}
+// Every duration flag here must be longer than zero (the one parser of all binaries).
+use everynode_core::duration::parse_positive_duration;
 
 #[cfg(test)]
 mod tests {
