@@ -235,7 +235,10 @@ impl<R: Runtime> Agent<R> {
         }
         let command = match PodCommand::decode(payload) {
             Ok(command) => command,
-            Err(err) => return Some(rejected(format!("malformed PodCommand: {err}"))),
+            Err(err) => {
+                tracing::debug!(subject, error = %err, "malformed pod command");
+                return Some(rejected("malformed PodCommand: not a PodCommand message"));
+            }
         };
         if command.node_name != node.name() {
             return Some(rejected(format!(
@@ -324,7 +327,8 @@ impl<R: Runtime> Agent<R> {
         }
         if let Err(err) = self.store.put(&key, &value).await {
             self.table.remove(&key, &uid);
-            return rejected(format!("could not record the pod (retry): {err}"));
+            tracing::warn!(key = ?key, error = %err, "could not record a created pod in KV");
+            return rejected("could not record the pod in KV; retry");
         }
         tracing::info!(pod = %format!("{namespace}/{name}"), node = node.name(), uid, "pod created");
         self.runtime.start(PodRun {

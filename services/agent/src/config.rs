@@ -218,12 +218,20 @@ impl Config {
     }
 
     /// Checks what clap cannot check flag by flag.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.simulate.is_some() && self.runtime != RuntimeKind::Fake {
-            return Err("--simulate needs --runtime fake".to_owned());
+            return Err(ConfigError::SimulateNeedsFake);
         }
         Ok(())
     }
+}
+
+/// A combination of flags that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `--simulate` with the process runtime.
+    #[error("--simulate needs --runtime fake")]
+    SimulateNeedsFake,
 }
 
 /// Node labels given with `--labels`.
@@ -426,6 +434,6 @@ mod tests {
     #[test]
     fn simulate_needs_the_fake_runtime() {
         let config = Config::try_parse_from(["everynode-agent", "--simulate", "3"]).unwrap();
-        assert!(config.validate().is_err());
+        assert_eq!(config.validate(), Err(ConfigError::SimulateNeedsFake));
     }
 }

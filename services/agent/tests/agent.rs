@@ -1122,7 +1122,12 @@ async fn init_containers_run_first_and_probes_decide_readiness_and_restarts() {
                 .ok_or_else(|| "no lastState".to_owned())
         })
         .await;
-    assert!(last.message.contains("failed liveness probe"), "{last:?}");
+    // The kubelet's message, with why the last attempt failed.
+    assert_eq!(
+        last.message,
+        "Container app failed liveness probe, will be restarted: command \"sh\" exited with exit status: 1",
+        "{last:?}"
+    );
     assert!(!alive(first));
     std::fs::remove_file(&unhealthy).unwrap();
     let second = bed.wait_pod(&key, "running again", running_pid).await;
