@@ -20,6 +20,7 @@ mod stats;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use everynode_core::duration::parse_duration;
 use everynode_testkit::NatsServer;
 
 use crate::stats::{ms, print_table};
@@ -119,7 +120,7 @@ enum Scenario {
         #[arg(long, value_enum, default_value_t = scenarios::Leave::Delete)]
         leave: scenarios::Leave,
         /// How long every leave gets to converge after the churn stops.
-        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
         settle: Duration,
         #[command(flatten)]
         system: SystemArgs,
@@ -130,13 +131,13 @@ enum Scenario {
 #[derive(Debug, Clone, clap::Args)]
 struct SystemArgs {
     /// Fake runtime: time from accepting a pod to its containers running.
-    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     start_latency: Duration,
     /// Controller: pod commands in flight per reconcile (also the limit run's depth).
     #[arg(long, default_value_t = 64)]
     command_concurrency: usize,
     /// Registry: NotReady after this long without heartbeat; agents heartbeat every third.
-    #[arg(long, default_value = "6s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "6s", value_parser = parse_duration)]
     not_ready_after: Duration,
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use everynode_core::duration::parse_duration;
 
 /// everynode's command-line client, with kubectl's habits.
 #[derive(Debug, Parser)]
@@ -58,14 +59,6 @@ impl GlobalArgs {
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "default".to_string())
     }
-}
-
-/// A duration like `30s`, `2m`, `1h30m`; `0` means none.
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    if value.trim() == "0" {
-        return Ok(Duration::ZERO);
-    }
-    humantime::parse_duration(value).map_err(|e| format!("not a duration ({e}); try 30s or 5m"))
 }
 
 /// enctl's commands.
@@ -430,5 +423,14 @@ mod tests {
             Cli::try_parse_from(["enctl", "rollout", "status", "ds/x", "--timeout", "soon"])
                 .is_err()
         );
+        // `0` (never) and `0s` as before, with or without surrounding spaces.
+        for zero in ["0", " 0 ", "0s"] {
+            let Command::Rollout(RolloutCommand::Status(status)) =
+                parse(&["rollout", "status", "ds/x", "--timeout", zero]).command
+            else {
+                panic!("not rollout status");
+            };
+            assert_eq!(status.timeout, Duration::ZERO, "{zero:?}");
+        }
     }
 }

@@ -2,7 +2,9 @@
 //! arrive) validation and defaulting, label and node selectors, taints and tolerations, and the
 //! reconcile planner. Nothing here knows about protobuf, gRPC or NATS.
 
+pub mod clock;
 pub mod defaults;
+pub mod duration;
 pub mod errors;
 pub mod labels;
 pub mod model;

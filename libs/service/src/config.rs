@@ -14,6 +14,7 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use everynode_core::duration::{parse_duration, parse_positive_duration};
 use tonic::codegen::http::Uri;
 
 use crate::security::SecurityArgs;
@@ -210,20 +211,6 @@ impl<D: ListenDefault> ServerArgs<D> {
             _default: PhantomData,
         }
     }
-}
-
-/// Parses a humantime duration (`10s`, `1m30s`, `250ms`).
-fn parse_duration(value: &str) -> Result<Duration, String> {
-    humantime::parse_duration(value).map_err(|e| format!("not a duration ({e}); try 10s or 1m30s"))
-}
-
-/// Parses a humantime duration that must be longer than zero.
-fn parse_positive_duration(value: &str) -> Result<Duration, String> {
-    let duration = parse_duration(value)?;
-    if duration.is_zero() {
-        return Err("must be longer than zero".to_owned());
-    }
-    Ok(duration)
 }
 
 /// Accepts anything `tracing_subscriber::EnvFilter` accepts, so `telemetry::init` cannot fail

@@ -41,7 +41,6 @@
 //! config structs directly (or with `try_parse_from`). Mapping domain errors to
 //! `tonic::Status` is each service's job, in one place per service; nothing here does it.
 
-pub mod clock;
 pub mod config;
 mod error;
 pub mod security;
@@ -50,7 +49,6 @@ pub mod shutdown;
 pub mod status;
 pub mod telemetry;
 
-pub use clock::now;
 pub use config::{CommonArgs, ListenDefault, LogFormat, ServerArgs, defaults};
 pub use error::Error;
 pub use security::{Security, SecurityArgs, SecurityError};

@@ -11,8 +11,8 @@ use std::time::Duration;
 use everynode_api::v1;
 use everynode_api::v1::daemon_sets_server::DaemonSets;
 use everynode_core::labels::Selector;
-use everynode_core::model::DaemonSet;
-use everynode_service::{Shutdown, now};
+use everynode_core::model::{DaemonSet, Timestamp};
+use everynode_service::Shutdown;
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
@@ -147,8 +147,8 @@ impl DaemonSets for DaemonSetsApi {
         } = request.into_inner();
         let ds = required(daemon_set)?;
         let uid = uuid::Uuid::new_v4().to_string();
-        let prepared =
-            strategy::prepare_create(ds.clone(), now(), uid).map_err(|e| invalid(&ds, e))?;
+        let prepared = strategy::prepare_create(ds.clone(), Timestamp::now(), uid)
+            .map_err(|e| invalid(&ds, e))?;
         let key = Key::of(&prepared);
         let stored = if dry_run {
             // A dry run answers what the real create would: ALREADY_EXISTS for a taken name.
@@ -312,7 +312,7 @@ impl DaemonSets for DaemonSetsApi {
             v1::PropagationPolicy::Orphan => Some(ORPHAN_FINALIZER),
         };
         let pinned = parse_version(&name, &resource_version)?;
-        let stamp = now();
+        let stamp = Timestamp::now();
         let stored = self
             .read_modify_write(&key, pinned, |current| {
                 let meta = current.object.metadata.clone().unwrap_or_default();

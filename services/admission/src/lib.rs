@@ -17,6 +17,7 @@ use std::time::Duration;
 use everynode_api::v1::daemon_sets_server::DaemonSetsServer;
 use everynode_bus::Bus;
 use everynode_bus::async_nats::{self, jetstream};
+use everynode_core::duration::parse_duration;
 use everynode_service::{CommonArgs, GrpcServer, Security, ServerArgs, Shutdown, defaults};
 use tokio::net::TcpListener;
 
@@ -40,7 +41,7 @@ pub struct Config {
     #[arg(long, env = "EVERYNODE_REPLICAS", default_value_t = 1)]
     pub replicas: usize,
     /// Longest a foreground delete waits for the DaemonSet's pods to be gone before returning.
-    #[arg(long, env = "EVERYNODE_FOREGROUND_WAIT", default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "EVERYNODE_FOREGROUND_WAIT", default_value = "60s", value_parser = parse_duration)]
     pub foreground_wait: Duration,
 }
 

@@ -227,15 +227,11 @@ mod tests {
         }
     }
 
-    fn now() -> Timestamp {
-        Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 0,
-        }
-    }
+    /// A fixed "now" for the tests.
+    const NOW: Timestamp = Timestamp::from_seconds(1_700_000_000);
 
     fn created() -> DaemonSet {
-        let mut ds = prepare_create(ds("img:1"), now(), "uid-1".into()).unwrap();
+        let mut ds = prepare_create(ds("img:1"), NOW, "uid-1".into()).unwrap();
         ds.metadata.as_mut().unwrap().resource_version = "7".into();
         ds
     }
@@ -259,13 +255,13 @@ mod tests {
             ..Default::default()
         });
         input.metadata.as_mut().unwrap().uid = "client-chosen".into();
-        let out = prepare_create(input, now(), "uid-1".into()).unwrap();
+        let out = prepare_create(input, NOW, "uid-1".into()).unwrap();
         let m = meta(&out);
         assert_eq!(
             (m.uid.as_str(), m.generation, m.namespace.as_str()),
             ("uid-1", 1, "default")
         );
-        assert_eq!(m.creation_timestamp, Some(now()));
+        assert_eq!(m.creation_timestamp, Some(NOW));
         assert_eq!(m.annotations[TEMPLATE_GENERATION_ANNOTATION], "1");
         assert_eq!(out.status, None, "status is cleared on create");
         let strategy = out.spec.as_ref().unwrap().update_strategy.as_ref().unwrap();
@@ -276,7 +272,7 @@ mod tests {
     fn create_of_an_invalid_object_returns_every_error() {
         let mut input = ds("");
         input.metadata.as_mut().unwrap().name = "Bad_Name".into();
-        let errors = prepare_create(input, now(), "u".into()).unwrap_err();
+        let errors = prepare_create(input, NOW, "u".into()).unwrap_err();
         let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
         assert!(paths.contains(&"metadata.name"), "{paths:?}");
         assert!(
@@ -289,7 +285,7 @@ mod tests {
     fn create_under_an_unknown_api_version_is_refused() {
         let mut input = ds("img");
         input.api_version = "apps/v9".into();
-        let errors = prepare_create(input, now(), "u".into()).unwrap_err();
+        let errors = prepare_create(input, NOW, "u".into()).unwrap_err();
         assert_eq!(errors[0].path, "apiVersion");
     }
 
@@ -298,7 +294,7 @@ mod tests {
         let mut input = ds("img");
         input.api_version = "extensions/v1beta1".into();
         input.spec.as_mut().unwrap().selector = None;
-        let out = prepare_create(input, now(), "u".into()).unwrap();
+        let out = prepare_create(input, NOW, "u".into()).unwrap();
         assert_eq!(out.api_version, "apps/v1");
         let spec = out.spec.as_ref().unwrap();
         assert_eq!(spec.selector.as_ref().unwrap().match_labels, labels());
@@ -389,7 +385,7 @@ mod tests {
     fn removing_the_last_finalizer_of_a_deleted_object_removes_it() {
         let mut old = created();
         let m = old.metadata.as_mut().unwrap();
-        m.deletion_timestamp = Some(now());
+        m.deletion_timestamp = Some(NOW);
         m.finalizers = vec!["orphan".into()];
         let mut new = old.clone();
         new.metadata.as_mut().unwrap().finalizers.clear();

@@ -18,7 +18,7 @@ use everynode_api::v1::{
 };
 use everynode_bus::names::parse_agent_pods_subject;
 use everynode_bus::{KeyFilter, NodeKey, PodKey, Store};
-use everynode_core::model::{OwnerReference, Pod};
+use everynode_core::model::{OwnerReference, Pod, Timestamp};
 use everynode_core::retry::Backoff;
 use everynode_service::Shutdown;
 use prost::Message;
@@ -211,7 +211,7 @@ impl<R: Runtime> Agent<R> {
         &self.table
     }
 
-    fn facts(&self, start_time: everynode_core::model::Timestamp) -> PodFacts {
+    fn facts(&self, start_time: Timestamp) -> PodFacts {
         PodFacts {
             host_ip: self.host_ip.clone(),
             pod_ip: self.host_ip.clone(),
@@ -236,7 +236,10 @@ impl<R: Runtime> Agent<R> {
         }
         let command = match PodCommand::decode(payload) {
             Ok(command) => command,
-            Err(err) => return Some(rejected(format!("malformed PodCommand: {err}"))),
+            Err(err) => {
+                tracing::debug!(subject, error = %err, "malformed pod command");
+                return Some(rejected("malformed PodCommand: not a PodCommand message"));
+            }
         };
         if command.node_name != node.name() {
             return Some(rejected(format!(
@@ -308,7 +311,7 @@ impl<R: Runtime> Agent<R> {
                 "pod {namespace}/{name} {what} with uid {existing_uid}"
             ));
         }
-        let now = status::now();
+        let now = Timestamp::now().whole_seconds();
         let facts = self.facts(now);
         let spec = pod.spec.clone().unwrap_or_default();
         pod.status = Some(status::initial(&spec, &facts, now));
@@ -325,7 +328,8 @@ impl<R: Runtime> Agent<R> {
         }
         if let Err(err) = self.store.put(&key, &value).await {
             self.table.remove(&key, &uid);
-            return rejected(format!("could not record the pod (retry): {err}"));
+            tracing::warn!(key = ?key, error = %err, "could not record a created pod in KV");
+            return rejected("could not record the pod in KV; retry");
         }
         tracing::info!(pod = %format!("{namespace}/{name}"), node = node.name(), uid, "pod created");
         self.runtime.start(PodRun {
@@ -377,9 +381,9 @@ impl<R: Runtime> Agent<R> {
                 .and_then(|s| s.termination_grace_period_seconds))
             .unwrap_or(DEFAULT_GRACE_SECONDS)
             .max(0);
-        let Some(pod) = self
-            .table
-            .begin_termination(&key, &uid, grace, status::now())
+        let Some(pod) =
+            self.table
+                .begin_termination(&key, &uid, grace, Timestamp::now().whole_seconds())
         else {
             return reply(PodCommandOutcome::NotFound, "", None);
         };
@@ -491,7 +495,7 @@ impl<R: Runtime> Agent<R> {
                 .status
                 .as_ref()
                 .and_then(|s| s.start_time)
-                .unwrap_or_else(status::now);
+                .unwrap_or_else(|| Timestamp::now().whole_seconds());
             self.runtime.start(PodRun {
                 pod,
                 facts: self.facts(start_time),

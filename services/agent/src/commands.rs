@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use everynode_bus::NodeKey;
 use everynode_bus::async_nats::{self, Subscriber};
 use everynode_bus::names::{
     AGENT_PODS_ALL, agent_pods_subject, agent_queue_group, agent_simulator_queue_group,
 };
+use everynode_bus::{NameError, NodeKey};
 use everynode_service::Shutdown;
 use futures::StreamExt;
 use prost::Message;
@@ -18,9 +18,26 @@ use tokio::sync::Semaphore;
 use crate::agent::{Agent, NodeSet};
 use crate::runtime::Runtime;
 
+/// Why the pod command subscription could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscribeError {
+    /// The node name cannot be put in a subject.
+    #[error("the node name cannot be used in a subject: {0}")]
+    Name(#[from] NameError),
+    /// The server refused or the connection failed.
+    #[error("subscribing to pod commands: {0}")]
+    Subscribe(#[from] async_nats::SubscribeError),
+    /// The subscription could not be confirmed with the server.
+    #[error("flushing the pod command subscription: {0}")]
+    Flush(#[from] async_nats::client::FlushError),
+}
+
 /// Subscribes to the pod commands of `nodes` (and makes sure the server has the interest
 /// before returning, so that a registration that follows cannot race it).
-pub async fn subscribe(nats: &async_nats::Client, nodes: &NodeSet) -> anyhow::Result<Subscriber> {
+pub async fn subscribe(
+    nats: &async_nats::Client,
+    nodes: &NodeSet,
+) -> Result<Subscriber, SubscribeError> {
     let subscriber = if nodes.is_simulated() {
         let group = agent_simulator_queue_group(nodes.name())?;
         nats.queue_subscribe(AGENT_PODS_ALL, group).await?

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use everynode_core::duration::{parse_duration, parse_positive_duration};
 use everynode_core::labels::{is_dns1123_subdomain, is_label_value, is_qualified_name};
 use everynode_core::model::Taint;
 use everynode_service::{CommonArgs, defaults};
@@ -101,10 +102,10 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, PartialEq, Args)]
 pub struct FakeArgs {
     /// Fake runtime: time from accepting a pod to its containers running.
-    #[arg(long = "fake-start-latency", env = "EVERYNODE_FAKE_START_LATENCY", value_name = "DURATION", default_value = "200ms", value_parser = humantime::parse_duration)]
+    #[arg(long = "fake-start-latency", env = "EVERYNODE_FAKE_START_LATENCY", value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     pub start_latency: Duration,
     /// Fake runtime: time from running to ready.
-    #[arg(long = "fake-ready-delay", env = "EVERYNODE_FAKE_READY_DELAY", value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long = "fake-ready-delay", env = "EVERYNODE_FAKE_READY_DELAY", value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
     pub ready_delay: Duration,
     /// Fake runtime: fraction (0 to 1) of container starts that fail (the container crash
     /// loops with back-off until a start succeeds).
@@ -138,7 +139,7 @@ pub struct Tuning {
     #[arg(long, env = "EVERYNODE_RETRY_MAX", hide = true, default_value = "30s", value_parser = parse_positive_duration)]
     pub retry_max: Duration,
     /// Shortest SIGTERM-to-SIGKILL grace (the kubelet's minimum is 2 s).
-    #[arg(long, env = "EVERYNODE_MIN_GRACE", hide = true, default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "EVERYNODE_MIN_GRACE", hide = true, default_value = "2s", value_parser = parse_duration)]
     pub min_grace: Duration,
     /// Register/heartbeat calls in flight at once (matters with `--simulate`).
     #[arg(
@@ -217,12 +218,20 @@ impl Config {
     }
 
     /// Checks what clap cannot check flag by flag.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.simulate.is_some() && self.runtime != RuntimeKind::Fake {
-            return Err("--simulate needs --runtime fake".to_owned());
+            return Err(ConfigError::SimulateNeedsFake);
         }
         Ok(())
     }
+}
+
+/// A combination of flags that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `--simulate` with the process runtime.
+    #[error("--simulate needs --runtime fake")]
+    SimulateNeedsFake,
 }
 
 /// Node labels given with `--labels`.
@@ -300,14 +309,6 @@ fn parse_rate(value: &str) -> Result<f64, String> {
     } else {
         Err("must be between 0 and 1".to_owned())
     }
-}
-
-fn parse_positive_duration(value: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(value).map_err(|e| e.to_string())?;
-    if duration.is_zero() {
-        return Err("must be longer than zero".to_owned());
-    }
-    Ok(duration)
 }
 
 #[cfg(test)]
@@ -399,8 +400,40 @@ mod tests {
     }
 
     #[test]
+    fn duration_flags_keep_the_values_they_took() {
+        let config = Config::try_parse_from([
+            "everynode-agent",
+            "--fake-start-latency",
+            "0",
+            "--fake-ready-delay",
+            "0s",
+            "--min-grace",
+            "0s",
+        ])
+        .unwrap();
+        assert_eq!(config.fake.start_latency, Duration::ZERO);
+        assert_eq!(config.fake.ready_delay, Duration::ZERO);
+        assert_eq!(config.tuning.min_grace, Duration::ZERO);
+        for flag in [
+            "--crash-backoff-base",
+            "--crash-backoff-max",
+            "--crash-backoff-reset",
+            "--retry-max",
+        ] {
+            let error = Config::try_parse_from(["everynode-agent", flag, "0s"])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("must be longer than zero"), "{error}");
+        }
+        let error = Config::try_parse_from(["everynode-agent", "--min-grace", "2"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not a duration"), "{error}");
+    }
+
+    #[test]
     fn simulate_needs_the_fake_runtime() {
         let config = Config::try_parse_from(["everynode-agent", "--simulate", "3"]).unwrap();
-        assert!(config.validate().is_err());
+        assert_eq!(config.validate(), Err(ConfigError::SimulateNeedsFake));
     }
 }

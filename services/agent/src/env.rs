@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 
 use everynode_core::model::{Container, EnvVarSource, Pod};
-use everynode_core::quantity::Quantity;
+use everynode_core::quantity::{Quantity, QuantityError};
 
 /// What a container's environment is resolved against, besides the pod.
 #[derive(Debug, Clone, Default)]
@@ -41,7 +41,49 @@ pub struct EnvError {
     /// The variable.
     pub name: String,
     /// Why.
-    pub reason: String,
+    #[source]
+    pub reason: Unresolvable,
+}
+
+/// Why a variable's `valueFrom` cannot be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unresolvable {
+    /// `resourceFieldRef.containerName` names no container of the pod.
+    #[error("no container named {0:?}")]
+    NoContainer(String),
+    /// A ConfigMap or Secret reference that is not optional.
+    #[error("{kind} {name:?} (key {key:?}) does not exist: everynode has no {kind}s")]
+    NoSuchObject {
+        /// `ConfigMap` or `Secret`.
+        kind: &'static str,
+        /// The object's name.
+        name: String,
+        /// The key.
+        key: String,
+    },
+    /// `valueFrom` without any source.
+    #[error("valueFrom names no source")]
+    NoSource,
+    /// A `fieldRef` path the kubelet does not resolve.
+    #[error("unsupported fieldRef path {0:?}")]
+    FieldPath(String),
+    /// A `resourceFieldRef` resource the kubelet does not resolve.
+    #[error("unsupported resource {0:?}")]
+    Resource(String),
+    /// A resource amount or divisor that is not a quantity.
+    #[error("{what} {text:?}: {source}")]
+    Quantity {
+        /// The resource, or `divisor`.
+        what: String,
+        /// The text given.
+        text: String,
+        /// Why.
+        #[source]
+        source: QuantityError,
+    },
+    /// A divisor of zero or less.
+    #[error("divisor {0:?} must be positive")]
+    Divisor(String),
 }
 
 /// The container's environment, in definition order (a redefined name keeps its first
@@ -135,7 +177,7 @@ fn from_source(
     container: &Container,
     ctx: &EnvContext,
     source: &EnvVarSource,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Unresolvable> {
     if let Some(field) = &source.field_ref {
         return field_value(pod, ctx, &field.field_path).map(Some);
     }
@@ -151,10 +193,10 @@ fn from_source(
             })
         };
         let target =
-            target.ok_or_else(|| format!("no container named {:?}", resource.container_name))?;
+            target.ok_or_else(|| Unresolvable::NoContainer(resource.container_name.clone()))?;
         return resource_value(target, ctx, &resource.resource, &resource.divisor).map(Some);
     }
-    for (what, selector) in [
+    for (kind, selector) in [
         ("ConfigMap", &source.config_map_key_ref),
         ("Secret", &source.secret_key_ref),
     ] {
@@ -162,18 +204,19 @@ fn from_source(
             return if selector.optional == Some(true) {
                 Ok(None)
             } else {
-                Err(format!(
-                    "{what} {:?} (key {:?}) does not exist: everynode has no {what}s",
-                    selector.name, selector.key
-                ))
+                Err(Unresolvable::NoSuchObject {
+                    kind,
+                    name: selector.name.clone(),
+                    key: selector.key.clone(),
+                })
             };
         }
     }
-    Err("valueFrom names no source".to_owned())
+    Err(Unresolvable::NoSource)
 }
 
 /// The value of a `fieldRef` path.
-fn field_value(pod: &Pod, ctx: &EnvContext, path: &str) -> Result<String, String> {
+fn field_value(pod: &Pod, ctx: &EnvContext, path: &str) -> Result<String, Unresolvable> {
     let meta = pod.metadata.clone().unwrap_or_default();
     let spec = pod.spec.as_ref();
     let bracketed = |prefix: &str| {
@@ -207,7 +250,7 @@ fn field_value(pod: &Pod, ctx: &EnvContext, path: &str) -> Result<String, String
             .unwrap_or_default(),
         "status.hostIP" | "status.hostIPs" => ctx.host_ip.clone(),
         "status.podIP" | "status.podIPs" => ctx.pod_ip.clone(),
-        other => return Err(format!("unsupported fieldRef path {other:?}")),
+        other => return Err(Unresolvable::FieldPath(other.to_owned())),
     })
 }
 
@@ -217,12 +260,11 @@ fn resource_value(
     ctx: &EnvContext,
     resource: &str,
     divisor: &str,
-) -> Result<String, String> {
-    let (kind, name) = resource
-        .split_once('.')
-        .ok_or_else(|| format!("unsupported resource {resource:?}"))?;
+) -> Result<String, Unresolvable> {
+    let unsupported = || Unresolvable::Resource(resource.to_owned());
+    let (kind, name) = resource.split_once('.').ok_or_else(unsupported)?;
     if !matches!(name, "cpu" | "memory" | "ephemeral-storage") {
-        return Err(format!("unsupported resource {resource:?}"));
+        return Err(unsupported());
     }
     let resources = container.resources.clone().unwrap_or_default();
     let limit = resources
@@ -232,17 +274,26 @@ fn resource_value(
     let text = match kind {
         "limits" => limit,
         "requests" => resources.requests.get(name).or(limit),
-        _ => return Err(format!("unsupported resource {resource:?}")),
+        _ => return Err(unsupported()),
+    };
+    let parse = |what: &str, text: &str| {
+        Quantity::parse(text).map_err(|source| Unresolvable::Quantity {
+            what: what.to_owned(),
+            text: text.to_owned(),
+            source,
+        })
     };
     let quantity = match text {
-        Some(text) => Quantity::parse(text).map_err(|e| format!("{resource} {text:?}: {e}"))?,
+        Some(text) => parse(resource, text)?,
         None => return Ok("0".to_owned()),
     };
     let divisor = if divisor.is_empty() { "1" } else { divisor };
-    let divisor = Quantity::parse(divisor).map_err(|e| format!("divisor {divisor:?}: {e}"))?;
-    let (value, per) = (quantity.milli_value(), divisor.milli_value());
+    let (value, per) = (
+        quantity.milli_value(),
+        parse("divisor", divisor)?.milli_value(),
+    );
     if per <= 0 {
-        return Err(format!("divisor {divisor:?} must be positive"));
+        return Err(Unresolvable::Divisor(divisor.to_owned()));
     }
     // Ceiling division of non-negative values; negative quantities are rejected by validation.
     let result = if value <= 0 {
@@ -399,7 +450,14 @@ mod tests {
     fn an_unknown_field_path_is_an_error() {
         let err = resolve(vec![field("X", "spec.nothing")]).unwrap_err();
         assert_eq!(err.name, "X");
-        assert!(err.reason.contains("spec.nothing"), "{err}");
+        assert_eq!(
+            err.reason,
+            Unresolvable::FieldPath("spec.nothing".to_owned())
+        );
+        assert_eq!(
+            err.to_string(),
+            "couldn't resolve environment variable \"X\": unsupported fieldRef path \"spec.nothing\""
+        );
     }
 
     #[test]
@@ -467,6 +525,34 @@ mod tests {
                 ("MEM_LIMIT_MI", "8192"),
                 ("MEM_REQUEST_MI", "64"),
             ])
+        );
+        // Errors name what was given, never an internal representation.
+        for (divisor, reason) in [
+            ("0", Unresolvable::Divisor("0".to_owned())),
+            (
+                "lots",
+                Unresolvable::Quantity {
+                    what: "divisor".to_owned(),
+                    text: "lots".to_owned(),
+                    source: Quantity::parse("lots").unwrap_err(),
+                },
+            ),
+        ] {
+            let bad = Container {
+                env: vec![resource("X", "limits.cpu", divisor)],
+                ..container.clone()
+            };
+            let err = container_env(&pod(), &bad, &ctx()).unwrap_err();
+            assert_eq!(err.reason, reason);
+        }
+        let bad = Container {
+            env: vec![resource("X", "limits.cpu", "0")],
+            ..container
+        };
+        let err = container_env(&pod(), &bad, &ctx()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "couldn't resolve environment variable \"X\": divisor \"0\" must be positive"
         );
     }
 

@@ -9,9 +9,12 @@
 //!   restart; [`commands`]: the request/reply subscription feeding it;
 //! - [`runtime`]: the [`runtime::Runtime`] trait, with [`runtime::process`] (real process
 //!   groups) and [`runtime::fake`] (timers only, for `--simulate`);
+//! - [`probe`]: startup, liveness and readiness probes (exec, tcpSocket, httpGet over HTTP or
+//!   HTTPS, grpc) and their thresholds; [`process_group`]: signalling a container's group;
 //! - pure parts, unit-tested: [`status`] (phase and conditions from container states),
-//!   [`env`] (environment and `$(VAR)` expansion), [`probe`] (probe thresholds),
-//!   [`backoff`] (crash-loop back-off), [`procfs`] (`/proc` and pid records), [`config`].
+//!   [`env`] (environment and `$(VAR)` expansion), [`backoff`] (crash-loop back-off),
+//!   [`procfs`] (`/proc` and pid records), [`config`];
+//! - [`error`]: why the agent cannot start or serve, each cause kept as the error's source.
 //!
 //! Start-up order: open KV `pods` (creating the bucket if nobody has yet), recover this node's
 //! pods from it, subscribe to pod commands, then join the registry — so the node is never
@@ -24,10 +27,12 @@ pub mod backoff;
 pub mod commands;
 pub mod config;
 pub mod env;
+pub mod error;
 pub mod host;
 pub mod join;
 pub mod pods;
 pub mod probe;
+pub mod process_group;
 pub mod procfs;
 pub mod runtime;
 pub mod status;
@@ -36,7 +41,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use everynode_api::v1;
 use everynode_bus::async_nats::{self, jetstream};
 use everynode_bus::{Bucket, PodKey, Store, bucket_config};
@@ -44,7 +48,8 @@ use everynode_core::retry::Backoff;
 use everynode_service::Shutdown;
 
 pub use agent::{Agent, NodeSet};
-pub use config::{Config, RuntimeKind};
+pub use config::{Config, ConfigError, RuntimeKind};
+pub use error::Error;
 
 use crate::host::{HostFacts, NodeTemplate};
 use crate::join::JoinConfig;
@@ -59,7 +64,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Connects to NATS as `everynode-agent`, waiting as long as it takes while the server is
 /// unreachable (an agent may boot before NATS); `None` if shutdown came first. A wrong URL or
 /// credentials fail at once.
-pub async fn connect(url: &str, shutdown: &Shutdown) -> anyhow::Result<Option<async_nats::Client>> {
+pub async fn connect(
+    url: &str,
+    shutdown: &Shutdown,
+) -> Result<Option<async_nats::Client>, everynode_bus::Error> {
     loop {
         let attempt = tokio::select! {
             attempt = everynode_bus::connect(url, "everynode-agent") => attempt,
@@ -70,7 +78,7 @@ pub async fn connect(url: &str, shutdown: &Shutdown) -> anyhow::Result<Option<as
             Err(err) if err.is_transient() => {
                 tracing::warn!(url, error = %err, "NATS still unreachable; still trying");
             }
-            Err(err) => return Err(err.into()),
+            Err(err) => return Err(err),
         }
     }
 }
@@ -101,18 +109,24 @@ async fn open_pods_store(
     }
 }
 
-/// Runs the agent until `shutdown`, then leaves its pods running and returns.
+/// Runs the agent until `shutdown`, then leaves its pods running and returns. (The error is
+/// an [`Error`] in an `anyhow::Error`, as every service's `run` returns, for the binaries and
+/// the harnesses that run them side by side.)
 pub async fn run(
     config: Config,
     nats: async_nats::Client,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    config.validate().map_err(anyhow::Error::msg)?;
+    Ok(start(config, nats, shutdown).await?)
+}
+
+async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> Result<(), Error> {
+    config.validate()?;
     let node_name = config
         .node_name
         .clone()
         .or_else(host::hostname)
-        .context("no --node-name given and the host name cannot be read")?;
+        .ok_or(Error::NoNodeName)?;
     let nodes = match config.simulate {
         Some(count) => NodeSet::simulated(node_name, count.get()),
         None => NodeSet::single(node_name),
@@ -160,8 +174,10 @@ pub async fn run(
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(config::ROOT_DATA_DIR));
             let pods_dir = data_dir.join("pods");
-            std::fs::create_dir_all(&pods_dir)
-                .with_context(|| format!("creating {}", pods_dir.display()))?;
+            std::fs::create_dir_all(&pods_dir).map_err(|source| Error::PodsDir {
+                path: pods_dir.clone(),
+                source,
+            })?;
             let runtime = ProcessRuntime::new(
                 ProcessConfig {
                     data_dir,
@@ -200,7 +216,7 @@ struct Parts {
     shutdown: Shutdown,
 }
 
-async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> anyhow::Result<()> {
+async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<(), Error> {
     let Parts {
         nodes,
         template,
@@ -218,7 +234,10 @@ async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> anyhow:
         runtime,
         shutdown.clone(),
     ));
-    let recovered = agent.recover(config.tuning.retry_max).await?;
+    let recovered = agent
+        .recover(config.tuning.retry_max)
+        .await
+        .map_err(Error::Recover)?;
     let subscriber = commands::subscribe(&nats, &nodes).await?;
     shutdown.spawn(commands::serve(
         Arc::clone(&agent),

@@ -25,7 +25,7 @@ fn default_data_dir() -> PathBuf {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut config = Config::parse();
-    config.validate().map_err(anyhow::Error::msg)?;
+    config.validate()?;
     config.data_dir.get_or_insert_with(default_data_dir);
     let telemetry = telemetry::init("everynode-agent", &config.common)?;
     let shutdown = Shutdown::on_signals(config.common.shutdown_grace)?;

@@ -43,12 +43,6 @@ pub const REASON_POD_INITIALIZING: &str = "PodInitializing";
 /// Waiting reason between two restarts of a failing container.
 pub const REASON_CRASH_LOOP_BACK_OFF: &str = "CrashLoopBackOff";
 
-/// The current time with whole seconds, as Kubernetes records it (so that a status does not
-/// change, and is not rewritten, for sub-second differences).
-pub fn now() -> Timestamp {
-    Timestamp::from_seconds(everynode_service::now().seconds)
-}
-
 /// What stays the same for the whole life of a pod on this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodFacts {

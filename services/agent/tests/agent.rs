@@ -294,7 +294,7 @@ fn processes_with(marker: &str) -> Vec<i32> {
 }
 
 fn kill_group(pid: i32) {
-    everynode_agent::runtime::process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+    everynode_agent::process_group::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
 }
 
 #[tokio::test]
@@ -1122,7 +1122,12 @@ async fn init_containers_run_first_and_probes_decide_readiness_and_restarts() {
                 .ok_or_else(|| "no lastState".to_owned())
         })
         .await;
-    assert!(last.message.contains("failed liveness probe"), "{last:?}");
+    // The kubelet's message, with why the last attempt failed.
+    assert_eq!(
+        last.message,
+        "Container app failed liveness probe, will be restarted: command \"sh\" exited with exit status: 1",
+        "{last:?}"
+    );
     assert!(!alive(first));
     std::fs::remove_file(&unhealthy).unwrap();
     let second = bed.wait_pod(&key, "running again", running_pid).await;

@@ -40,7 +40,7 @@ mod testing;
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use everynode_api::v1::endpoints_server::EndpointsServer;
 use everynode_api::v1::pods_server::PodsServer;
@@ -222,15 +222,10 @@ impl Config {
     }
 }
 
-/// The current time as a model timestamp.
+/// The current time as a model timestamp: the one clock, [`Timestamp::now`], under the name
+/// the controller's modules use.
 pub fn now() -> Timestamp {
-    let since = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp {
-        seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-        nanos: i32::try_from(since.subsec_nanos()).unwrap_or(0),
-    }
+    Timestamp::now()
 }
 
 /// Runs the controller on `listener` until `shutdown`, then drains: the read APIs stop, the
@@ -375,15 +370,8 @@ fn parse_http_url(value: &str) -> Result<String, String> {
     }
 }
 
-/// Parses a humantime duration that must be longer than zero.
-fn parse_positive_duration(value: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(value)
-        .map_err(|e| format!("not a duration ({e}); try 10s or 1m30s"))?;
-    if duration.is_zero() {
-        return Err("must be longer than zero".to_string());
-    }
-    Ok(duration)
-}
+// Every duration flag here must be longer than zero (the one parser of all binaries).
+use everynode_core::duration::parse_positive_duration;
 
 #[cfg(test)]
 mod tests {

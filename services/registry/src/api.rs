@@ -10,13 +10,13 @@ use std::pin::Pin;
 use everynode_api::v1;
 use everynode_api::v1::nodes_server::Nodes;
 use everynode_core::labels::Selector;
-use everynode_core::model::Node;
+use everynode_core::model::{Node, Timestamp};
 use everynode_service::Shutdown;
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::error::Error;
-use crate::lifecycle::{Lifecycle, now};
+use crate::lifecycle::Lifecycle;
 use crate::node;
 use crate::store::{NodeStore, Outcome, Stored, Write};
 use crate::validation::{self, Edit, FieldError, TaintKey};
@@ -59,7 +59,7 @@ impl NodesApi {
                 let uid = uuid::Uuid::new_v4().to_string();
                 match self
                     .store
-                    .create(&node::new_node(request, uid, now()))
+                    .create(&node::new_node(request, uid, Timestamp::now()))
                     .await
                 {
                     Ok(stored) => {
@@ -77,7 +77,7 @@ impl NodesApi {
                     Ok(Write::Put(Box::new(node::reregister(
                         &current.node,
                         request,
-                        now(),
+                        Timestamp::now(),
                     ))))
                 })
                 .await;
@@ -254,7 +254,7 @@ impl Nodes for NodesApi {
         let outcome = self
             .store
             .modify(&name, pinned, |current| {
-                node::apply_edit(&current.node, &edit, now())
+                node::apply_edit(&current.node, &edit, Timestamp::now())
                     .map(|node| Write::Put(Box::new(node)))
                     .map_err(|conflicts| Error::Overwrite { conflicts })
             })

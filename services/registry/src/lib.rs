@@ -70,6 +70,7 @@ use std::time::Duration;
 use everynode_api::v1::nodes_server::NodesServer;
 use everynode_bus::Bus;
 use everynode_bus::async_nats::{self, jetstream};
+use everynode_core::duration::{parse_duration, parse_positive_duration};
 use everynode_service::{CommonArgs, GrpcServer, Security, ServerArgs, Shutdown, defaults};
 use tokio::net::TcpListener;
 
@@ -127,17 +128,6 @@ pub struct Config {
 pub const DEFAULT_NOT_READY_AFTER: Duration = Duration::from_secs(15);
 /// The default `--remove-after`.
 pub const DEFAULT_REMOVE_AFTER: Duration = Duration::from_secs(5 * 60);
-
-fn parse_duration(value: &str) -> Result<Duration, String> {
-    humantime::parse_duration(value).map_err(|e| format!("not a duration ({e}); try 15s or 5m"))
-}
-
-fn parse_positive_duration(value: &str) -> Result<Duration, String> {
-    match parse_duration(value)? {
-        d if d.is_zero() => Err("must be longer than zero".to_owned()),
-        d => Ok(d),
-    }
-}
 
 /// A configuration that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -25,7 +25,7 @@
 //! a store round trip: the transition back to Ready, done by the replica the agent called.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use everynode_bus::Change as KvChange;
@@ -52,20 +52,9 @@ const REWATCH: Backoff = Backoff::new(Duration::from_millis(100), Duration::from
 /// How many times one reconcile re-evaluates when heartbeats keep arriving during its write.
 const RECONCILE_ROUNDS: usize = 4;
 
-pub use everynode_service::now;
-
 /// The wall-clock time of a past monotonic `instant`.
 fn wall_time_of(instant: Instant) -> Timestamp {
-    let ago = Instant::now().saturating_duration_since(instant);
-    let at = SystemTime::now()
-        .checked_sub(ago)
-        .unwrap_or(SystemTime::UNIX_EPOCH)
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp {
-        seconds: i64::try_from(at.as_secs()).unwrap_or(i64::MAX),
-        nanos: i32::try_from(at.subsec_nanos()).unwrap_or(0),
-    }
+    Timestamp::ago(Instant::now().saturating_duration_since(instant))
 }
 
 /// How often the ticker looks at the lease queues: a tenth of `not_ready_after`, between 50 ms
@@ -251,7 +240,7 @@ impl Lifecycle {
                     let Some((lease, heard)) = self.lease(name) else {
                         return Ok(Write::Keep);
                     };
-                    Ok(decide(&lease, heard, &current.node, now()))
+                    Ok(decide(&lease, heard, &current.node, Timestamp::now()))
                 })
                 .await;
             let outcome = match result {
@@ -496,7 +485,7 @@ mod tests {
 
     #[test]
     fn wall_time_of_a_past_instant_is_in_the_past() {
-        let before = now();
+        let before = Timestamp::now();
         let earlier = wall_time_of(Instant::now() - Duration::from_secs(10));
         assert!(
             earlier.seconds <= before.seconds - 9,

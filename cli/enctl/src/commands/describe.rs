@@ -11,7 +11,6 @@ use crate::cli::DescribeArgs;
 use crate::error::CliError;
 use crate::print::describe;
 use crate::print::names::Kind;
-use crate::print::time::now;
 
 /// Runs `enctl describe`.
 pub async fn run(ctx: &Ctx, args: DescribeArgs) -> Result<(), CliError> {
@@ -115,6 +114,6 @@ async fn describe_node(ctx: &Ctx, node: &v1::Node) -> String {
     describe::node(
         &model::Node::from(node.clone()),
         pods.as_deref().map_err(Clone::clone),
-        now(),
+        model::Timestamp::now(),
     )
 }

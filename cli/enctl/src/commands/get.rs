@@ -6,6 +6,7 @@
 //! from the List's version, each change printed as it arrives (filtered to the names, if any).
 
 use everynode_api::v1;
+use everynode_core::model::Timestamp;
 
 use super::Ctx;
 use super::objects::{self, Item, Query, check_selector, header, service_of};
@@ -15,7 +16,6 @@ use crate::print::names::Kind;
 use crate::print::objects::{json, list, yaml};
 use crate::print::table::{Layout, Table};
 use crate::print::tabwriter::StreamColumns;
-use crate::print::time::now;
 
 /// Runs `enctl get`.
 pub async fn run(ctx: &Ctx, args: GetArgs) -> Result<(), CliError> {
@@ -137,7 +137,7 @@ impl View<'_> {
                     }
                     return Ok(false);
                 }
-                let now = now();
+                let now = Timestamp::now();
                 let table = Table {
                     header: header(self.kind, self.layout),
                     rows: items.iter().map(|i| i.row(self.layout, now)).collect(),
@@ -181,7 +181,7 @@ impl View<'_> {
         printed: &[Item],
     ) -> Result<(), CliError> {
         let head = header(self.kind, self.layout);
-        let at = now();
+        let at = Timestamp::now();
         let rows: Vec<Vec<String>> = printed.iter().map(|i| i.row(self.layout, at)).collect();
         let mut columns = StreamColumns::from_rows(
             std::iter::once(head.as_slice())
@@ -195,7 +195,7 @@ impl View<'_> {
             }
             match self.args.output {
                 Output::Table | Output::Wide => {
-                    let row = item.row(self.layout, now());
+                    let row = item.row(self.layout, Timestamp::now());
                     if !header_printed {
                         columns = StreamColumns::from_rows([head.as_slice(), row.as_slice()]);
                         ctx.console.line(&columns.line(&head))?;

@@ -177,7 +177,7 @@ pub fn stamp_restart(ds: &mut v1::DaemonSet, at: &str) {
 async fn restart(ctx: &Ctx, target: &RolloutTarget) -> Result<(), CliError> {
     let name = crate::args::single_target(&target.targets, Kind::DaemonSet)?;
     let namespace = ctx.namespace();
-    let at = crate::print::time::now().to_rfc3339();
+    let at = everynode_core::model::Timestamp::now().to_rfc3339();
     let c = &ctx.clients;
     let mut attempt = 0;
     loop {

@@ -1,20 +1,7 @@
 //! Times as kubectl prints them: ages (`45s`, `3m12s`, `5h`, `2d`; apimachinery's
 //! `duration.HumanDuration`) and timestamps (`time.RFC1123Z`, in UTC).
 
-use std::time::SystemTime;
-
 use everynode_core::model::Timestamp;
-
-/// The current time.
-pub fn now() -> Timestamp {
-    let since = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp {
-        seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
-        nanos: i32::try_from(since.subsec_nanos()).unwrap_or(0),
-    }
-}
 
 /// Whole seconds from `then` to `now`, truncated toward zero (Go's `int(d.Seconds())`).
 pub fn seconds_between(then: Timestamp, now: Timestamp) -> i64 {

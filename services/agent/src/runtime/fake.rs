@@ -174,7 +174,7 @@ fn fails(uid: &str, attempt: i32, rate: f64) -> bool {
 fn advance(uid: &str, pod: &mut FakePod, config: &FakeConfig) -> Option<Duration> {
     match pod.stage {
         Stage::Creating | Stage::BackOff => {
-            let now = status::now();
+            let now = Timestamp::now().whole_seconds();
             if fails(uid, pod.failures, config.failure_rate) {
                 pod.failures = pod.failures.saturating_add(1);
                 pod.stage = Stage::BackOff;
@@ -293,7 +293,7 @@ fn publish(pod: &FakePod) {
             main,
             facts,
             current.status.as_ref(),
-            status::now(),
+            Timestamp::now().whole_seconds(),
         )
     });
 }
@@ -326,7 +326,7 @@ impl Runtime for FakeRuntime {
             .status
             .as_ref()
             .and_then(|s| s.start_time)
-            .unwrap_or_else(status::now);
+            .unwrap_or_else(|| Timestamp::now().whole_seconds());
         let pod = FakePod {
             sink: run.sink,
             facts: run.facts,

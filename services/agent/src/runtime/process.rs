@@ -35,11 +35,10 @@ use std::time::Duration;
 
 use everynode_core::model::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
-    ContainerStateWaiting, ContainerStatus, Pod, PodSpec,
+    ContainerStateWaiting, ContainerStatus, Pod, PodSpec, Timestamp,
 };
 use everynode_service::Shutdown;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -47,7 +46,8 @@ use super::{PodRun, Runtime, StartMode};
 use crate::backoff::{Backoff, BackoffPolicy, should_restart};
 use crate::env::{EnvContext, command_line, container_env};
 use crate::pods::{PodSink, uid_of};
-use crate::probe::{ExecContext, ProbeSpec, Tally, probe_once};
+use crate::probe::{ExecContext, Handler, ProbeError, ProbeSpec, Tally, probe_once};
+use crate::process_group::signal_group;
 use crate::procfs::{self, PidRecord};
 use crate::status::{self, PodFacts, REASON_CRASH_LOOP_BACK_OFF};
 
@@ -227,13 +227,6 @@ impl Runtime for ProcessRuntime {
     }
 }
 
-/// Sends `signal` to process group `pgid` (never to group 0 or 1).
-pub fn signal_group(pgid: i32, signal: Signal) {
-    if pgid > 1 {
-        let _ = killpg(Pid::from_raw(pgid), signal);
-    }
-}
-
 /// Marks the supervisor done even if it panics.
 struct DoneGuard(watch::Sender<bool>);
 
@@ -291,7 +284,7 @@ impl PodContext {
                 .conditions
                 .iter()
                 .any(|c| c.type_ == status::INITIALIZED && c.status == "True");
-        let fresh = status::initial(&spec, &run.facts, status::now());
+        let fresh = status::initial(&spec, &run.facts, Timestamp::now().whole_seconds());
         let pick = |fresh: Vec<ContainerStatus>| -> Vec<ContainerStatus> {
             fresh
                 .into_iter()
@@ -350,7 +343,7 @@ impl PodContext {
                 main,
                 &self.facts,
                 pod.status.as_ref(),
-                status::now(),
+                Timestamp::now().whole_seconds(),
             )
         });
     }
@@ -610,7 +603,7 @@ fn spawn(
 fn terminated_state(
     exit: Exit,
     message: String,
-    started_at: everynode_core::model::Timestamp,
+    started_at: Timestamp,
     container_id: String,
 ) -> ContainerStateTerminated {
     let (reason, message) = if !exit.known {
@@ -630,7 +623,7 @@ fn terminated_state(
         reason,
         message,
         started_at: Some(started_at),
-        finished_at: Some(status::now()),
+        finished_at: Some(Timestamp::now().whole_seconds()),
         container_id,
     }
 }
@@ -639,6 +632,29 @@ fn terminated_state(
 struct ProbeKill {
     message: String,
     grace: Option<i64>,
+}
+
+impl ProbeKill {
+    /// The kubelet's kill message, with the last attempt's failure so the pod status shows it.
+    fn new(
+        container: &Container,
+        kind: &str,
+        spec: &ProbeSpec,
+        failure: Option<ProbeError>,
+    ) -> Self {
+        let mut message = format!(
+            "Container {} failed {kind} probe, will be restarted",
+            container.name
+        );
+        if let Some(failure) = failure {
+            message.push_str(": ");
+            message.push_str(&failure.to_string());
+        }
+        Self {
+            message,
+            grace: spec.termination_grace_period_seconds,
+        }
+    }
 }
 
 /// Runs the container's probes from its start; returns only when a liveness or startup probe
@@ -650,33 +666,31 @@ async fn probes(
     exec: &ExecContext,
 ) -> ProbeKill {
     let pod_ip = &context.facts.pod_ip;
-    let spec = |probe: &Option<everynode_core::model::Probe>| {
-        probe.as_ref().map(|p| ProbeSpec::new(p, container, pod_ip))
+    let spec = |kind: &str, probe: &Option<everynode_core::model::Probe>| {
+        let spec = probe
+            .as_ref()
+            .map(|p| ProbeSpec::new(p, container, pod_ip))?;
+        if let Handler::Invalid(reason) = &spec.handler {
+            tracing::warn!(container = %container.name, probe = kind, %reason, "the probe cannot run; every attempt fails");
+        }
+        Some(spec)
     };
     let (startup, liveness, readiness) = (
-        spec(&container.startup_probe),
-        spec(&container.liveness_probe),
-        spec(&container.readiness_probe),
+        spec("startup", &container.startup_probe),
+        spec("liveness", &container.liveness_probe),
+        spec("readiness", &container.readiness_probe),
     );
     let started = Instant::now();
     if let Some(startup) = &startup {
         tokio::time::sleep_until(started + startup.initial_delay).await;
         let mut tally = Tally::new(false);
         loop {
-            let ok = probe_once(&startup.handler, startup.timeout, exec)
-                .await
-                .is_ok();
-            if tally.observe(ok, startup) {
+            let result = probe_once(&startup.handler, startup.timeout, exec).await;
+            if tally.observe(result.is_ok(), startup) {
                 if tally.result() {
                     break;
                 }
-                return ProbeKill {
-                    message: format!(
-                        "Container {} failed startup probe, will be restarted",
-                        container.name
-                    ),
-                    grace: startup.termination_grace_period_seconds,
-                };
+                return ProbeKill::new(container, "startup", startup, result.err());
             }
             tokio::time::sleep(startup.period).await;
         }
@@ -694,8 +708,8 @@ async fn probes(
         let mut tally = Tally::new(false);
         loop {
             let result = probe_once(&readiness.handler, readiness.timeout, exec).await;
-            if let Err(reason) = &result {
-                tracing::debug!(container = %container.name, reason, "readiness probe failed");
+            if let Err(error) = &result {
+                tracing::debug!(container = %container.name, %error, "readiness probe failed");
             }
             if tally.observe(result.is_ok(), readiness) {
                 let ready = tally.result();
@@ -713,17 +727,11 @@ async fn probes(
         let mut tally = Tally::new(true);
         loop {
             let result = probe_once(&liveness.handler, liveness.timeout, exec).await;
-            if let Err(reason) = &result {
-                tracing::debug!(container = %container.name, reason, "liveness probe failed");
+            if let Err(error) = &result {
+                tracing::debug!(container = %container.name, %error, "liveness probe failed");
             }
             if tally.observe(result.is_ok(), liveness) && !tally.result() {
-                return ProbeKill {
-                    message: format!(
-                        "Container {} failed liveness probe, will be restarted",
-                        container.name
-                    ),
-                    grace: liveness.termination_grace_period_seconds,
-                };
+                return ProbeKill::new(container, "liveness", liveness, result.err());
             }
             tokio::time::sleep(liveness.period).await;
         }
@@ -835,7 +843,7 @@ async fn run_container(
                         s.restart_count = s.restart_count.saturating_add(1)
                     });
                 }
-                let started_at = status::now();
+                let started_at = Timestamp::now().whole_seconds();
                 match spawn(&argv, &env, &cwd, &log_path) {
                     Ok(child) => {
                         let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
@@ -869,7 +877,7 @@ async fn run_container(
                     argv.first().map_or("", String::as_str)
                 ),
                 started_at: Some(started_at),
-                finished_at: Some(status::now()),
+                finished_at: Some(Timestamp::now().whole_seconds()),
                 container_id: String::new(),
             },
             Ok((started_at, mut process)) => {
