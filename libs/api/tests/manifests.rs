@@ -111,8 +111,10 @@ fn text_of(node: &yaml::Node) -> String {
 
 #[test]
 fn yaml_1_1_scalars_read_as_kubernetes_reads_them() {
-    let text =
-        std::fs::read_to_string(everynode_testkit::fixtures::valid_manifests_dir().join("elastic-beats-filebeat.yaml")).unwrap();
+    let text = std::fs::read_to_string(
+        everynode_testkit::fixtures::valid_manifests_dir().join("elastic-beats-filebeat.yaml"),
+    )
+    .unwrap();
     let ds = daemon_sets(&text).remove(0);
     let json = manifest::to_value(&ds);
     let volumes = json["spec"]["template"]["spec"]["volumes"]
