@@ -36,7 +36,7 @@ use everynode_api::v1::{
     nodes_client::NodesClient, pods_client::PodsClient,
 };
 use everynode_bus::async_nats::{self, jetstream};
-use everynode_bus::{Bus, Key, Store};
+use everynode_bus::{Key, Store};
 use everynode_service::Shutdown;
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
@@ -47,10 +47,12 @@ pub use process::ControllerProcess;
 pub use settings::{StackBuilder, Timing};
 
 use crate::served::{Served, Task};
-use crate::{NatsServer, eventually};
+use crate::{NatsServer, Wait, eventually};
 
 /// How long a service gets to serve, a port to be free again, agents' nodes to register.
 const WAIT: Duration = Duration::from_secs(20);
+/// Pause between two health checks of a starting service.
+const SERVING_INTERVAL: Duration = Duration::from_millis(5);
 
 /// One of the stack's gRPC services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,9 +173,13 @@ async fn bind(name: &str, addr: SocketAddr) -> TcpListener {
     .await
 }
 
-/// Waits until `grpc.health.v1.Health/Check` of the whole server says SERVING.
+/// Waits until `grpc.health.v1.Health/Check` of the whole server says SERVING (checked often:
+/// every test waits for it).
 async fn wait_serving(name: &str, channel: &Channel) {
-    eventually(&format!("{name} to report SERVING"), WAIT, || {
+    let wait = Wait::new(format!("{name} to report SERVING"))
+        .timeout(WAIT)
+        .interval(SERVING_INTERVAL);
+    let outcome = wait.until(|| {
         let mut health = HealthClient::new(channel.clone());
         async move {
             let status = health
@@ -190,8 +196,10 @@ async fn wait_serving(name: &str, channel: &Channel) {
                 Err(_) => Err(format!("unknown status {status}")),
             }
         }
-    })
-    .await;
+    });
+    if let Err(timed_out) = outcome.await {
+        panic!("{timed_out}");
+    }
 }
 
 /// Waits until the registry behind `channel` lists every node of `names`.
@@ -269,12 +277,10 @@ impl Stack {
             .await
             .unwrap_or_else(|e| panic!("starting nats-server: {e}"));
         let url = nats.url();
+        // The services create the stream and buckets (`Bus::ensure`) before they serve.
         let client = everynode_bus::connect(&url, "stack")
             .await
             .unwrap_or_else(|e| panic!("connecting to NATS: {e}"));
-        Bus::ensure(&jetstream::new(client.clone()), 1)
-            .await
-            .unwrap_or_else(|e| panic!("creating the stream and buckets: {e}"));
         let admission = Slot::spawn(
             "admission".into(),
             launch(settings.admission_config(&url), everynode_admission::run),
@@ -301,11 +307,11 @@ impl Stack {
             let config = stack.controller_config();
             stack.spawn_controller(config).await;
         }
-        stack.admission.ready().await;
-        stack.registry.ready().await;
-        for controller in &mut stack.controllers {
-            controller.ready().await;
-        }
+        tokio::join!(
+            stack.admission.ready(),
+            stack.registry.ready(),
+            futures::future::join_all(stack.controllers.iter_mut().map(Slot::ready)),
+        );
         stack
     }
 
@@ -322,7 +328,7 @@ impl Stack {
         self.nats.url()
     }
 
-    /// The stack's own NATS client (the stream and buckets exist).
+    /// The stack's own NATS client (the stream and buckets exist once the stack has started).
     pub fn client(&self) -> &async_nats::Client {
         &self.client
     }
