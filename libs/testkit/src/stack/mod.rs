@@ -101,29 +101,24 @@ struct Slot {
 
 impl Slot {
     /// Binds a free port and starts the service there (without waiting for it).
-    async fn spawn(name: String, launch: Launch, nats_url: &str) -> Self {
+    async fn spawn(name: String, launch: Launch, settings: &StackBuilder, nats_url: &str) -> Self {
         let listener = bind(&name, SocketAddr::from(([127, 0, 0, 1], 0))).await;
         let addr = listener
             .local_addr()
             .unwrap_or_else(|e| panic!("local address of {name}: {e}"));
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap_or_else(|e| panic!("a URL for {addr}: {e}"))
-            .connect_lazy();
         let mut slot = Self {
             name,
             addr,
-            channel,
+            channel: settings.channel(addr),
             launch,
             served: None,
         };
-        slot.run_on(listener, nats_url).await;
+        slot.run_on(listener, settings, nats_url).await;
         slot
     }
 
-    async fn run_on(&mut self, listener: TcpListener, nats_url: &str) {
-        let nats = everynode_bus::connect(nats_url, &self.name)
-            .await
-            .unwrap_or_else(|e| panic!("{} connecting to NATS: {e}", self.name));
+    async fn run_on(&mut self, listener: TcpListener, settings: &StackBuilder, nats_url: &str) {
+        let nats = settings.connect_nats(nats_url, &self.name).await;
         let launch = Arc::clone(&self.launch);
         self.served = Some(Served::on(
             &self.name,
@@ -144,10 +139,10 @@ impl Slot {
     }
 
     /// Starts it again on its address, and waits until it serves.
-    async fn start(&mut self, nats_url: &str) {
+    async fn start(&mut self, settings: &StackBuilder, nats_url: &str) {
         assert!(self.served.is_none(), "{} is already running", self.name);
         let listener = bind(&self.name, self.addr).await;
-        self.run_on(listener, nats_url).await;
+        self.run_on(listener, settings, nats_url).await;
         self.ready().await;
     }
 
@@ -278,18 +273,18 @@ impl Stack {
             .unwrap_or_else(|e| panic!("starting nats-server: {e}"));
         let url = nats.url();
         // The services create the stream and buckets (`Bus::ensure`) before they serve.
-        let client = everynode_bus::connect(&url, "stack")
-            .await
-            .unwrap_or_else(|e| panic!("connecting to NATS: {e}"));
+        let client = settings.connect_nats(&url, "stack").await;
         let admission = Slot::spawn(
             "admission".into(),
             launch(settings.admission_config(&url), everynode_admission::run),
+            &settings,
             &url,
         )
         .await;
         let registry = Slot::spawn(
             "registry".into(),
             launch(settings.registry_config(&url), everynode_registry::run),
+            &settings,
             &url,
         )
         .await;
@@ -376,9 +371,9 @@ impl Stack {
         self.slot(service).addr
     }
 
-    /// `http://<addr>` of `service`.
+    /// The URL of `service` (`http://<addr>`).
     pub fn url(&self, service: Service) -> String {
-        format!("http://{}", self.addr(service))
+        self.settings.url(self.addr(service))
     }
 
     /// A channel to `service` (it reconnects after a restart).
@@ -415,8 +410,8 @@ impl Stack {
     /// Starts a stopped `service` again, on the same address with the same configuration, and
     /// waits until it serves.
     pub async fn start_service(&mut self, service: Service) {
-        let url = self.nats.url();
-        self.slot_mut(service).start(&url).await;
+        let (settings, url) = (self.settings.clone(), self.nats.url());
+        self.slot_mut(service).start(&settings, &url).await;
     }
 
     /// [`Stack::stop_service`], then [`Stack::start_service`].
@@ -442,6 +437,7 @@ impl Stack {
         let slot = Slot::spawn(
             format!("controller {index}"),
             launch(config, everynode_controller::run),
+            &self.settings,
             &self.nats.url(),
         )
         .await;
@@ -508,9 +504,10 @@ impl Stack {
     }
 
     async fn spawn_agent(&self, name: &str, config: &everynode_agent::Config) -> Task<String> {
-        let nats = everynode_bus::connect(&self.nats.url(), &format!("agent {name}"))
-            .await
-            .unwrap_or_else(|e| panic!("agent {name} connecting to NATS: {e}"));
+        let nats = self
+            .settings
+            .connect_nats(&self.nats.url(), &format!("agent {name}"))
+            .await;
         let config = config.clone();
         Task::spawn(&format!("agent {name}"), move |shutdown| async move {
             everynode_agent::run(config, nats, shutdown)

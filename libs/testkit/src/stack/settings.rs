@@ -2,12 +2,17 @@
 //! and the adjustments a test makes to each service's `Config`.
 //!
 //! Every `Config` a [`Stack`](super::Stack) uses — for the services in this process, for a
-//! controller in its own process, for agents — is made by the functions at the end of this
-//! file, so a setting that concerns every service and client is one change here.
+//! controller in its own process, for agents — and every connection it makes (service URLs,
+//! gRPC channels, NATS clients) comes from the functions at the end of this file, so a setting
+//! that concerns every service and client is one change here.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use everynode_bus::async_nats;
+use tonic::transport::Channel;
 
 use super::Stack;
 
@@ -124,6 +129,31 @@ impl StackBuilder {
     pub(super) fn controller_count(&self) -> usize {
         self.controllers
     }
+
+    // -----------------------------------------------------------------------------------------
+    // Connections
+
+    /// The URL of the service listening on `addr`, as clients and other services use it.
+    pub(super) fn url(&self, addr: SocketAddr) -> String {
+        format!("http://{addr}")
+    }
+
+    /// A channel to the service listening on `addr`, connecting on first use.
+    pub(super) fn channel(&self, addr: SocketAddr) -> Channel {
+        Channel::from_shared(self.url(addr))
+            .unwrap_or_else(|e| panic!("a URL for {addr}: {e}"))
+            .connect_lazy()
+    }
+
+    /// A NATS connection named `name`, for a service, an agent or the stack itself.
+    pub(super) async fn connect_nats(&self, url: &str, name: &str) -> async_nats::Client {
+        everynode_bus::connect(url, name)
+            .await
+            .unwrap_or_else(|e| panic!("{name} connecting to NATS at {url}: {e}"))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Configurations
 
     pub(super) fn admission_config(&self, nats: &str) -> everynode_admission::Config {
         let mut config = everynode_admission::Config::for_nats(nats);
