@@ -13,19 +13,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use everynode_bus::Bus;
-use everynode_bus::async_nats::jetstream;
-use everynode_service::Shutdown;
-use everynode_testkit::{NatsServer, eventually};
+use everynode_testkit::{Service, Stack, eventually};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
-use tokio::task::JoinHandle;
 
 /// How long a condition (or a watch event) gets.
 const WAIT: Duration = Duration::from_secs(20);
@@ -59,177 +53,6 @@ const SERVICES: &[(&str, &[&str])] = &[
     ("everynode.v1.Pods", &["Get", "List", "Watch", "Delete"]),
     ("everynode.v1.Endpoints", &["List", "Watch"]),
 ];
-
-// ---------------------------------------------------------------------------------------------
-// The stack: nats-server, admission, registry, optionally a controller and fake agents.
-
-/// A service running in this process, stopped on drop.
-struct Service {
-    addr: String,
-    shutdown: Shutdown,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-struct Stack {
-    admission: Service,
-    registry: Service,
-    controller: Option<Service>,
-    agents: Vec<Service>,
-    dir: tempfile::TempDir,
-    // Dropped last: the services above are stopped first.
-    nats: NatsServer,
-}
-
-async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    (listener, addr)
-}
-
-fn service(addr: SocketAddr, shutdown: Shutdown, task: JoinHandle<anyhow::Result<()>>) -> Service {
-    Service {
-        addr: addr.to_string(),
-        shutdown,
-        task: Some(task),
-    }
-}
-
-impl Stack {
-    /// NATS, admission and registry.
-    async fn start() -> Self {
-        let nats = NatsServer::start().await.expect("nats-server");
-        let client = everynode_bus::connect(&nats.url(), "contract")
-            .await
-            .unwrap();
-        Bus::ensure(&jetstream::new(client), 1).await.unwrap();
-
-        let (l, addr) = listener().await;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let conn = everynode_bus::connect(&nats.url(), "admission")
-            .await
-            .unwrap();
-        let task = tokio::spawn(everynode_admission::run(
-            everynode_admission::Config::for_nats(&nats.url()),
-            l,
-            conn,
-            shutdown.clone(),
-        ));
-        let admission = service(addr, shutdown, task);
-
-        let (l, addr) = listener().await;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let conn = everynode_bus::connect(&nats.url(), "registry")
-            .await
-            .unwrap();
-        let task = tokio::spawn(everynode_registry::run(
-            everynode_registry::Config::for_nats(&nats.url()),
-            l,
-            conn,
-            shutdown.clone(),
-        ));
-        let registry = service(addr, shutdown, task);
-
-        let stack = Self {
-            admission,
-            registry,
-            controller: None,
-            agents: Vec::new(),
-            dir: tempfile::tempdir().unwrap(),
-            nats,
-        };
-        serving(&stack.admission.addr).await;
-        serving(&stack.registry.addr).await;
-        stack
-    }
-
-    /// [`Stack::start`] plus a controller (fast resync and retries).
-    async fn with_controller() -> Self {
-        let mut stack = Self::start().await;
-        let mut config = everynode_controller::Config::for_nats(
-            &stack.nats.url(),
-            &format!("http://{}", stack.admission.addr),
-        );
-        config.registry = format!("http://{}", stack.registry.addr);
-        config.resync = Duration::from_secs(2);
-        config.lease_duration = Duration::from_millis(1500);
-        config.lease_renew = Duration::from_millis(300);
-        config.command_timeout = Duration::from_secs(2);
-        config.retry_max = Duration::from_millis(500);
-        config.common.shutdown_grace = Duration::from_secs(5);
-        let (l, addr) = listener().await;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let conn = everynode_bus::connect(&stack.nats.url(), "controller")
-            .await
-            .unwrap();
-        let task = tokio::spawn(everynode_controller::run(config, l, conn, shutdown.clone()));
-        let controller = service(addr, shutdown, task);
-        serving(&controller.addr).await;
-        stack.controller = Some(controller);
-        stack
-    }
-
-    fn controller(&self) -> &str {
-        &self.controller.as_ref().unwrap().addr
-    }
-
-    /// A fake-runtime agent for the node `name` with `labels`; waits until it is registered.
-    async fn agent(&mut self, name: &str, labels: &[(&str, &str)]) {
-        let mut config = everynode_agent::Config::new(
-            &self.nats.url(),
-            &format!("http://{}", self.registry.addr),
-            name,
-            self.dir.path().join(name),
-        );
-        config.runtime = everynode_agent::RuntimeKind::Fake;
-        config.node_ip = Some("127.0.0.1".parse().unwrap());
-        config.fake.start_latency = Duration::from_millis(20);
-        config.fake.ready_delay = Duration::ZERO;
-        config.tuning.min_grace = Duration::ZERO;
-        config.tuning.retry_max = Duration::from_secs(1);
-        config.common.shutdown_grace = Duration::from_secs(5);
-        config.simulate = None::<NonZeroUsize>;
-        config.labels.0 = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let conn = everynode_bus::connect(&self.nats.url(), "agent")
-            .await
-            .unwrap();
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let task = tokio::spawn(everynode_agent::run(config, conn, shutdown.clone()));
-        self.agents.push(Service {
-            addr: String::new(),
-            shutdown,
-            task: Some(task),
-        });
-        let registry = self.registry.addr.clone();
-        let body = json!({ "name": name }).to_string();
-        eventually(&format!("node {name} to be registered"), WAIT, || {
-            let (body, registry) = (body.clone(), registry.clone());
-            async move {
-                let out = grpcurl(&[
-                    "-plaintext",
-                    "-d",
-                    &body,
-                    &registry,
-                    "everynode.v1.Nodes/Get",
-                ])
-                .await;
-                if out.success { Ok(()) } else { Err(out.stderr) }
-            }
-        })
-        .await;
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // grpcurl
@@ -268,15 +91,6 @@ async fn grpcurl(args: &[&str]) -> Output {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
-}
-
-/// Waits until the service at `addr` answers reflection.
-async fn serving(addr: &str) {
-    eventually(&format!("{addr} to answer reflection"), WAIT, || async {
-        let out = grpcurl(&["-plaintext", addr, "list"]).await;
-        if out.success { Ok(()) } else { Err(out.stderr) }
-    })
-    .await;
 }
 
 /// A unary call that must succeed; its JSON response.
@@ -415,19 +229,23 @@ fn daemon_set(name: &str, node_selector: Value) -> Value {
 /// Reflection lists every service with exactly its RPCs, and every server answers health.
 #[tokio::test]
 async fn reflection_lists_every_service_with_exactly_its_rpcs_and_health_serves() {
-    let stack = Stack::with_controller().await;
+    let stack = Stack::start().await;
     let servers = [
         (
-            stack.admission.addr.as_str(),
+            stack.addr(Service::Admission).to_string(),
             &["everynode.v1.DaemonSets"][..],
         ),
-        (stack.registry.addr.as_str(), &["everynode.v1.Nodes"][..]),
         (
-            stack.controller(),
+            stack.addr(Service::Registry).to_string(),
+            &["everynode.v1.Nodes"][..],
+        ),
+        (
+            stack.addr(Service::Controller(0)).to_string(),
             &["everynode.v1.Pods", "everynode.v1.Endpoints"][..],
         ),
     ];
     for (addr, services) in servers {
+        let addr = addr.as_str();
         let out = grpcurl(&["-plaintext", addr, "list"]).await;
         assert!(out.success, "list {addr}: {}", out.stderr);
         let listed: Vec<&str> = out.stdout.lines().map(str::trim).collect();
@@ -487,8 +305,8 @@ async fn reflection_lists_every_service_with_exactly_its_rpcs_and_health_serves(
 /// everynode.v1.DaemonSets: Create, Get, List, Update, UpdateStatus, Delete, Watch.
 #[tokio::test]
 async fn daemon_sets_speak_proto3_json_and_grpc_codes() {
-    let stack = Stack::start().await;
-    let addr = stack.admission.addr.as_str();
+    let stack = Stack::builder().controllers(0).start().await;
+    let addr = &stack.addr(Service::Admission).to_string();
 
     // Create: the response is `daemonSet`, defaulted, with proto3 JSON names.
     let created = call(
@@ -767,8 +585,8 @@ async fn daemon_sets_speak_proto3_json_and_grpc_codes() {
 /// everynode.v1.Nodes: Register, Heartbeat, Get, List, Update, Watch, Delete.
 #[tokio::test]
 async fn nodes_speak_proto3_json_and_grpc_codes() {
-    let stack = Stack::start().await;
-    let addr = stack.registry.addr.as_str();
+    let stack = Stack::builder().controllers(0).start().await;
+    let addr = &stack.addr(Service::Registry).to_string();
 
     let registered = call(
         addr,
@@ -945,10 +763,14 @@ async fn nodes_speak_proto3_json_and_grpc_codes() {
 /// pod.
 #[tokio::test]
 async fn pods_and_endpoints_speak_proto3_json_and_grpc_codes() {
-    let mut stack = Stack::with_controller().await;
-    stack.agent("worker", &[("disk", "ssd")]).await;
-    let admission = stack.admission.addr.clone();
-    let controller = stack.controller().to_string();
+    let mut stack = Stack::start().await;
+    stack
+        .agent_with("worker", |config| {
+            config.labels.0 = [("disk".to_string(), "ssd".to_string())].into();
+        })
+        .await;
+    let admission = stack.addr(Service::Admission).to_string();
+    let controller = stack.addr(Service::Controller(0)).to_string();
     let addr = controller.as_str();
 
     call(

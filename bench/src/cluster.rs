@@ -1,6 +1,7 @@
-//! The whole system in this process for the scale scenarios: the real admission, registry and
-//! controller on 127.0.0.1:0 against the run's nats-server, plus fake-runtime agents in the
-//! agent's simulate mode (one agent task serves N nodes `<prefix>-<i>`).
+//! The whole system in this process for the scale scenarios: testkit's [`Stack`] (its own
+//! nats-server, the real admission, registry and controller on 127.0.0.1:0, with the services'
+//! own default timings), plus fake-runtime agents in the agent's simulate mode (one agent task
+//! serves N nodes `<prefix>-<i>`).
 //!
 //! Figures come from the system's observable state only: an [`Observer`] watches KV `pods` and
 //! KV `nodes` (a bus `Store` watch, from revision 1) and stamps each change with its arrival
@@ -14,9 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use everynode_api::manifest;
 use everynode_api::v1::{self, daemon_sets_client::DaemonSetsClient, nodes_client::NodesClient};
-use everynode_bus::async_nats::jetstream;
-use everynode_bus::{Bus, Change, KeyFilter, NodeKey, PodKey, Store};
-use everynode_service::Shutdown;
+use everynode_bus::{Change, KeyFilter, NodeKey, PodKey, Store};
+use everynode_testkit::{Stack, Timing};
 use futures::StreamExt;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -38,34 +38,9 @@ pub struct Settings {
     pub command_concurrency: usize,
 }
 
-/// A service task in this process.
-struct Service {
-    shutdown: Shutdown,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl Service {
-    async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.trigger();
-        self.task.await??;
-        Ok(())
-    }
-}
-
-async fn listener() -> anyhow::Result<(tokio::net::TcpListener, String)> {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", l.local_addr()?);
-    Ok((l, url))
-}
-
-/// NATS, admission, registry, one controller, agents, and an observer.
+/// The stack (NATS, admission, registry, one controller, agents) and an observer.
 pub struct Cluster {
-    nats_url: String,
-    settings: Settings,
-    dir: tempfile::TempDir,
-    services: Vec<Service>,
-    agents: Vec<Service>,
-    registry_url: String,
+    stack: Stack,
     /// DaemonSets API (admission).
     pub daemonsets: DaemonSetsClient<Channel>,
     /// Nodes API (registry).
@@ -76,85 +51,40 @@ pub struct Cluster {
     pub observer: Observer,
 }
 
-async fn connect_retrying<T, F, Fut>(what: &str, mut f: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, tonic::transport::Error>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match f().await {
-            Ok(c) => return Ok(c),
-            Err(e) if Instant::now() > deadline => return Err(e).context(what.to_owned()),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-}
-
 impl Cluster {
-    /// Starts admission, registry and a controller (no agents yet) and the observer.
-    pub async fn start(nats_url: &str, settings: Settings) -> anyhow::Result<Self> {
-        let client = everynode_bus::connect(nats_url, "bench-observer").await?;
-        let js = jetstream::new(client.clone());
-        Bus::ensure(&js, 1).await?;
-        let pods = Store::open(&js).await?;
-        let nodes_kv: Store<NodeKey, v1::Node> = Store::open(&js).await?;
-        let observer = Observer::start(pods.clone(), nodes_kv).await?;
-        let mut services = Vec::new();
-
-        let (l, admission_url) = listener().await?;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let conn = everynode_bus::connect(nats_url, "bench-admission").await?;
-        services.push(Service {
-            task: tokio::spawn(everynode_admission::run(
-                everynode_admission::Config::for_nats(nats_url),
-                l,
-                conn,
-                shutdown.clone(),
-            )),
-            shutdown,
-        });
-
-        let (l, registry_url) = listener().await?;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let conn = everynode_bus::connect(nats_url, "bench-registry").await?;
-        let mut config = everynode_registry::Config::for_nats(nats_url);
-        config.not_ready_after = settings.not_ready_after;
-        config.remove_after = Duration::ZERO;
-        services.push(Service {
-            task: tokio::spawn(everynode_registry::run(config, l, conn, shutdown.clone())),
-            shutdown,
-        });
-
-        let (l, _) = listener().await?;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let conn = everynode_bus::connect(nats_url, "bench-controller").await?;
-        let mut config = everynode_controller::Config::for_nats(nats_url, &admission_url);
-        config.registry = registry_url.clone();
-        config.command_concurrency =
-            NonZeroUsize::new(settings.command_concurrency).unwrap_or(NonZeroUsize::MIN);
-        services.push(Service {
-            task: tokio::spawn(everynode_controller::run(config, l, conn, shutdown.clone())),
-            shutdown,
-        });
-
-        let daemonsets = connect_retrying("connecting to admission", || {
-            DaemonSetsClient::connect(admission_url.clone())
-        })
-        .await?
-        .max_decoding_message_size(1 << 30);
-        let nodes = connect_retrying("connecting to the registry", || {
-            NodesClient::connect(registry_url.clone())
-        })
-        .await?
-        .max_decoding_message_size(1 << 30);
+    /// Starts nats-server, admission, registry and a controller (no agents yet) and the
+    /// observer.
+    pub async fn start(settings: Settings) -> anyhow::Result<Self> {
+        let stack = Stack::builder()
+            .timing(Timing::Defaults)
+            .configure_registry(move |config| {
+                config.not_ready_after = settings.not_ready_after;
+                config.remove_after = Duration::ZERO;
+            })
+            .configure_controllers(move |config| {
+                config.command_concurrency =
+                    NonZeroUsize::new(settings.command_concurrency).unwrap_or(NonZeroUsize::MIN);
+            })
+            .configure_agents(move |config| {
+                config.labels = everynode_agent::config::Labels(
+                    [(POOL_LABEL.to_owned(), "yes".to_owned())].into(),
+                );
+                config.fake.start_latency = settings.start_latency;
+                config.fake.failure_rate = settings.failure_rate;
+                config.tuning.min_grace = Duration::ZERO;
+                config.tuning.crash_backoff_base = Duration::from_millis(100);
+                config.tuning.crash_backoff_max = Duration::from_secs(1);
+                config.tuning.retry_max = Duration::from_secs(2);
+            })
+            .start()
+            .await;
+        let pods = stack.store().await;
+        let observer = Observer::start(pods.clone(), stack.store().await).await?;
+        // Listing every object back can exceed tonic's 4 MiB default.
+        let daemonsets = stack.daemonsets().max_decoding_message_size(1 << 30);
+        let nodes = stack.nodes().max_decoding_message_size(1 << 30);
         Ok(Self {
-            nats_url: nats_url.to_owned(),
-            settings,
-            dir: tempfile::tempdir()?,
-            services,
-            agents: Vec::new(),
-            registry_url,
+            stack,
             daemonsets,
             nodes,
             pods,
@@ -162,32 +92,17 @@ impl Cluster {
         })
     }
 
+    /// The URL of the stack's nats-server (it runs until the cluster is dropped).
+    pub fn nats_url(&self) -> String {
+        self.stack.nats_url()
+    }
+
     /// Starts one fake-runtime agent simulating `count` nodes `<prefix>-<i>`, labelled
     /// `bench=yes`.
     pub async fn add_agent(&mut self, prefix: &str, count: usize) -> anyhow::Result<()> {
-        let mut config = everynode_agent::Config::new(
-            &self.nats_url,
-            &self.registry_url,
-            prefix,
-            self.dir.path().join(prefix),
-        );
-        config.runtime = everynode_agent::RuntimeKind::Fake;
+        let mut config = self.stack.agent_config(prefix);
         config.simulate = Some(NonZeroUsize::new(count).context("zero nodes")?);
-        config.node_ip = Some([127, 0, 0, 1].into());
-        config.labels =
-            everynode_agent::config::Labels([(POOL_LABEL.to_owned(), "yes".to_owned())].into());
-        config.fake.start_latency = self.settings.start_latency;
-        config.fake.failure_rate = self.settings.failure_rate;
-        config.tuning.min_grace = Duration::ZERO;
-        config.tuning.crash_backoff_base = Duration::from_millis(100);
-        config.tuning.crash_backoff_max = Duration::from_secs(1);
-        config.tuning.retry_max = Duration::from_secs(2);
-        let conn = everynode_bus::connect(&self.nats_url, "bench-agent").await?;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        self.agents.push(Service {
-            task: tokio::spawn(everynode_agent::run(config, conn, shutdown.clone())),
-            shutdown,
-        });
+        self.stack.start_agent(prefix, config).await;
         Ok(())
     }
 
@@ -263,16 +178,11 @@ impl Cluster {
         Ok(())
     }
 
-    /// Stops agents, then the controller, registry and admission.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        for agent in self.agents.drain(..) {
-            agent.stop().await?;
-        }
-        while let Some(service) = self.services.pop() {
-            service.stop().await?;
-        }
+    /// Stops agents, then the controller, registry and admission, and the observer; the
+    /// nats-server runs until the cluster is dropped.
+    pub async fn stop(&mut self) {
+        self.stack.stop_all().await;
         self.observer.task.abort();
-        Ok(())
     }
 }
 

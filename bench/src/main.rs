@@ -176,13 +176,13 @@ fn machine() -> serde_json::Value {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let nats = NatsServer::start().await?;
     let result = match args.scenario {
         Scenario::Limit {
             payload,
             depth,
             seconds,
         } => {
+            let nats = NatsServer::start().await?;
             let limits = limit::measure(
                 &nats.url(),
                 payload,
@@ -215,6 +215,7 @@ async fn main() -> anyhow::Result<()> {
             seconds,
         } => {
             let duration = Duration::from_secs_f64(seconds);
+            let nats = NatsServer::start().await?;
             let mut r = admission::run(&nats.url(), rate, depth, duration).await?;
             let limits = limit::measure(&nats.url(), r.payload_bytes, depth, duration).await?;
             let ratio = r.saturation_rate / limits.kv_create_per_s;
@@ -288,23 +289,16 @@ async fn main() -> anyhow::Result<()> {
             limit_seconds,
             system,
         } => report(
-            scenarios::converge(
-                &nats.url(),
-                system.settings(0.0),
-                nodes,
-                daemonsets,
-                limit_seconds,
-            )
-            .await?,
+            scenarios::converge(system.settings(0.0), nodes, daemonsets, limit_seconds).await?,
         ),
         Scenario::Join { nodes, new, system } => {
-            report(scenarios::join(&nats.url(), system.settings(0.0), nodes, new).await?)
+            report(scenarios::join(system.settings(0.0), nodes, new).await?)
         }
         Scenario::Relabel {
             nodes,
             moved,
             system,
-        } => report(scenarios::relabel(&nats.url(), system.settings(0.0), nodes, moved).await?),
+        } => report(scenarios::relabel(system.settings(0.0), nodes, moved).await?),
         Scenario::Churn {
             nodes,
             seconds,
@@ -315,7 +309,6 @@ async fn main() -> anyhow::Result<()> {
             system,
         } => report(
             scenarios::churn(
-                &nats.url(),
                 system.settings(failure_rate),
                 nodes,
                 seconds,

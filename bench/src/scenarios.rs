@@ -1,5 +1,5 @@
 //! The scale scenarios: `converge`, `join`, `relabel`, `churn`. Each starts the whole system
-//! in this process ([`Cluster`]) on the run's nats-server, drives it through the public APIs
+//! in this process ([`Cluster`]) on its own nats-server, drives it through the public APIs
 //! (admission Create, registry Update/Delete, new simulated agents) and times what the watches
 //! of KV `pods` and KV `nodes` show, and what admission's Get reports as status.
 //!
@@ -80,13 +80,12 @@ fn secs(d: Duration) -> String {
 /// Starts the system with `nodes` simulated nodes `node-*` registered (memory marked before
 /// and after the agent).
 async fn base(
-    nats_url: &str,
     settings: Settings,
     nodes: usize,
     memory: &mut Memory,
 ) -> anyhow::Result<(Cluster, Duration, u64, u64)> {
     memory.mark("start");
-    let mut cluster = Cluster::start(nats_url, settings).await?;
+    let mut cluster = Cluster::start(settings).await?;
     let before = memory.mark("services up, no agents");
     let began = Instant::now();
     cluster.add_agent("node", nodes).await?;
@@ -114,14 +113,13 @@ async fn wait_running(cluster: &Cluster, count: usize) -> anyhow::Result<()> {
 
 /// `converge`: Create → every pod Running+Ready and status numberReady = N.
 pub async fn converge(
-    nats_url: &str,
     settings: Settings,
     nodes: usize,
     daemonsets: usize,
     limit_seconds: f64,
 ) -> anyhow::Result<Report> {
     let mut memory = Memory::default();
-    let (cluster, registered, before, after) = base(nats_url, settings, nodes, &mut memory).await?;
+    let (mut cluster, registered, before, after) = base(settings, nodes, &mut memory).await?;
     let names: Vec<String> = (0..daemonsets).map(|i| format!("bench-{i}")).collect();
     let began = Instant::now();
     for name in &names {
@@ -141,10 +139,10 @@ pub async fn converge(
         (v.pod_bytes, v.max_live_per_node_and_app)
     };
     let (duplicates, _, live) = audit(&cluster.pods).await?;
-    cluster.stop().await?;
+    cluster.stop().await;
     // The ceiling, on the same nats-server with the services stopped.
     let limits = limit::measure(
-        nats_url,
+        &cluster.nats_url(),
         pod_bytes,
         settings.command_concurrency,
         Duration::from_secs_f64(limit_seconds),
@@ -225,14 +223,9 @@ pub async fn converge(
 
 /// `join`: N nodes running; M new simulated nodes join at once; per new node, registered
 /// (ADDED in KV `nodes`, arrival time) → its pod Running+Ready (KV `pods`, arrival time).
-pub async fn join(
-    nats_url: &str,
-    settings: Settings,
-    nodes: usize,
-    new: usize,
-) -> anyhow::Result<Report> {
+pub async fn join(settings: Settings, nodes: usize, new: usize) -> anyhow::Result<Report> {
     let mut memory = Memory::default();
-    let (mut cluster, _, before, _) = base(nats_url, settings, nodes, &mut memory).await?;
+    let (mut cluster, _, before, _) = base(settings, nodes, &mut memory).await?;
     cluster.create_daemonset("bench-0").await?;
     wait_running(&cluster, nodes).await?;
     memory.mark(&format!("{nodes} pods running"));
@@ -273,7 +266,7 @@ pub async fn join(
         .await?;
     let status_ready = began.elapsed();
     let (duplicates, _, live) = audit(&cluster.pods).await?;
-    cluster.stop().await?;
+    cluster.stop().await;
     anyhow::ensure!(duplicates.is_empty(), "duplicates: {duplicates:?}");
     let mut rows = vec![
         (
@@ -323,15 +316,10 @@ pub async fn join(
 
 /// `relabel`: M of N nodes relabelled out of the nodeSelector (registry Update) → their pod's
 /// key deleted from KV `pods`; timed per node from the moment its Update was sent.
-pub async fn relabel(
-    nats_url: &str,
-    settings: Settings,
-    nodes: usize,
-    moved: usize,
-) -> anyhow::Result<Report> {
+pub async fn relabel(settings: Settings, nodes: usize, moved: usize) -> anyhow::Result<Report> {
     anyhow::ensure!(moved <= nodes, "--moved must not exceed --nodes");
     let mut memory = Memory::default();
-    let (cluster, _, _, _) = base(nats_url, settings, nodes, &mut memory).await?;
+    let (mut cluster, _, _, _) = base(settings, nodes, &mut memory).await?;
     cluster.create_daemonset("bench-0").await?;
     wait_running(&cluster, nodes).await?;
     memory.mark(&format!("{nodes} pods running"));
@@ -388,7 +376,7 @@ pub async fn relabel(
     let status = began.elapsed();
     let running = cluster.observer.view().running;
     memory.mark("after relabel");
-    cluster.stop().await?;
+    cluster.stop().await;
     anyhow::ensure!(
         running == remaining,
         "{running} pods running, want {remaining}"
@@ -470,7 +458,6 @@ impl Rng {
 /// are reported. At the end, a fresh listing of KV `pods` must hold no two live pods of the
 /// DaemonSet on one node.
 pub async fn churn(
-    nats_url: &str,
     settings: Settings,
     nodes: usize,
     seconds: f64,
@@ -479,7 +466,7 @@ pub async fn churn(
     settle: Duration,
 ) -> anyhow::Result<Report> {
     let mut memory = Memory::default();
-    let (cluster, _, _, _) = base(nats_url, settings, nodes, &mut memory).await?;
+    let (mut cluster, _, _, _) = base(settings, nodes, &mut memory).await?;
     cluster.create_daemonset("bench-0").await?;
     wait_running(&cluster, nodes).await?;
     memory.mark(&format!("{nodes} pods running"));
@@ -591,7 +578,7 @@ pub async fn churn(
     let (duplicates, restarts, live) = audit(&cluster.pods).await?;
     let status = cluster.status("bench-0").await?;
     memory.mark("after churn");
-    cluster.stop().await?;
+    cluster.stop().await;
     let mut rows = vec![
         (
             format!("node leaves ({leave:?}) at {rate}/s"),

@@ -1,57 +1,18 @@
-//! The real `enctl` binary against real services: a nats-server per test (testkit), admission,
-//! registry and controller in this process on free ports, and fake-runtime agents where nodes
-//! and pods are needed. Every wait has a deadline and says what it last saw.
+//! The real `enctl` binary against real services: testkit's `Stack` per test (a nats-server,
+//! admission, registry and controller in this process on free ports, and fake-runtime agents
+//! where nodes and pods are needed). Every wait has a deadline and says what it last saw.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use everynode_api::v1::{self, daemon_sets_client::DaemonSetsClient};
-use everynode_service::Shutdown;
-use everynode_testkit::{NatsServer, eventually};
+use everynode_api::v1;
+use everynode_testkit::{Service, Stack, eventually};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::task::JoinHandle;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// A service running in this process, stopped on drop.
-struct Service {
-    addr: SocketAddr,
-    shutdown: Shutdown,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
-}
-
-impl Service {
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-/// An agent (no listener), stopped on drop.
-struct Agent {
-    shutdown: Shutdown,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
-        self.task.abort();
-    }
-}
 
 /// What one run of `enctl` did.
 #[derive(Debug)]
@@ -75,155 +36,27 @@ impl Run {
     }
 }
 
-/// NATS and the services; agents on demand.
+/// The whole system ([`Stack`]: NATS, admission, registry, a controller; agents on demand) and
+/// the `enctl` binary pointed at it.
 struct Cluster {
-    nats: NatsServer,
-    dir: tempfile::TempDir,
-    admission: Service,
-    registry: Service,
-    controller: Service,
-    agents: Vec<Agent>,
-}
-
-async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    (listener, addr)
+    stack: Stack,
 }
 
 impl Cluster {
     async fn start() -> Self {
-        let nats = NatsServer::start().await.expect("nats-server");
-
-        let (l, addr) = listener().await;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let conn = everynode_bus::connect(&nats.url(), "admission")
-            .await
-            .unwrap();
-        let task = tokio::spawn(everynode_admission::run(
-            everynode_admission::Config::for_nats(&nats.url()),
-            l,
-            conn,
-            shutdown.clone(),
-        ));
-        let admission = Service {
-            addr,
-            shutdown,
-            task: Some(task),
-        };
-
-        let (l, addr) = listener().await;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let conn = everynode_bus::connect(&nats.url(), "registry")
-            .await
-            .unwrap();
-        let task = tokio::spawn(everynode_registry::run(
-            everynode_registry::Config::for_nats(&nats.url()),
-            l,
-            conn,
-            shutdown.clone(),
-        ));
-        let registry = Service {
-            addr,
-            shutdown,
-            task: Some(task),
-        };
-
-        let (l, addr) = listener().await;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let mut config = everynode_controller::Config::for_nats(&nats.url(), &admission.url());
-        config.registry = registry.url();
-        config.resync = Duration::from_secs(2);
-        config.lease_duration = Duration::from_millis(1500);
-        config.lease_renew = Duration::from_millis(300);
-        config.command_timeout = Duration::from_secs(2);
-        config.retry_max = Duration::from_millis(500);
-        let conn = everynode_bus::connect(&nats.url(), "controller")
-            .await
-            .unwrap();
-        let task = tokio::spawn(everynode_controller::run(config, l, conn, shutdown.clone()));
-        let controller = Service {
-            addr,
-            shutdown,
-            task: Some(task),
-        };
-
-        let cluster = Self {
-            nats,
-            dir: tempfile::tempdir().unwrap(),
-            admission,
-            registry,
-            controller,
-            agents: Vec::new(),
-        };
-        cluster.wait_serving().await;
-        cluster
-    }
-
-    /// Waits until `enctl version` says every service is serving.
-    async fn wait_serving(&self) {
-        eventually("every service to be SERVING", WAIT, || async {
-            let run = self.enctl(&["version"]).await;
-            if run.code == 0 {
-                Ok(())
-            } else {
-                Err(format!("{}{}", run.stdout, run.stderr))
-            }
-        })
-        .await;
+        Self {
+            stack: Stack::start().await,
+        }
     }
 
     /// Starts a fake-runtime agent simulating `count` nodes `<prefix>-0…`, and waits for them.
     async fn agents(&mut self, prefix: &str, count: usize) {
-        let mut config = everynode_agent::Config::new(
-            &self.nats.url(),
-            &self.registry.url(),
-            prefix,
-            self.dir.path().join(prefix),
-        );
-        config.runtime = everynode_agent::RuntimeKind::Fake;
-        config.node_ip = Some("127.0.0.1".parse().unwrap());
-        config.fake.start_latency = Duration::from_millis(20);
-        config.fake.ready_delay = Duration::ZERO;
-        config.tuning.min_grace = Duration::ZERO;
-        config.tuning.retry_max = Duration::from_secs(1);
-        config.common.shutdown_grace = Duration::from_secs(5);
-        config.simulate = NonZeroUsize::new(count);
-        let conn = everynode_bus::connect(&self.nats.url(), "agent")
-            .await
-            .unwrap();
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let task = tokio::spawn(everynode_agent::run(config, conn, shutdown.clone()));
-        self.agents.push(Agent { shutdown, task });
-        let this: &Cluster = self;
-        let node_prefix = format!("node/{prefix}-");
-        eventually(
-            &format!("{count} nodes {prefix}-* registered"),
-            WAIT,
-            || {
-                let node_prefix = node_prefix.clone();
-                async move {
-                    let run = this.enctl(&["get", "nodes", "-o", "name"]).await;
-                    let have = run
-                        .stdout
-                        .lines()
-                        .filter(|l| l.starts_with(&node_prefix))
-                        .count();
-                    if have == count {
-                        Ok(())
-                    } else {
-                        Err(format!("{}{}", run.stdout, run.stderr))
-                    }
-                }
-            },
-        )
-        .await;
+        self.stack.agents(prefix, count, &[]).await;
     }
 
-    async fn daemon_sets(&self) -> DaemonSetsClient<tonic::transport::Channel> {
-        DaemonSetsClient::connect(self.admission.url())
-            .await
-            .unwrap()
+    /// `HOME` of every `enctl` run, and where tests write files.
+    fn dir(&self) -> &Path {
+        self.stack.dir()
     }
 
     /// The base command: the cluster's URLs, no stray environment or config file.
@@ -231,14 +64,14 @@ impl Cluster {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_enctl"));
         cmd.args([
             "--admission",
-            &self.admission.url(),
+            &self.stack.url(Service::Admission),
             "--registry",
-            &self.registry.url(),
+            &self.stack.url(Service::Registry),
             "--controller",
-            &self.controller.url(),
+            &self.stack.url(Service::Controller(0)),
         ])
         .args(args)
-        .env("HOME", self.dir.path())
+        .env("HOME", self.dir())
         .env_remove("EVERYNODE_ADMISSION")
         .env_remove("EVERYNODE_REGISTRY")
         .env_remove("EVERYNODE_CONTROLLER")
@@ -251,7 +84,7 @@ impl Cluster {
     async fn enctl_bare(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_enctl"));
         cmd.args(args)
-            .env("HOME", self.dir.path())
+            .env("HOME", self.dir())
             .env_remove("EVERYNODE_ADMISSION")
             .env_remove("EVERYNODE_REGISTRY")
             .env_remove("EVERYNODE_CONTROLLER")
@@ -298,7 +131,7 @@ impl Cluster {
     }
 
     fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
+        let path = self.dir().join(name);
         std::fs::write(&path, text).unwrap();
         path
     }
@@ -395,7 +228,7 @@ async fn apply_reads_lists_from_stdin_and_directories() {
     let run = cluster.enctl_stdin(&["apply", "-f", "-"], &list).await;
     assert_eq!(run.ok(), "daemonset.apps/from-list created\n");
 
-    let dir = cluster.dir.path().join("manifests");
+    let dir = cluster.dir().join("manifests");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("x.yaml"), daemon_set("x", "busybox")).unwrap();
     std::fs::write(dir.join("README.md"), "not a manifest").unwrap();
@@ -624,7 +457,7 @@ async fn get_watch_streams_changes() {
             .expect("enctl still running")
     };
     assert_eq!(next().await, "daemonset.apps/a");
-    let mut api = cluster.daemon_sets().await;
+    let mut api = cluster.stack.daemonsets();
     let b: v1::DaemonSet =
         everynode_api::manifest::decode_one(&daemon_set("b", "busybox")).unwrap();
     api.create(v1::DaemonSetsCreateRequest {
@@ -830,13 +663,13 @@ async fn urls_come_from_flags_then_env_then_the_config_file() {
             .and_then(|l| l.local_addr())
             .unwrap()
     );
-    let config_dir = cluster.dir.path().join(".config").join("everynode");
+    let config_dir = cluster.dir().join(".config").join("everynode");
     std::fs::create_dir_all(&config_dir).unwrap();
     std::fs::write(
         config_dir.join("config"),
         format!(
             "# the default config file\nadmission = {}\nregistry: {closed}\n",
-            cluster.admission.url()
+            cluster.stack.url(Service::Admission)
         ),
     )
     .unwrap();
@@ -850,7 +683,7 @@ async fn urls_come_from_flags_then_env_then_the_config_file() {
             .starts_with(&format!("error: cannot reach registry at {closed}")),
         "{err:?}"
     );
-    let registry = cluster.registry.url();
+    let registry = cluster.stack.url(Service::Registry);
     let env = [("EVERYNODE_REGISTRY", registry.as_str())];
     cluster.enctl_bare(&["get", "nodes"], &env).await.ok();
     // A flag wins over the environment.

@@ -4,6 +4,10 @@
 //!   own temporary store, and cleans up (process killed and reaped, port freed, directory
 //!   removed) when dropped. It can be stopped, killed and restarted on the same port and store
 //!   to test how services ride out a NATS restart.
+//! - [`Stack`] is the whole system on one such server: admission, registry, controllers and
+//!   agents in this process on free ports (a controller also as its own process), configured in
+//!   one place ([`StackBuilder`]), with their addresses and gRPC clients.
+//! - [`Served`] runs one service's `run` on a free port, for the tests of that service.
 //! - [`Wait`] and [`eventually`] wait on a condition instead of sleeping: they poll until the
 //!   condition holds or a deadline passes, and a timeout says what was expected and what was
 //!   last observed.
@@ -16,8 +20,10 @@
 pub mod fixtures;
 mod nats;
 mod served;
+mod stack;
 mod wait;
 
 pub use nats::{BINARY_ENV, Error, NatsServer};
 pub use served::Served;
+pub use stack::{ControllerProcess, Service, Stack, StackBuilder, Timing};
 pub use wait::{TimedOut, Wait, eventually, eventually_blocking};

@@ -5,11 +5,11 @@
 //! EVERYNODE_SCALE_NODES=10000 cargo test -p everynode-agent --release --test scale -- --ignored --nocapture
 //! ```
 //!
-//! Starts nats-server and the real registry (in this process), then the `everynode-agent`
-//! binary with `--runtime fake --simulate N` (`EVERYNODE_AGENT_BIN` picks another binary),
-//! waits for the N nodes to be registered, creates one pod on every node and waits for all of
-//! them to be Ready in KV, and prints the agent's resident memory (VmRSS) at each step next to
-//! a one-node baseline.
+//! Starts nats-server and the real registry (testkit's `Stack`, without a controller), then the
+//! `everynode-agent` binary with `--runtime fake --simulate N` (`EVERYNODE_AGENT_BIN` picks
+//! another binary), waits for the N nodes to be registered, creates one pod on every node and
+//! waits for all of them to be Ready in KV, and prints the agent's resident memory (VmRSS) at
+//! each step next to a one-node baseline.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,9 +20,8 @@ use everynode_api::v1::{
 };
 use everynode_bus::async_nats;
 use everynode_bus::names::agent_pods_subject;
-use everynode_bus::{Bus, NodeKey, PodKey, Store};
-use everynode_service::Shutdown;
-use everynode_testkit::{NatsServer, Wait};
+use everynode_bus::{NodeKey, PodKey, Store};
+use everynode_testkit::{Service, Stack, Wait};
 use futures::StreamExt;
 use prost::Message;
 
@@ -94,14 +93,14 @@ async fn registered(nodes: &mut NodesClient<tonic::transport::Channel>, prefix: 
 }
 
 async fn measure(
-    nats: &NatsServer,
+    nats: &str,
     client: &async_nats::Client,
     pods: &Store<PodKey, everynode_api::v1::Pod>,
     registry: &str,
     prefix: &str,
     count: usize,
 ) -> (u64, u64, u64) {
-    let agent = spawn_agent(&nats.url(), registry, prefix, count);
+    let agent = spawn_agent(nats, registry, prefix, count);
     let pid = agent.0.id();
     // A list of 10,000 nodes is larger than tonic's default 4 MiB message limit.
     let nodes = NodesClient::connect(registry.to_owned())
@@ -212,34 +211,22 @@ async fn memory_per_simulated_node() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let nats = NatsServer::start().await.unwrap();
-    let client = everynode_bus::connect(&nats.url(), "scale").await.unwrap();
-    let js = async_nats::jetstream::new(client.clone());
-    Bus::ensure(&js, 1).await.unwrap();
-    let pods = Store::open(&js).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let registry = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = Shutdown::new(Duration::from_secs(5));
-    let registry_nats = everynode_bus::connect(&nats.url(), "registry")
-        .await
-        .unwrap();
-    let mut config = everynode_registry::Config::for_nats(&nats.url());
-    config.remove_after = Duration::ZERO;
-    let served = tokio::spawn(everynode_registry::run(
-        config,
-        listener,
-        registry_nats,
-        shutdown.clone(),
-    ));
+    let stack = Stack::builder()
+        .controllers(0)
+        .configure_registry(|config| config.remove_after = Duration::ZERO)
+        .start()
+        .await;
+    let (nats, client) = (stack.nats_url(), stack.client());
+    let pods = stack.store().await;
+    let registry = stack.url(Service::Registry);
 
-    let (base_idle, base_pods, _) = measure(&nats, &client, &pods, &registry, "base", 1).await;
-    let (idle, with_pods, _) = measure(&nats, &client, &pods, &registry, "sim", count).await;
+    let (base_idle, base_pods, _) = measure(&nats, client, &pods, &registry, "base", 1).await;
+    let (idle, with_pods, _) = measure(&nats, client, &pods, &registry, "sim", count).await;
     let per_node = |total: u64, base: u64| (total.saturating_sub(base) * 1024) / count as u64;
     println!(
         "per simulated node: {} bytes registered, {} bytes with one ready pod (baseline {base_idle} / {base_pods} KiB)",
         per_node(idle, base_idle),
         per_node(with_pods, base_pods),
     );
-    shutdown.trigger();
-    served.await.unwrap().unwrap();
+    stack.shutdown().await;
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use everynode_api::v1;
+use everynode_testkit::Service;
 use futures::StreamExt;
 use support::{Cluster, Counts, WAIT, daemonset, deleting, ds_uid, label, owner_uid, uid};
 
@@ -29,7 +30,7 @@ async fn a_simple_daemon_runs_once_on_every_node_with_exact_status() {
     c.wait_status("simple", Counts::all(3)).await;
 
     // The Pods API serves the same pods from the cache.
-    let mut api = c.pods_api(0).await;
+    let mut api = c.pods(0);
     let listed = api
         .list(v1::PodsListRequest {
             namespace: "default".into(),
@@ -72,8 +73,7 @@ async fn a_simple_daemon_runs_once_on_every_node_with_exact_status() {
 
     // Endpoints: one per pod, with the node's address, all ready.
     let endpoints = c
-        .endpoints_api(0)
-        .await
+        .endpoints(0)
         .list(v1::EndpointsListRequest {
             namespace: String::new(),
             name: "simple".into(),
@@ -103,7 +103,6 @@ async fn a_node_added_gets_a_pod_and_a_removed_nodes_pods_are_collected() {
     // the node: pod GC deletes the pod's key, and the node no longer counts.
     c.stop_agent("extra").await;
     c.nodes()
-        .await
         .delete(v1::NodesDeleteRequest {
             name: "extra".into(),
         })
@@ -134,7 +133,6 @@ async fn a_node_removed_while_its_agent_runs_gets_a_fresh_pod_when_it_registers_
     // through the agent; the agent's next heartbeat is NOT_FOUND, it registers again, and the
     // node gets a new pod (the agent must not be left holding the old one).
     c.nodes()
-        .await
         .delete(v1::NodesDeleteRequest { name: "n-1".into() })
         .await
         .unwrap();
@@ -185,8 +183,7 @@ async fn a_node_that_stops_heartbeating_keeps_its_pod_but_stops_counting_it() {
     )
     .await;
     let endpoints = c
-        .endpoints_api(0)
-        .await
+        .endpoints(0)
         .list(v1::EndpointsListRequest {
             namespace: String::new(),
             name: "steady".into(),
@@ -373,8 +370,7 @@ async fn a_deleted_pod_is_replaced() {
     let victim = before["n-0"].clone();
 
     let deleted = c
-        .pods_api(0)
-        .await
+        .pods(0)
         .delete(v1::PodsDeleteRequest {
             namespace: "default".into(),
             name: support::meta(&victim).name.clone(),
@@ -455,7 +451,7 @@ async fn a_duplicate_pod_is_pruned_and_the_oldest_kept() {
     });
     extra.status = None;
     let reply = support::agent_command(
-        &c.client,
+        c.client(),
         "n-0",
         v1::pod_command::Command::Create(v1::PodCreate { pod: Some(extra) }),
     )
@@ -525,8 +521,7 @@ async fn background_and_foreground_deletes_cascade_to_pods_and_revisions() {
 async fn revision_store(
     c: &Cluster,
 ) -> everynode_bus::Store<everynode_bus::RevisionKey, v1::ControllerRevision> {
-    let js = everynode_bus::async_nats::jetstream::new(c.client.clone());
-    everynode_bus::Store::open(&js).await.unwrap()
+    c.store().await
 }
 
 async fn revisions_of(
@@ -602,7 +597,7 @@ async fn a_controller_killed_mid_rollout_is_replaced_by_the_standby_without_dupl
         config.fake.ready_delay = Duration::from_millis(150);
     })
     .await;
-    let mut first = c.spawn_controller_process("first");
+    let mut first = c.spawn_controller_process(env!("CARGO_BIN_EXE_everynode-controller"), "first");
     everynode_testkit::eventually("the first controller to lead", WAIT, || async {
         match c.lease_holder().await.as_str() {
             "first" => Ok(()),
@@ -648,8 +643,7 @@ async fn a_controller_killed_mid_rollout_is_replaced_by_the_standby_without_dupl
 
     // The standby serves the read API all along, and takes over within a few seconds.
     let listed = c
-        .pods_api(standby)
-        .await
+        .pods(standby)
         .list(v1::PodsListRequest::default())
         .await
         .unwrap()
@@ -682,7 +676,8 @@ async fn a_controller_killed_mid_rollout_is_replaced_by_the_standby_without_dupl
     let availability = availability.finish().await;
 
     // The killed one comes back, as a standby: nothing changes.
-    let mut again = c.spawn_controller_process("first-again");
+    let mut again =
+        c.spawn_controller_process(env!("CARGO_BIN_EXE_everynode-controller"), "first-again");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let seen = monitor.finish().await;
     c.wait_one_per_node("ha", &names).await;
@@ -808,7 +803,7 @@ async fn pods_and_endpoints_watches_follow_changes_on_every_replica() {
     let standby = c.start_controller().await;
 
     // A list on the standby, and watches: one resumed from the list's version, one fresh.
-    let mut api = c.pods_api(standby).await;
+    let mut api = c.pods(standby);
     let listed = everynode_testkit::eventually("the standby to list the pods", WAIT, || {
         let mut api = api.clone();
         async move {
@@ -853,7 +848,7 @@ async fn pods_and_endpoints_watches_follow_changes_on_every_replica() {
         .unwrap();
     assert_eq!(first.r#type, v1::WatchEventType::Added as i32);
     // Every cache of the standby is ready once its Endpoints API answers.
-    let endpoints_api = c.endpoints_api(standby).await;
+    let endpoints_api = c.endpoints(standby);
     everynode_testkit::eventually("the standby's endpoints", WAIT, || {
         let mut api = endpoints_api.clone();
         async move {
@@ -947,9 +942,8 @@ async fn pods_and_endpoints_watches_follow_changes_on_every_replica() {
 
     // The active controller stops gracefully: it releases the lease, and the standby takes
     // over at its next attempt instead of after a lease duration.
-    let active = c.controllers.remove(0);
     let stopped_at = tokio::time::Instant::now();
-    active.stop().await;
+    c.stop_service(Service::Controller(0)).await;
     everynode_testkit::eventually("the standby to take over", WAIT, || async {
         let holder = c.lease_holder().await;
         if holder.is_empty() {
@@ -971,13 +965,13 @@ async fn the_controller_reconverges_after_nats_restarts() {
     c.wait_one_per_node("before", &["n-0", "n-1"]).await;
 
     // NATS crashes and comes back (same port, same store).
-    c.nats.kill();
-    c.nats.restart().await.unwrap();
+    c.nats().kill();
+    c.nats().restart().await.unwrap();
 
     // Changes after the restart reach the controller through its re-established watches.
     let manifest: v1::DaemonSet =
         everynode_api::manifest::decode_one(&daemonset("after", "")).unwrap();
-    let client = c.daemonsets().await;
+    let client = c.daemonsets();
     everynode_testkit::eventually("admission to take a create again", WAIT, || {
         let mut client = client.clone();
         let ds = manifest.clone();

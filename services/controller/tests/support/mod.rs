@@ -1,401 +1,77 @@
-//! The end-to-end test bed: a real nats-server, and the real admission, registry, controller(s)
-//! and fake-runtime agents, all in this process on 127.0.0.1:0 (a controller can also run as
-//! its own process, to be killed with SIGKILL). Every wait has a deadline and reports what it
-//! last saw.
+//! What the controller's end-to-end tests share: the whole system from
+//! [`everynode_testkit::Stack`] (real nats-server, admission, registry, controller(s) and
+//! fake-runtime agents, each in this process on 127.0.0.1:0; a controller can also run as its own
+//! process, to be killed with SIGKILL), with the DaemonSet, node and pod operations and waits
+//! the tests are written in. Every wait has a deadline and reports what it last saw.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::num::NonZeroUsize;
-use std::process::{Child, Command, Stdio};
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use everynode_api::manifest;
-use everynode_api::v1::{
-    self, daemon_sets_client::DaemonSetsClient, endpoints_client::EndpointsClient,
-    nodes_client::NodesClient, pods_client::PodsClient,
-};
-use everynode_bus::async_nats::{self, jetstream};
-use everynode_bus::{Bus, LeaseKey, PodKey, Store};
+use everynode_api::v1;
+use everynode_bus::async_nats;
+use everynode_bus::{LeaseKey, PodKey, Store};
 use everynode_controller::leader::LeaseRecord;
-use everynode_service::Shutdown;
-use everynode_testkit::{NatsServer, eventually};
+use everynode_testkit::{Stack, eventually};
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 
 /// How long a condition gets.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// A service running in this process, stopped on drop.
-pub struct Service {
-    pub addr: Option<SocketAddr>,
-    shutdown: Shutdown,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
-}
-
-impl Service {
-    /// Stops the service gracefully and waits for it.
-    pub async fn stop(mut self) {
-        self.shutdown.trigger();
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr.unwrap())
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
-    }
-}
-
-/// A controller running as its own process, killed (SIGKILL) on drop.
-pub struct ControllerProcess(pub Child);
-
-impl ControllerProcess {
-    /// Kills it with SIGKILL: no lease release, no drain.
-    pub fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for ControllerProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The whole system on one nats-server.
+/// The whole system on one nats-server, and the KV stores the tests read.
 pub struct Cluster {
-    pub nats: NatsServer,
-    pub client: async_nats::Client,
-    pub dir: tempfile::TempDir,
-    pub admission: Service,
-    pub registry: Service,
-    pub controllers: Vec<Service>,
-    pub agents: BTreeMap<String, Service>,
+    stack: Stack,
     pub pods_kv: Store<PodKey, v1::Pod>,
     pub leases: Store<LeaseKey, LeaseRecord>,
 }
 
-async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    (listener, addr)
+impl Deref for Cluster {
+    type Target = Stack;
+
+    fn deref(&self) -> &Stack {
+        &self.stack
+    }
+}
+
+impl DerefMut for Cluster {
+    fn deref_mut(&mut self) -> &mut Stack {
+        &mut self.stack
+    }
 }
 
 impl Cluster {
     /// NATS, admission, registry and one controller.
     pub async fn start() -> Self {
-        let mut cluster = Self::without_controller().await;
-        cluster.start_controller().await;
-        cluster
+        Self::on(Stack::start().await).await
     }
 
     /// NATS, admission, a registry configured by `adjust`, and one controller.
-    pub async fn start_with_registry(adjust: impl FnOnce(&mut everynode_registry::Config)) -> Self {
-        let mut cluster = Self::without_controller_with(adjust).await;
-        cluster.start_controller().await;
-        cluster
+    pub async fn start_with_registry(
+        adjust: impl Fn(&mut everynode_registry::Config) + Send + Sync + 'static,
+    ) -> Self {
+        Self::on(Stack::builder().configure_registry(adjust).start().await).await
     }
 
     /// NATS, admission and registry; no controller yet.
     pub async fn without_controller() -> Self {
-        Self::without_controller_with(|_| {}).await
+        Self::on(Stack::builder().controllers(0).start().await).await
     }
 
-    async fn without_controller_with(adjust: impl FnOnce(&mut everynode_registry::Config)) -> Self {
-        let nats = NatsServer::start().await.expect("nats-server");
-        let client = everynode_bus::connect(&nats.url(), "e2e").await.unwrap();
-        let js = jetstream::new(client.clone());
-        Bus::ensure(&js, 1).await.unwrap();
-        let pods_kv = Store::open(&js).await.unwrap();
-        let leases = Store::open(&js).await.unwrap();
-
-        let (l, addr) = listener().await;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let conn = everynode_bus::connect(&nats.url(), "admission")
-            .await
-            .unwrap();
-        let task = tokio::spawn(everynode_admission::run(
-            everynode_admission::Config::for_nats(&nats.url()),
-            l,
-            conn,
-            shutdown.clone(),
-        ));
-        let admission = Service {
-            addr: Some(addr),
-            shutdown,
-            task: Some(task),
-        };
-
-        let (l, addr) = listener().await;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let conn = everynode_bus::connect(&nats.url(), "registry")
-            .await
-            .unwrap();
-        let mut registry_config = everynode_registry::Config::for_nats(&nats.url());
-        adjust(&mut registry_config);
-        let task = tokio::spawn(everynode_registry::run(
-            registry_config,
-            l,
-            conn,
-            shutdown.clone(),
-        ));
-        let registry = Service {
-            addr: Some(addr),
-            shutdown,
-            task: Some(task),
-        };
+    async fn on(stack: Stack) -> Self {
         Self {
-            nats,
-            client,
-            dir: tempfile::tempdir().unwrap(),
-            admission,
-            registry,
-            controllers: Vec::new(),
-            agents: BTreeMap::new(),
-            pods_kv,
-            leases,
+            pods_kv: stack.store().await,
+            leases: stack.store().await,
+            stack,
         }
-    }
-
-    /// The controller settings the tests use: fast resync, lease and retries.
-    pub fn controller_config(&self) -> everynode_controller::Config {
-        let mut config =
-            everynode_controller::Config::for_nats(&self.nats.url(), &self.admission.url());
-        config.registry = self.registry.url();
-        config.resync = Duration::from_secs(2);
-        config.lease_duration = Duration::from_millis(1500);
-        config.lease_renew = Duration::from_millis(300);
-        config.command_timeout = Duration::from_secs(2);
-        config.retry_max = Duration::from_millis(500);
-        config.common.shutdown_grace = Duration::from_secs(5);
-        config
-    }
-
-    /// Starts a controller in this process; returns its index.
-    pub async fn start_controller(&mut self) -> usize {
-        let config = self.controller_config();
-        self.start_controller_with(config).await
-    }
-
-    /// Starts a controller in this process with `config`; returns its index.
-    pub async fn start_controller_with(&mut self, config: everynode_controller::Config) -> usize {
-        let (l, addr) = listener().await;
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let conn = everynode_bus::connect(&self.nats.url(), "controller")
-            .await
-            .unwrap();
-        let task = tokio::spawn(everynode_controller::run(config, l, conn, shutdown.clone()));
-        self.controllers.push(Service {
-            addr: Some(addr),
-            shutdown,
-            task: Some(task),
-        });
-        self.controllers.len() - 1
-    }
-
-    /// Starts the controller binary as a separate process (to be killed), with `identity`.
-    pub fn spawn_controller_process(&self, identity: &str) -> ControllerProcess {
-        let config = self.controller_config();
-        let child = Command::new(env!("CARGO_BIN_EXE_everynode-controller"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--nats",
-                &self.nats.url(),
-                "--admission",
-                &self.admission.url(),
-                "--registry",
-                &self.registry.url(),
-                "--resync",
-                "2s",
-                "--lease-duration",
-                &format!("{}ms", config.lease_duration.as_millis()),
-                "--lease-renew",
-                &format!("{}ms", config.lease_renew.as_millis()),
-                "--command-timeout",
-                "2s",
-                "--identity",
-                identity,
-                "--log-level",
-                "warn",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        ControllerProcess(child)
-    }
-
-    fn agent_config(&self, node: &str) -> everynode_agent::Config {
-        let mut config = everynode_agent::Config::new(
-            &self.nats.url(),
-            &self.registry.url(),
-            node,
-            self.dir.path().join(node),
-        );
-        config.runtime = everynode_agent::RuntimeKind::Fake;
-        config.node_ip = Some("127.0.0.1".parse().unwrap());
-        config.fake.start_latency = Duration::from_millis(20);
-        config.fake.ready_delay = Duration::ZERO;
-        config.tuning.min_grace = Duration::ZERO;
-        config.tuning.retry_max = Duration::from_secs(1);
-        config.common.shutdown_grace = Duration::from_secs(5);
-        config
-    }
-
-    /// Starts a fake-runtime agent simulating `count` nodes `<prefix>-0` … with `labels`, and
-    /// waits until the registry has them all.
-    pub async fn agents(&mut self, prefix: &str, count: usize, labels: &[(&str, &str)]) {
-        self.agents_with(prefix, count, labels, |_| {}).await;
-    }
-
-    /// [`Cluster::agents`] with a hook to adjust the agent's configuration.
-    pub async fn agents_with(
-        &mut self,
-        prefix: &str,
-        count: usize,
-        labels: &[(&str, &str)],
-        adjust: impl FnOnce(&mut everynode_agent::Config),
-    ) {
-        let mut config = self.agent_config(prefix);
-        adjust(&mut config);
-        config.simulate = NonZeroUsize::new(count);
-        config.labels.0 = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.start_agent(prefix, config).await;
-        let names: Vec<String> = (0..count).map(|i| format!("{prefix}-{i}")).collect();
-        self.wait_nodes(&names).await;
-    }
-
-    /// Starts a fake-runtime agent for the single node `name`, with a hook to adjust its
-    /// configuration, and waits until the registry has it.
-    pub async fn agent_with(
-        &mut self,
-        name: &str,
-        adjust: impl FnOnce(&mut everynode_agent::Config),
-    ) {
-        let mut config = self.agent_config(name);
-        adjust(&mut config);
-        self.start_agent(name, config).await;
-        self.wait_nodes(&[name.to_string()]).await;
-    }
-
-    /// Starts a fake-runtime agent for the single node `name`.
-    pub async fn agent(&mut self, name: &str) {
-        self.agent_with(name, |_| {}).await;
-    }
-
-    async fn start_agent(&mut self, name: &str, config: everynode_agent::Config) {
-        let conn = everynode_bus::connect(&self.nats.url(), "agent")
-            .await
-            .unwrap();
-        let shutdown = Shutdown::new(Duration::from_secs(5));
-        let task = tokio::spawn(everynode_agent::run(config, conn, shutdown.clone()));
-        self.agents.insert(
-            name.to_string(),
-            Service {
-                addr: None,
-                shutdown,
-                task: Some(task),
-            },
-        );
-    }
-
-    /// Stops the agent started as `name` (its pods stay in KV, as after a crash).
-    pub async fn stop_agent(&mut self, name: &str) {
-        if let Some(agent) = self.agents.remove(name) {
-            agent.stop().await;
-        }
-    }
-
-    /// Waits until the registry lists every node of `names`.
-    pub async fn wait_nodes(&self, names: &[String]) {
-        let client = self.nodes().await;
-        eventually("the nodes to be registered", WAIT, || {
-            let mut client = client.clone();
-            async move {
-                let listed = client
-                    .list(v1::NodesListRequest::default())
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .into_inner()
-                    .items;
-                let have: Vec<String> = listed
-                    .iter()
-                    .filter_map(|n| n.metadata.as_ref().map(|m| m.name.clone()))
-                    .collect();
-                let missing: Vec<&String> = names.iter().filter(|n| !have.contains(n)).collect();
-                if missing.is_empty() {
-                    Ok(())
-                } else {
-                    Err(format!("missing {missing:?}; registered {have:?}"))
-                }
-            }
-        })
-        .await;
-    }
-
-    pub async fn daemonsets(&self) -> DaemonSetsClient<Channel> {
-        let url = self.admission.url();
-        eventually("admission to accept connections", WAIT, || {
-            let url = url.clone();
-            async move {
-                DaemonSetsClient::connect(url)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-        })
-        .await
-    }
-
-    pub async fn nodes(&self) -> NodesClient<Channel> {
-        let url = self.registry.url();
-        eventually("the registry to accept connections", WAIT, || {
-            let url = url.clone();
-            async move { NodesClient::connect(url).await.map_err(|e| e.to_string()) }
-        })
-        .await
-    }
-
-    pub async fn pods_api(&self, controller: usize) -> PodsClient<Channel> {
-        let url = self.controllers[controller].url();
-        eventually("the controller to accept connections", WAIT, || {
-            let url = url.clone();
-            async move { PodsClient::connect(url).await.map_err(|e| e.to_string()) }
-        })
-        .await
-    }
-
-    pub async fn endpoints_api(&self, controller: usize) -> EndpointsClient<Channel> {
-        let url = self.controllers[controller].url();
-        eventually("the controller to accept connections", WAIT, || {
-            let url = url.clone();
-            async move {
-                EndpointsClient::connect(url)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-        })
-        .await
     }
 
     /// Creates the DaemonSet of `yaml` through admission.
     pub async fn create(&self, yaml: &str) -> v1::DaemonSet {
         let ds: v1::DaemonSet = manifest::decode_one(yaml).unwrap();
         self.daemonsets()
-            .await
             .create(v1::DaemonSetsCreateRequest {
                 daemon_set: Some(ds),
                 dry_run: false,
@@ -411,7 +87,6 @@ impl Cluster {
     pub async fn get(&self, name: &str) -> Option<v1::DaemonSet> {
         match self
             .daemonsets()
-            .await
             .get(v1::DaemonSetsGetRequest {
                 namespace: "default".into(),
                 name: name.into(),
@@ -426,7 +101,7 @@ impl Cluster {
 
     /// Replaces the spec of `name` with `change` applied (retrying on a conflict).
     pub async fn update(&self, name: &str, change: impl Fn(&mut v1::DaemonSet)) -> v1::DaemonSet {
-        let mut client = self.daemonsets().await;
+        let mut client = self.daemonsets();
         loop {
             let mut ds = self.get(name).await.unwrap();
             change(&mut ds);
@@ -447,7 +122,6 @@ impl Cluster {
     /// Deletes `name` with `policy`.
     pub async fn delete(&self, name: &str, policy: v1::PropagationPolicy) -> v1::DaemonSet {
         self.daemonsets()
-            .await
             .delete(v1::DaemonSetsDeleteRequest {
                 namespace: "default".into(),
                 name: name.into(),
@@ -554,7 +228,7 @@ impl Cluster {
 
     /// Label, taint, cordon through the registry.
     pub async fn update_node(&self, request: v1::NodesUpdateRequest) {
-        self.nodes().await.update(request).await.unwrap();
+        self.nodes().update(request).await.unwrap();
     }
 
     pub async fn label(&self, node: &str, key: &str, value: &str) {
