@@ -4,8 +4,8 @@
 //!
 //! | who | may call |
 //! |---|---|
-//! | anyone, even without a certificate | `grpc.health.v1.Health/*`; `everynode.v1.Bootstrap/SignNode` (the bootstrap token in the request authenticates) |
-//! | any identity | server reflection; `everynode.v1.Auth/WhoAmI` |
+//! | anyone, even without a certificate | `grpc.health.v1.Health/*`; server reflection (the contract is public, and grpcurl needs it to call even the health check); `everynode.v1.Bootstrap/SignNode` (the bootstrap token in the request authenticates) |
+//! | any identity | `everynode.v1.Auth/WhoAmI` |
 //! | `everynode:admins` | everything |
 //! | `everynode:viewers` | `Get`, `List` and `Watch` of every everynode service |
 //! | `everynode:controller` (in `everynode:services`) | `DaemonSets` `Get`, `List`, `Watch`, `Update` (finalizers), `UpdateStatus`; `Nodes` `Get`, `List`, `Watch` |
@@ -92,7 +92,10 @@ pub enum Access {
 
 /// Whether `rpc` needs an identity at all.
 pub fn access(rpc: Rpc<'_>) -> Access {
-    if rpc.service == "grpc.health.v1.Health" || rpc.is("Bootstrap", &["SignNode"]) {
+    if rpc.service == "grpc.health.v1.Health"
+        || rpc.service.starts_with("grpc.reflection.")
+        || rpc.is("Bootstrap", &["SignNode"])
+    {
         Access::Open
     } else {
         Access::Authenticated
@@ -148,10 +151,7 @@ pub fn authorize(
 }
 
 fn grant(identity: &Identity, rpc: Rpc<'_>) -> Option<Scope> {
-    if access(rpc) == Access::Open
-        || rpc.service.starts_with("grpc.reflection.")
-        || rpc.is("Auth", &["WhoAmI"])
-        || identity.in_group(ADMINS_GROUP)
+    if access(rpc) == Access::Open || rpc.is("Auth", &["WhoAmI"]) || identity.in_group(ADMINS_GROUP)
     {
         return Some(Scope::Any);
     }
@@ -383,7 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn only_health_and_bootstrap_need_no_identity() {
+    fn only_health_reflection_and_bootstrap_need_no_identity() {
         assert_eq!(access(rpc("/grpc.health.v1.Health/Watch")), Access::Open);
         assert_eq!(
             access(rpc("/everynode.v1.Bootstrap/SignNode")),
@@ -401,6 +401,10 @@ mod tests {
             access(rpc(
                 "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
             )),
+            Access::Open
+        );
+        assert_eq!(
+            access(rpc("/everynode.v1.Auth/WhoAmI")),
             Access::Authenticated
         );
     }

@@ -1,5 +1,6 @@
 //! Black-box tests of the shared gRPC server: health, reflection (v1 and v1alpha), the tower
-//! layers (timeout, concurrency limit) and graceful shutdown, over real TCP on port 0.
+//! layers (timeout, concurrency limit), graceful shutdown, and mutual TLS (who gets in, who is
+//! refused, rotated certificates), over real TCP on port 0 with a real PKI.
 
 // Test helpers too: a panic is how a test reports failure.
 #![allow(clippy::unwrap_used)]
@@ -13,7 +14,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use everynode_service::{GrpcServer, HealthReporter, ServingStatus, Shutdown};
+use everynode_service::{GrpcServer, HealthReporter, Security, ServingStatus, Shutdown};
+use everynode_testkit::pki::TestPki;
 use prost::Message as _;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -32,18 +34,25 @@ const PROMPTLY: Duration = Duration::from_secs(10);
 
 struct Running {
     addr: SocketAddr,
+    pki: TestPki,
     shutdown: Shutdown,
     health: HealthReporter,
     served: JoinHandle<Result<(), everynode_service::Error>>,
 }
 
 impl Running {
+    fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// A connected channel as the admin.
     async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
+        self.channel_as("admin").await.unwrap()
+    }
+
+    /// A connected channel as the identity folder `name` of the server's PKI.
+    async fn channel_as(&self, name: &str) -> Result<Channel, String> {
+        self.pki.connect(name, &self.url()).await
     }
 
     /// Triggers shutdown and waits for `serve` to return.
@@ -62,8 +71,10 @@ async fn start(
     build: impl FnOnce(GrpcServer) -> GrpcServer,
     before_serve: impl AsyncFnOnce(&HealthReporter),
 ) -> Running {
+    let pki = TestPki::new();
+    let security = Security::from_args(&pki.credentials("admission")).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = build(GrpcServer::new(listener));
+    let server = build(GrpcServer::new(listener, security));
     let addr = server.local_addr().unwrap();
     let health = server.health();
     before_serve(&health).await;
@@ -71,6 +82,7 @@ async fn start(
     let served = tokio::spawn(server.serve(shutdown.clone()));
     Running {
         addr,
+        pki,
         shutdown,
         health,
         served,
@@ -253,6 +265,7 @@ mod reflection {
                         "grpc.health.v1.Health",
                         "grpc.reflection.v1.ServerReflection",
                         "grpc.reflection.v1alpha.ServerReflection",
+                        "everynode.v1.Auth",
                     ] {
                         assert!(
                             services.iter().any(|s| s == expected),
@@ -260,8 +273,10 @@ mod reflection {
                         );
                     }
                     assert!(
-                        !services.iter().any(|s| s.starts_with("everynode.v1.")),
-                        "nothing of everynode.v1 is mounted, yet listed: {services:?}"
+                        !services
+                            .iter()
+                            .any(|s| s.starts_with("everynode.v1.") && s != "everynode.v1.Auth"),
+                        "nothing of everynode.v1 but Auth is mounted, yet listed: {services:?}"
                     );
                     server.stop().await;
                 }
@@ -477,4 +492,175 @@ async fn call_slow<const N: u8>(channel: Channel) -> Result<(), tonic::Status> {
     )
     .await
     .map(|response| response.into_inner())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutual TLS: who gets in, who is refused.
+
+mod tls {
+    use everynode_auth::pki::{IdentitySpec, Validity};
+    use everynode_auth::{ClientTls, Connector, Identity};
+    use tonic::transport::Endpoint;
+
+    use super::*;
+
+    /// A channel to `url` that verifies the server with `ca` but presents no certificate.
+    async fn anonymous(url: &str, ca: &std::path::Path) -> Channel {
+        let pem = std::fs::read(ca).unwrap();
+        let config = everynode_auth::tls::anonymous_client(&pem, ca).unwrap();
+        Endpoint::from_shared(url.to_string())
+            .unwrap()
+            .connect_with_connector(Connector::new(ClientTls::Anonymous(config)))
+            .await
+            .unwrap()
+    }
+
+    async fn whoami(channel: Channel) -> Result<(String, Vec<String>), tonic::Status> {
+        let response = everynode_api::v1::auth_client::AuthClient::new(channel)
+            .who_am_i(everynode_api::v1::AuthWhoAmIRequest {})
+            .await?
+            .into_inner();
+        Ok((response.user, response.groups))
+    }
+
+    #[tokio::test]
+    async fn without_a_certificate_only_health_answers() {
+        let server = start(
+            Duration::from_secs(5),
+            |s| s.add_service(Slow::<0>::new()),
+            async |_| {},
+        )
+        .await;
+        let channel = anonymous(&server.url(), &server.pki.folder("admin").join("ca.crt")).await;
+        assert_eq!(check(channel.clone(), "").await.unwrap(), Wire::Serving);
+        let refused = call_slow::<0>(channel.clone()).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+        assert!(
+            refused.message().contains("everynode.test.Slow0/Call"),
+            "{refused:?}"
+        );
+        let refused = whoami(channel).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn the_server_sees_the_identity_of_the_certificate() {
+        let server = start_bare().await;
+        let seen = whoami(server.channel().await).await.unwrap();
+        assert_eq!(
+            seen,
+            ("admin".to_string(), vec!["everynode:admins".to_string()])
+        );
+        let node = server.pki.node("node-a");
+        assert!(node.ends_with("node-node-a"));
+        let seen = whoami(server.channel_as("node-node-a").await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            seen,
+            (
+                "system:node:node-a".to_string(),
+                vec!["system:nodes".to_string()]
+            )
+        );
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_denied_call_names_the_identity_and_the_rpc() {
+        let server = start(
+            Duration::from_secs(5),
+            |s| s.add_service(Slow::<0>::new()),
+            async |_| {},
+        )
+        .await;
+        let denied = call_slow::<0>(server.channel_as("viewer").await.unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+        assert_eq!(
+            denied.message(),
+            "user \"viewer\" (groups: everynode:viewers) may not call everynode.test.Slow0/Call"
+        );
+        call_slow::<0>(server.channel().await).await.unwrap();
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_certificate_of_another_ca_fails_the_handshake() {
+        let server = start_bare().await;
+        let stranger = TestPki::new();
+        let error = stranger.connect("admin", &server.url()).await.unwrap_err();
+        assert!(!error.is_empty());
+        // And a client that trusts another CA does not trust the server either.
+        let error = stranger.connect("viewer", &server.url()).await.unwrap_err();
+        assert!(!error.is_empty());
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn an_expired_certificate_fails_the_handshake() {
+        let server = start_bare().await;
+        let past = time::OffsetDateTime::now_utc() - time::Duration::days(30);
+        server.pki.add_valid(
+            "expired-admin",
+            &IdentitySpec {
+                identity: Identity::new("admin", &["everynode:admins"]),
+                usage: everynode_auth::pki::Usage::Client,
+                sans: Vec::new(),
+            },
+            Validity {
+                not_before: past - time::Duration::days(1),
+                not_after: past,
+            },
+        );
+        let result = match server.channel_as("expired-admin").await {
+            Err(error) => Err(error),
+            // TLS 1.3 clients finish before the server checks their certificate: the first
+            // call fails instead.
+            Ok(channel) => whoami(channel).await.map_err(|s| s.to_string()),
+        };
+        assert!(
+            result.is_err(),
+            "an expired certificate was accepted: {result:?}"
+        );
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn rotated_credentials_apply_to_new_connections_after_sighup() {
+        let server = start_bare().await;
+        assert_eq!(whoami(server.channel().await).await.unwrap().0, "admin");
+        // The deployment moves to a new CA: the server's folder gets the new files.
+        let next = TestPki::new();
+        for file in ["ca.crt", "tls.crt", "tls.key"] {
+            std::fs::copy(
+                next.folder("admission").join(file),
+                server.pki.folder("admission").join(file),
+            )
+            .unwrap();
+        }
+        nix::sys::signal::raise(nix::sys::signal::Signal::SIGHUP).unwrap();
+        let url = server.url();
+        let seen = everynode_testkit::eventually(
+            "the server takes the new CA's clients",
+            PROMPTLY,
+            || async {
+                let channel = next.connect("viewer", &url).await?;
+                whoami(channel).await.map_err(|e| e.to_string())
+            },
+        )
+        .await;
+        assert_eq!(seen.0, "viewer");
+        let old = match server.channel_as("admin").await {
+            Err(error) => Err(error),
+            Ok(channel) => whoami(channel).await.map_err(|s| s.to_string()),
+        };
+        assert!(
+            old.is_err(),
+            "a client of the old CA still gets in: {old:?}"
+        );
+        server.stop().await;
+    }
 }

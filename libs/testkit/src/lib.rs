@@ -12,6 +12,8 @@
 //!   condition holds or a deadline passes, and a timeout says what was expected and what was
 //!   last observed.
 //!
+//! - [`pki::TestPki`] makes a PKI per test as `enctl pki init` does: every service, agent and
+//!   client of a test presents an identity of its CA (credentials on, as in production).
 //! - [`fixtures`] finds the test data kept in the repository (the real-world manifests).
 //!
 //! The harness reads exactly one environment variable, `EVERYNODE_NATS_SERVER` (the path of the
@@ -19,6 +21,7 @@
 
 pub mod fixtures;
 mod nats;
+pub mod pki;
 mod served;
 mod stack;
 mod wait;

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 use crate::eventually;
+use crate::pki::TestPki;
 
 /// How long a service gets to accept its first connection.
 const CONNECT_WAIT: Duration = Duration::from_secs(15);
@@ -126,22 +127,18 @@ impl<E: Display + Send + 'static> Served<E> {
         self.addr
     }
 
-    /// A channel to it, once it accepts connections.
-    pub async fn channel(&self) -> Channel {
-        let url = format!("http://{}", self.addr);
+    /// Its URL (`https://127.0.0.1:<port>`).
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// A channel to it as the identity `name` of `pki`, once it accepts connections.
+    pub async fn channel(&self, pki: &TestPki, name: &str) -> Channel {
+        let url = self.url();
         eventually(
             &format!("{} accepts connections", self.task.name),
             CONNECT_WAIT,
-            || {
-                let url = url.clone();
-                async move {
-                    Channel::from_shared(url)
-                        .map_err(|e| e.to_string())?
-                        .connect()
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-            },
+            || pki.connect(name, &url),
         )
         .await
     }

@@ -9,6 +9,7 @@ use everynode_admission::Config;
 use everynode_api::manifest;
 use everynode_api::v1::{self, daemon_sets_client::DaemonSetsClient};
 use everynode_bus::async_nats::jetstream::{self, consumer};
+use everynode_testkit::pki::TestPki;
 use everynode_testkit::{NatsServer, Served};
 use futures::StreamExt;
 use prost::Message;
@@ -18,15 +19,17 @@ use tonic_types::StatusExt;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// One admission service on a free port, stopped on drop.
-struct Admission(Served<anyhow::Error>);
+/// One admission service on a free port with its own PKI, stopped on drop.
+struct Admission(Served<anyhow::Error>, TestPki);
 
 impl Admission {
     async fn start(nats: &NatsServer) -> Self {
         Self::start_with(nats, Config::for_nats(&nats.url())).await
     }
 
-    async fn start_with(nats: &NatsServer, config: Config) -> Self {
+    async fn start_with(nats: &NatsServer, mut config: Config) -> Self {
+        let pki = TestPki::new();
+        config.common.security = pki.credentials("admission");
         let client = everynode_bus::connect(&nats.url(), "admission-test")
             .await
             .unwrap();
@@ -35,6 +38,7 @@ impl Admission {
                 everynode_admission::run(config, listener, client, shutdown)
             })
             .await,
+            pki,
         )
     }
 
@@ -43,7 +47,7 @@ impl Admission {
     }
 
     async fn client(&self) -> DaemonSetsClient<Channel> {
-        DaemonSetsClient::new(self.0.channel().await)
+        DaemonSetsClient::new(self.0.channel(&self.1, "admin").await)
     }
 
     async fn stop(self) {
@@ -644,10 +648,21 @@ async fn grpcurl_lists_the_service_and_creates_from_kubernetes_json() {
     let admission = Admission::start(&nats).await;
     let mut client = admission.client().await;
     let addr = admission.addr().to_string();
+    let admin = admission.1.folder("admin");
+    let file = |name: &str| admin.join(name).display().to_string();
+    let (ca, cert, key) = (file("ca.crt"), file("tls.crt"), file("tls.key"));
+    let tls = ["-cacert", &ca, "-cert", &cert, "-key", &key];
 
-    let listed = run(&grpcurl, &["-plaintext", &addr, "list"]).await;
+    let listed = run(&grpcurl, &[&tls[..], &[&addr, "list"]].concat()).await;
     assert!(listed.contains("everynode.v1.DaemonSets"), "{listed}");
+    assert!(listed.contains("everynode.v1.Auth"), "{listed}");
     assert!(listed.contains("grpc.health.v1.Health"), "{listed}");
+    let whoami = run(
+        &grpcurl,
+        &[&tls[..], &[&addr, "everynode.v1.Auth/WhoAmI"]].concat(),
+    )
+    .await;
+    assert!(whoami.contains("everynode:admins"), "{whoami}");
 
     let body = serde_json::json!({"daemonSet": {
         "apiVersion": "apps/v1",
@@ -665,12 +680,15 @@ async fn grpcurl_lists_the_service_and_creates_from_kubernetes_json() {
     let out = run(
         &grpcurl,
         &[
-            "-plaintext",
-            "-d",
-            &body.to_string(),
-            &addr,
-            "everynode.v1.DaemonSets/Create",
-        ],
+            &tls[..],
+            &[
+                "-d",
+                &body.to_string(),
+                &addr,
+                "everynode.v1.DaemonSets/Create",
+            ],
+        ]
+        .concat(),
     )
     .await;
     let reply: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -685,12 +703,22 @@ async fn grpcurl_lists_the_service_and_creates_from_kubernetes_json() {
     );
     assert!(get(&mut client, "from-grpcurl").await.is_ok());
 
+    // Health checks (and the reflection grpcurl needs for them) need no client certificate;
+    // everything else does.
     let health = run(
         &grpcurl,
-        &["-plaintext", &addr, "grpc.health.v1.Health/Check"],
+        &["-cacert", &ca, &addr, "grpc.health.v1.Health/Check"],
     )
     .await;
     assert!(health.contains("SERVING"), "{health}");
+    let refused = tokio::process::Command::new(&grpcurl)
+        .args(["-cacert", &ca, &addr, "everynode.v1.DaemonSets/List"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("Unauthenticated"), "{stderr}");
 }
 
 fn grpcurl() -> Option<std::path::PathBuf> {

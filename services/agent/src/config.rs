@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn defaults_suit_a_single_dev_machine() {
         let config = Config::try_parse_from(["everynode-agent"]).unwrap();
-        assert_eq!(config.registry, "http://127.0.0.1:7402");
+        assert_eq!(config.registry, "https://127.0.0.1:7402");
         assert_eq!(config.runtime, RuntimeKind::Process);
         assert_eq!(config.node_name, None);
         assert_eq!(config.simulate, None);

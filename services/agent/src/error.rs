@@ -13,6 +13,9 @@ pub enum Error {
     /// The flags do not go together.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// `--credentials` / `--insecure`, or the registry URL, are not usable.
+    #[error(transparent)]
+    Security(#[from] everynode_service::SecurityError),
     /// No node name: none given, and the host name is unreadable.
     #[error("no --node-name given and the host name cannot be read")]
     NoNodeName,

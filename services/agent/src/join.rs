@@ -17,7 +17,7 @@ use everynode_api::v1::{NodesHeartbeatRequest, NodesRegisterRequest};
 use everynode_core::retry::Backoff;
 use everynode_service::Shutdown;
 use futures::StreamExt;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::agent::NodeSet;
 use crate::host::NodeTemplate;
@@ -30,13 +30,17 @@ const INTERVAL_BOUNDS: (Duration, Duration) =
 /// First retry delay after a failed pass.
 const RETRY_BASE: Duration = Duration::from_millis(250);
 /// Time limit of one call.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time limit of connecting to the registry.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings of the join loop.
 #[derive(Debug, Clone)]
 pub struct JoinConfig {
-    /// The registry's URL.
+    /// The registry's URL (for the log).
     pub registry: String,
+    /// The channel to the registry.
+    pub channel: Channel,
     /// Calls in flight at once.
     pub concurrency: usize,
     /// Longest retry delay.
@@ -109,16 +113,7 @@ pub async fn run(
     template: Arc<NodeTemplate>,
     shutdown: Shutdown,
 ) {
-    let endpoint = match Endpoint::from_shared(config.registry.clone()) {
-        Ok(endpoint) => endpoint
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(CALL_TIMEOUT),
-        Err(err) => {
-            tracing::error!(registry = %config.registry, error = %err, "invalid registry URL; not joining");
-            return;
-        }
-    };
-    let client = NodesClient::new(endpoint.connect_lazy());
+    let client = NodesClient::new(config.channel.clone());
     // One bit per node: registered or not.
     let mut registered = vec![false; nodes.len()];
     let mut retries = Backoff::new(RETRY_BASE, config.retry_max).start();

@@ -45,7 +45,7 @@ use everynode_api::v1;
 use everynode_bus::async_nats::{self, jetstream};
 use everynode_bus::{Bucket, PodKey, Store, bucket_config};
 use everynode_core::retry::Backoff;
-use everynode_service::Shutdown;
+use everynode_service::{Security, Shutdown};
 
 pub use agent::{Agent, NodeSet};
 pub use config::{Config, ConfigError, RuntimeKind};
@@ -122,6 +122,14 @@ pub async fn run(
 
 async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> Result<(), Error> {
     config.validate()?;
+    let security = Security::from_args(&config.common.security)?;
+    let registry = everynode_service::security::channel(
+        &config.registry,
+        security.client(),
+        join::CONNECT_TIMEOUT,
+        Some(join::CALL_TIMEOUT),
+    )?;
+    security.watch(&shutdown);
     let node_name = config
         .node_name
         .clone()
@@ -159,6 +167,7 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
         shutdown.clone(),
     ));
     let parts = Parts {
+        registry,
         nodes,
         template,
         host_ip,
@@ -207,6 +216,7 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
 
 /// What [`run`] has set up before the runtime is chosen.
 struct Parts {
+    registry: tonic::transport::Channel,
     nodes: NodeSet,
     template: Arc<NodeTemplate>,
     host_ip: String,
@@ -218,6 +228,7 @@ struct Parts {
 
 async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<(), Error> {
     let Parts {
+        registry,
         nodes,
         template,
         host_ip,
@@ -249,6 +260,7 @@ async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<
     shutdown.spawn(join::run(
         JoinConfig {
             registry: config.registry.clone(),
+            channel: registry,
             concurrency: config.tuning.join_concurrency.get(),
             retry_max: config.tuning.retry_max,
         },

@@ -20,7 +20,9 @@ use everynode_api::v1::{
 use everynode_bus::async_nats;
 use everynode_bus::names::agent_pods_subject;
 use everynode_bus::{Bus, Change, KeyFilter, NodeKey, PodKey, Store};
+use everynode_service::SecurityArgs;
 use everynode_service::Shutdown;
+use everynode_testkit::pki::TestPki;
 use everynode_testkit::{NatsServer, eventually};
 use futures::StreamExt;
 use prost::Message;
@@ -29,6 +31,7 @@ use tokio::task::JoinHandle;
 const WAIT: Duration = Duration::from_secs(20);
 
 struct Bed {
+    pki: TestPki,
     nats: NatsServer,
     client: async_nats::Client,
     pods: Store<PodKey, v1::Pod>,
@@ -42,6 +45,7 @@ async fn bed() -> Bed {
     Bus::ensure(&js, 1).await.unwrap();
     let pods = Store::open(&js).await.unwrap();
     Bed {
+        pki: TestPki::new(),
         nats,
         client,
         pods,
@@ -52,6 +56,7 @@ async fn bed() -> Bed {
 impl Bed {
     fn config(&self, node: &str, registry: &str) -> Config {
         let mut config = Config::new(&self.nats.url(), registry, node, self.dir.path().join(node));
+        config.common.security = SecurityArgs::credentials(self.pki.node(node));
         config.node_ip = Some("127.0.0.1".parse().unwrap());
         config.tuning.crash_backoff_base = Duration::from_millis(200);
         config.tuning.crash_backoff_max = Duration::from_millis(800);
@@ -301,7 +306,7 @@ fn kill_group(pid: i32) {
 async fn a_pod_process_runs_with_its_environment_and_becomes_ready() {
     let bed = bed().await;
     let agent = bed
-        .start_agent(bed.config("node-a", "http://127.0.0.1:1"))
+        .start_agent(bed.config("node-a", "https://127.0.0.1:1"))
         .await;
     let mut app = container(
         "app",
@@ -428,7 +433,7 @@ async fn a_pod_process_runs_with_its_environment_and_becomes_ready() {
 async fn a_crashing_container_restarts_with_back_off_without_flooding_the_bus() {
     let bed = bed().await;
     let agent = bed
-        .start_agent(bed.config("node-b", "http://127.0.0.1:1"))
+        .start_agent(bed.config("node-b", "https://127.0.0.1:1"))
         .await;
     let key = PodKey::new("node-b", "default", "crash").unwrap();
     let start = bed.pods.list().await.unwrap().revision;
@@ -512,7 +517,7 @@ async fn a_crashing_container_restarts_with_back_off_without_flooding_the_bus() 
 async fn delete_stops_the_whole_process_group_even_when_sigterm_is_ignored() {
     let bed = bed().await;
     let agent = bed
-        .start_agent(bed.config("node-c", "http://127.0.0.1:1"))
+        .start_agent(bed.config("node-c", "https://127.0.0.1:1"))
         .await;
     let app = container(
         "app",
@@ -577,7 +582,7 @@ async fn delete_stops_the_whole_process_group_even_when_sigterm_is_ignored() {
 async fn commands_are_idempotent_and_checked() {
     let bed = bed().await;
     let agent = bed
-        .start_agent(bed.config("node-d", "http://127.0.0.1:1"))
+        .start_agent(bed.config("node-d", "https://127.0.0.1:1"))
         .await;
     let app = container(
         "app",
@@ -779,7 +784,9 @@ impl Binary {
                 "--nats",
                 &bed.nats.url(),
                 "--registry",
-                "http://127.0.0.1:1",
+                "https://127.0.0.1:1",
+                "--credentials",
+                &bed.pki.node(node).display().to_string(),
                 "--data-dir",
                 &bed.dir.path().join(node).display().to_string(),
                 "--node-ip",
@@ -891,8 +898,9 @@ async fn simulated_nodes_register_before_and_after_the_registry_comes_up_and_run
     let bed = bed().await;
     // The agent starts first; the registry's port is bound but not served yet.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let registry_url = format!("http://{}", listener.local_addr().unwrap());
+    let registry_url = format!("https://{}", listener.local_addr().unwrap());
     let mut config = bed.config("sim", &registry_url);
+    config.common.security = bed.pki.credentials("simulator");
     config.runtime = RuntimeKind::Fake;
     config.simulate = std::num::NonZeroUsize::new(100);
     config.fake.start_latency = Duration::from_millis(50);
@@ -906,6 +914,7 @@ async fn simulated_nodes_register_before_and_after_the_registry_comes_up_and_run
     let mut registry_config = everynode_registry::Config::for_nats(&bed.nats.url());
     registry_config.not_ready_after = Duration::from_secs(3);
     registry_config.remove_after = Duration::ZERO;
+    registry_config.common.security = bed.pki.credentials("registry");
     let registry_nats = everynode_bus::connect(&bed.nats.url(), "registry")
         .await
         .unwrap();
@@ -916,7 +925,7 @@ async fn simulated_nodes_register_before_and_after_the_registry_comes_up_and_run
         registry_nats,
         registry_shutdown.clone(),
     ));
-    let mut nodes = NodesClient::connect(registry_url.clone()).await.unwrap();
+    let mut nodes = NodesClient::new(bed.pki.channel("admin", &registry_url));
     let listed = eventually("100 simulated nodes registered", WAIT, || {
         let mut nodes = nodes.clone();
         async move {
@@ -1030,7 +1039,7 @@ async fn simulated_nodes_register_before_and_after_the_registry_comes_up_and_run
 async fn init_containers_run_first_and_probes_decide_readiness_and_restarts() {
     let bed = bed().await;
     let agent = bed
-        .start_agent(bed.config("node-f", "http://127.0.0.1:1"))
+        .start_agent(bed.config("node-f", "https://127.0.0.1:1"))
         .await;
     // The readiness probe connects to a port this test listens on, named in the container.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

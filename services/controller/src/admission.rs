@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use everynode_api::v1;
 use everynode_api::v1::daemon_sets_client::DaemonSetsClient;
+use everynode_auth::ClientTls;
 use everynode_core::model::{DaemonSet, DaemonSetStatus, ObjectMeta};
-use tonic::transport::{Channel, Endpoint};
+use everynode_service::SecurityError;
+use tonic::transport::Channel;
 
 use crate::error::Error;
 
@@ -26,12 +28,10 @@ pub struct Admission {
 }
 
 impl Admission {
-    /// A client of admission at `url` (connected lazily).
-    pub fn new(url: &str) -> Result<Self, tonic::transport::Error> {
-        let channel = Endpoint::from_shared(url.to_string())?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(CALL_TIMEOUT)
-            .connect_lazy();
+    /// A client of admission at `url` (connected lazily), secured by `tls`.
+    pub fn new(url: &str, tls: ClientTls) -> Result<Self, SecurityError> {
+        let channel =
+            everynode_service::security::channel(url, tls, CONNECT_TIMEOUT, Some(CALL_TIMEOUT))?;
         Ok(Self {
             client: DaemonSetsClient::new(channel),
         })

@@ -237,6 +237,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     config.validate()?;
+    let security = Security::from_args(&config.common.security)?;
     let js = jetstream::new(nats.clone());
     Bus::ensure(&js, config.replicas).await?;
     let daemonsets = Store::open(&js).await?;
@@ -284,7 +285,7 @@ pub async fn run(
         world: world.clone(),
         effects: Live {
             agents: agents.clone(),
-            admission: Admission::new(&config.admission)?,
+            admission: Admission::new(&config.admission, security.client())?,
             daemonsets,
             nodes,
             pods,
@@ -299,7 +300,6 @@ pub async fn run(
         },
     });
 
-    let security = Security::from_args(&config.common.security)?;
     let server = GrpcServer::new(listener, security.clone())
         .with_args(&config.server)
         .add_service(PodsServer::new(PodsApi::new(
@@ -383,8 +383,8 @@ mod tests {
     fn defaults_suit_a_single_dev_machine() {
         let config = Config::try_parse_from(["everynode-controller"]).unwrap();
         assert_eq!(config.server.listen.port(), 7403);
-        assert_eq!(config.admission, "http://127.0.0.1:7401");
-        assert_eq!(config.registry, "http://127.0.0.1:7402");
+        assert_eq!(config.admission, "https://127.0.0.1:7401");
+        assert_eq!(config.registry, "https://127.0.0.1:7402");
         assert_eq!(config.workers.get(), 4);
         assert_eq!(config.resync, Duration::from_secs(30));
         assert_eq!(config.lease_duration, Duration::from_secs(6));
@@ -433,7 +433,7 @@ mod tests {
     #[test]
     fn for_nats_matches_the_flag_defaults() {
         let parsed = Config::try_parse_from(["c"]).unwrap();
-        let built = Config::for_nats("nats://127.0.0.1:4222", "http://127.0.0.1:7401");
+        let built = Config::for_nats("nats://127.0.0.1:4222", "https://127.0.0.1:7401");
         assert_eq!(parsed.workers, built.workers);
         assert_eq!(parsed.resync, built.resync);
         assert_eq!(parsed.command_timeout, built.command_timeout);

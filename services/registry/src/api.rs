@@ -8,11 +8,13 @@
 use std::pin::Pin;
 
 use everynode_api::v1;
-use everynode_api::v1::nodes_server::Nodes;
+use everynode_api::v1::nodes_server::{Nodes, NodesServer};
+use everynode_auth::{Object, Rpc};
 use everynode_core::labels::Selector;
 use everynode_core::model::{Node, Timestamp};
 use everynode_service::Shutdown;
 use futures::Stream;
+use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
 use crate::error::Error;
@@ -151,6 +153,16 @@ fn edit_of(request: &v1::NodesUpdateRequest) -> Edit {
     }
 }
 
+/// Node restriction (Kubernetes' NodeRestriction admission): a node's agent may `method` only
+/// its own node; other callers were already authorized by the server's auth layer.
+fn own_node<T>(request: &Request<T>, method: &str, node: &str) -> Result<(), Status> {
+    everynode_auth::authorize_object(
+        request,
+        Rpc::new(NodesServer::<NodesApi>::NAME, method),
+        Object::Node(node),
+    )
+}
+
 type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::NodesWatchResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -159,6 +171,14 @@ impl Nodes for NodesApi {
         &self,
         request: Request<v1::NodesRegisterRequest>,
     ) -> Result<Response<v1::NodesRegisterResponse>, Status> {
+        let node_name = request
+            .get_ref()
+            .node
+            .as_ref()
+            .and_then(|n| n.metadata.as_ref())
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        own_node(&request, "Register", &node_name)?;
         let v1::NodesRegisterRequest { node } = request.into_inner();
         let node =
             Node::from(node.ok_or_else(|| Error::invalid("", FieldError::required("node", "")))?);
@@ -174,6 +194,7 @@ impl Nodes for NodesApi {
         &self,
         request: Request<v1::NodesHeartbeatRequest>,
     ) -> Result<Response<v1::NodesHeartbeatResponse>, Status> {
+        own_node(&request, "Heartbeat", &request.get_ref().name)?;
         let v1::NodesHeartbeatRequest { name } = request.into_inner();
         check_name(&name)?;
         self.lifecycle.heartbeat(&name).await?;
@@ -186,6 +207,7 @@ impl Nodes for NodesApi {
         &self,
         request: Request<v1::NodesGetRequest>,
     ) -> Result<Response<v1::NodesGetResponse>, Status> {
+        own_node(&request, "Get", &request.get_ref().name)?;
         let v1::NodesGetRequest { name } = request.into_inner();
         check_name(&name)?;
         let found = self
@@ -237,6 +259,7 @@ impl Nodes for NodesApi {
         &self,
         request: Request<v1::NodesUpdateRequest>,
     ) -> Result<Response<v1::NodesUpdateResponse>, Status> {
+        own_node(&request, "Update", &request.get_ref().name)?;
         let request = request.into_inner();
         let name = request.name.clone();
         let mut errors = validation::name_errors(&name, "name");

@@ -16,6 +16,7 @@ use everynode_api::v1::{self, NodeEventType as E, nodes_client::NodesClient};
 use everynode_bus::async_nats::jetstream::{self, consumer};
 use everynode_bus::names::{EVENTS_STREAM, NODE_EVENTS_ALL};
 use everynode_registry::Config;
+use everynode_testkit::pki::TestPki;
 use everynode_testkit::{NatsServer, Served};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -31,8 +32,8 @@ const REMOVE_AFTER: Duration = Duration::from_secs(3);
 /// How often the test agents heartbeat (well within `NOT_READY_AFTER`).
 const BEAT: Duration = Duration::from_millis(150);
 
-/// One registry on a free port, stopped on drop.
-struct Registry(Served<anyhow::Error>);
+/// One registry on a free port with its own PKI, stopped on drop.
+struct Registry(Served<anyhow::Error>, TestPki);
 
 fn config(nats: &NatsServer, remove_after: Duration) -> Config {
     let mut config = Config::for_nats(&nats.url());
@@ -46,7 +47,9 @@ impl Registry {
         Self::start_with(nats, config(nats, REMOVE_AFTER)).await
     }
 
-    async fn start_with(nats: &NatsServer, config: Config) -> Self {
+    async fn start_with(nats: &NatsServer, mut config: Config) -> Self {
+        let pki = TestPki::new();
+        config.common.security = pki.credentials("registry");
         let client = everynode_bus::connect(&nats.url(), "registry-test")
             .await
             .unwrap();
@@ -55,11 +58,12 @@ impl Registry {
                 everynode_registry::run(config, listener, client, shutdown)
             })
             .await,
+            pki,
         )
     }
 
     async fn client(&self) -> NodesClient<Channel> {
-        NodesClient::new(self.0.channel().await)
+        NodesClient::new(self.0.channel(&self.1, "admin").await)
     }
 
     async fn stop(self) {

@@ -46,6 +46,7 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 pub use process::ControllerProcess;
 pub use settings::{StackBuilder, Timing};
 
+use crate::pki::TestPki;
 use crate::served::{Served, Task};
 use crate::{NatsServer, Wait, eventually};
 
@@ -310,6 +311,12 @@ impl Stack {
         stack
     }
 
+    /// The stack's PKI (made as `enctl pki init` makes one): every service, agent and client
+    /// has an identity of its CA; tests take others from it (`viewer`, `node-<name>`, …).
+    pub fn pki(&self) -> &TestPki {
+        self.settings.pki()
+    }
+
     // -----------------------------------------------------------------------------------------
     // NATS
 
@@ -550,6 +557,7 @@ impl Stack {
         adjust: impl FnOnce(&mut everynode_agent::Config),
     ) {
         let mut config = self.agent_config(prefix);
+        config.common.security = self.settings.pki().credentials("simulator");
         adjust(&mut config);
         config.simulate =
             Some(NonZeroUsize::new(count).unwrap_or_else(|| panic!("agents {prefix}: no nodes")));

@@ -25,8 +25,13 @@ impl ControllerProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if config.common.otlp_endpoint.is_none() {
-            // The one flag without a value to pass: the environment must not supply one either.
+            // Flags without a value to pass: the environment must not supply them either.
             command.env_remove("EVERYNODE_OTLP_ENDPOINT");
+        }
+        command.env_remove("EVERYNODE_CREDENTIALS");
+        command.env_remove("EVERYNODE_INSECURE");
+        if config.common.security.insecure {
+            command.arg("--insecure");
         }
         let child = command.spawn().unwrap_or_else(|e| {
             panic!(
@@ -102,6 +107,9 @@ pub(crate) fn controller_args(config: &everynode_controller::Config) -> Vec<Stri
     }
     if let Some(identity) = &config.identity {
         args.push(("--identity", identity.clone()));
+    }
+    if let Some(dir) = &common.security.credentials {
+        args.push(("--credentials", dir.display().to_string()));
     }
     args.into_iter()
         .flat_map(|(flag, value)| [flag.to_string(), value])

@@ -15,6 +15,7 @@ use everynode_bus::async_nats;
 use tonic::transport::Channel;
 
 use super::Stack;
+use crate::pki::TestPki;
 
 /// How the services are timed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,6 +43,7 @@ type Adjust<C> = Vec<Arc<dyn Fn(&mut C) + Send + Sync>>;
 /// ```
 #[derive(Clone)]
 pub struct StackBuilder {
+    pki: Arc<TestPki>,
     controllers: usize,
     timing: Timing,
     admission: Adjust<everynode_admission::Config>,
@@ -54,6 +56,7 @@ impl Default for StackBuilder {
     /// One controller, [`Timing::Fast`], no adjustments.
     fn default() -> Self {
         Self {
+            pki: Arc::new(TestPki::new()),
             controllers: 1,
             timing: Timing::Fast,
             admission: Vec::new(),
@@ -133,16 +136,19 @@ impl StackBuilder {
     // -----------------------------------------------------------------------------------------
     // Connections
 
-    /// The URL of the service listening on `addr`, as clients and other services use it.
-    pub(super) fn url(&self, addr: SocketAddr) -> String {
-        format!("http://{addr}")
+    /// The stack's PKI: every service, agent and client has an identity of its CA.
+    pub(super) fn pki(&self) -> &TestPki {
+        &self.pki
     }
 
-    /// A channel to the service listening on `addr`, connecting on first use.
+    /// The URL of the service listening on `addr`, as clients and other services use it.
+    pub(super) fn url(&self, addr: SocketAddr) -> String {
+        format!("https://{addr}")
+    }
+
+    /// A channel to the service listening on `addr` as the admin, connecting on first use.
     pub(super) fn channel(&self, addr: SocketAddr) -> Channel {
-        Channel::from_shared(self.url(addr))
-            .unwrap_or_else(|e| panic!("a URL for {addr}: {e}"))
-            .connect_lazy()
+        self.pki.channel("admin", &self.url(addr))
     }
 
     /// A NATS connection named `name`, for a service, an agent or the stack itself.
@@ -157,12 +163,14 @@ impl StackBuilder {
 
     pub(super) fn admission_config(&self, nats: &str) -> everynode_admission::Config {
         let mut config = everynode_admission::Config::for_nats(nats);
+        config.common.security = self.pki.credentials("admission");
         apply(&self.admission, &mut config);
         config
     }
 
     pub(super) fn registry_config(&self, nats: &str) -> everynode_registry::Config {
         let mut config = everynode_registry::Config::for_nats(nats);
+        config.common.security = self.pki.credentials("registry");
         apply(&self.registry, &mut config);
         config
     }
@@ -174,6 +182,7 @@ impl StackBuilder {
         registry: &str,
     ) -> everynode_controller::Config {
         let mut config = everynode_controller::Config::for_nats(nats, admission);
+        config.common.security = self.pki.credentials("controller");
         config.registry = registry.to_string();
         if self.timing == Timing::Fast {
             config.resync = Duration::from_secs(2);
@@ -195,6 +204,7 @@ impl StackBuilder {
         data_dir: PathBuf,
     ) -> everynode_agent::Config {
         let mut config = everynode_agent::Config::new(nats, registry, node, data_dir);
+        config.common.security = everynode_service::SecurityArgs::credentials(self.pki.node(node));
         config.runtime = everynode_agent::RuntimeKind::Fake;
         config.node_ip = Some([127, 0, 0, 1].into());
         if self.timing == Timing::Fast {
