@@ -9,12 +9,17 @@
 //! `Aborted`, …, with a non-zero exit). Server-streaming RPCs are read from a background
 //! grpcurl until the expected events arrived, then grpcurl is killed.
 //!
+//! Credentials are on, as in production: grpcurl presents the admin identity of the test's
+//! PKI (`-cacert`, `-cert`, `-key`) to every address of the test's stack ([`credentials_for`]).
+//!
 //! grpcurl is taken from `.tools/venv/bin` (installed by `scripts/test`) or the `PATH`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use everynode_testkit::{Service, Stack, eventually};
@@ -52,6 +57,7 @@ const SERVICES: &[(&str, &[&str])] = &[
     ),
     ("everynode.v1.Pods", &["Get", "List", "Watch", "Delete"]),
     ("everynode.v1.Endpoints", &["List", "Watch"]),
+    ("everynode.v1.Auth", &["WhoAmI"]),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -71,6 +77,42 @@ fn grpcurl_binary() -> PathBuf {
         .expect("grpcurl not found: run scripts/test, which installs it into .tools/venv")
 }
 
+/// The identity folder grpcurl presents to each address (every test's stack has its own ports
+/// and its own PKI).
+static CREDENTIALS: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+
+/// grpcurl will present the admin identity of `stack`'s PKI to every service of `stack`.
+fn credentials_for(stack: &Stack) {
+    let admin = stack.pki().folder("admin");
+    let mut all = CREDENTIALS.lock().unwrap_or_else(PoisonError::into_inner);
+    let all = all.get_or_insert_with(HashMap::new);
+    for service in stack.services() {
+        all.insert(stack.addr(service).to_string(), admin.clone());
+    }
+}
+
+/// `args` with the TLS flags for the address among them.
+fn with_tls(args: &[&str]) -> Vec<String> {
+    let all = CREDENTIALS.lock().unwrap_or_else(PoisonError::into_inner);
+    let folder = args
+        .iter()
+        .find_map(|a| all.as_ref().and_then(|all| all.get(*a)))
+        .unwrap_or_else(|| {
+            panic!("no credentials for any address of {args:?}: call credentials_for(&stack)")
+        });
+    let file = |name: &str| folder.join(name).display().to_string();
+    let mut out = vec![
+        "-cacert".to_string(),
+        file("ca.crt"),
+        "-cert".to_string(),
+        file("tls.crt"),
+        "-key".to_string(),
+        file("tls.key"),
+    ];
+    out.extend(args.iter().map(|a| (*a).to_string()));
+    out
+}
+
 #[derive(Debug)]
 struct Output {
     success: bool,
@@ -81,7 +123,7 @@ struct Output {
 async fn grpcurl(args: &[&str]) -> Output {
     let output = tokio::process::Command::new(grpcurl_binary())
         .args(["-max-time", "10"])
-        .args(args)
+        .args(with_tls(args))
         .stdin(Stdio::null())
         .output()
         .await
@@ -96,14 +138,7 @@ async fn grpcurl(args: &[&str]) -> Output {
 /// A unary call that must succeed; its JSON response.
 async fn call(addr: &str, method: &str, body: Value) -> Value {
     let body = body.to_string();
-    let out = grpcurl(&[
-        "-plaintext",
-        "-d",
-        &body,
-        addr,
-        &format!("everynode.v1.{method}"),
-    ])
-    .await;
+    let out = grpcurl(&["-d", &body, addr, &format!("everynode.v1.{method}")]).await;
     assert!(
         out.success,
         "{method} {body} failed:\n{}{}",
@@ -116,14 +151,7 @@ async fn call(addr: &str, method: &str, body: Value) -> Value {
 /// A unary call that must fail with `code` (grpcurl's spelling, e.g. `NotFound`); its message.
 async fn fails(addr: &str, method: &str, body: Value, code: &str) -> String {
     let body = body.to_string();
-    let out = grpcurl(&[
-        "-plaintext",
-        "-d",
-        &body,
-        addr,
-        &format!("everynode.v1.{method}"),
-    ])
-    .await;
+    let out = grpcurl(&["-d", &body, addr, &format!("everynode.v1.{method}")]).await;
     assert!(
         !out.success,
         "{method} {body} should fail with {code}, got:\n{}",
@@ -146,8 +174,12 @@ async fn watch(
     done: impl Fn(&[Value]) -> bool,
 ) -> Vec<Value> {
     let mut child = tokio::process::Command::new(grpcurl_binary())
-        .args(["-plaintext", "-d", &body.to_string(), addr])
-        .arg(format!("everynode.v1.{method}"))
+        .args(with_tls(&[
+            "-d",
+            &body.to_string(),
+            addr,
+            &format!("everynode.v1.{method}"),
+        ]))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -230,23 +262,28 @@ fn daemon_set(name: &str, node_selector: Value) -> Value {
 #[tokio::test]
 async fn reflection_lists_every_service_with_exactly_its_rpcs_and_health_serves() {
     let stack = Stack::start().await;
+    credentials_for(&stack);
     let servers = [
         (
             stack.addr(Service::Admission).to_string(),
-            &["everynode.v1.DaemonSets"][..],
+            &["everynode.v1.DaemonSets", "everynode.v1.Auth"][..],
         ),
         (
             stack.addr(Service::Registry).to_string(),
-            &["everynode.v1.Nodes"][..],
+            &["everynode.v1.Nodes", "everynode.v1.Auth"][..],
         ),
         (
             stack.addr(Service::Controller(0)).to_string(),
-            &["everynode.v1.Pods", "everynode.v1.Endpoints"][..],
+            &[
+                "everynode.v1.Pods",
+                "everynode.v1.Endpoints",
+                "everynode.v1.Auth",
+            ][..],
         ),
     ];
     for (addr, services) in servers {
         let addr = addr.as_str();
-        let out = grpcurl(&["-plaintext", addr, "list"]).await;
+        let out = grpcurl(&[addr, "list"]).await;
         assert!(out.success, "list {addr}: {}", out.stderr);
         let listed: Vec<&str> = out.stdout.lines().map(str::trim).collect();
         for service in services {
@@ -261,7 +298,7 @@ async fn reflection_lists_every_service_with_exactly_its_rpcs_and_health_serves(
 
         for service in services {
             let want = SERVICES.iter().find(|(s, _)| s == service).unwrap().1;
-            let out = grpcurl(&["-plaintext", addr, "describe", service]).await;
+            let out = grpcurl(&[addr, "describe", service]).await;
             assert!(out.success, "describe {service}: {}", out.stderr);
             let mut rpcs: Vec<&str> = out
                 .stdout
@@ -274,27 +311,20 @@ async fn reflection_lists_every_service_with_exactly_its_rpcs_and_health_serves(
             want.sort_unstable();
             assert_eq!(rpcs, want, "RPCs of {service}:\n{}", out.stdout);
             // Each RPC through `list <service>` too, fully qualified.
-            let out = grpcurl(&["-plaintext", addr, "list", service]).await;
+            let out = grpcurl(&[addr, "list", service]).await;
             let mut listed: Vec<&str> = out.stdout.lines().map(str::trim).collect();
             listed.sort_unstable();
             let qualified: Vec<String> = want.iter().map(|r| format!("{service}.{r}")).collect();
             assert_eq!(listed, qualified);
         }
 
-        let health = grpcurl(&["-plaintext", addr, "grpc.health.v1.Health/Check"]).await;
+        let health = grpcurl(&[addr, "grpc.health.v1.Health/Check"]).await;
         assert!(health.success, "health of {addr}: {}", health.stderr);
         let health: Value = serde_json::from_str(&health.stdout).unwrap();
         assert_eq!(health["status"], "SERVING", "{addr}");
         for service in services {
             let body = json!({ "service": service }).to_string();
-            let out = grpcurl(&[
-                "-plaintext",
-                "-d",
-                &body,
-                addr,
-                "grpc.health.v1.Health/Check",
-            ])
-            .await;
+            let out = grpcurl(&["-d", &body, addr, "grpc.health.v1.Health/Check"]).await;
             assert!(out.success, "health of {service}: {}", out.stderr);
             let health: Value = serde_json::from_str(&out.stdout).unwrap();
             assert_eq!(health["status"], "SERVING", "{service}");
@@ -306,6 +336,7 @@ async fn reflection_lists_every_service_with_exactly_its_rpcs_and_health_serves(
 #[tokio::test]
 async fn daemon_sets_speak_proto3_json_and_grpc_codes() {
     let stack = Stack::builder().controllers(0).start().await;
+    credentials_for(&stack);
     let addr = &stack.addr(Service::Admission).to_string();
 
     // Create: the response is `daemonSet`, defaulted, with proto3 JSON names.
@@ -555,7 +586,6 @@ async fn daemon_sets_speak_proto3_json_and_grpc_codes() {
     )
     .await;
     let out = grpcurl(&[
-        "-plaintext",
         "-d",
         &json!({"namespace": "default", "name": "shipper", "uid": "wrong"}).to_string(),
         addr,
@@ -586,6 +616,7 @@ async fn daemon_sets_speak_proto3_json_and_grpc_codes() {
 #[tokio::test]
 async fn nodes_speak_proto3_json_and_grpc_codes() {
     let stack = Stack::builder().controllers(0).start().await;
+    credentials_for(&stack);
     let addr = &stack.addr(Service::Registry).to_string();
 
     let registered = call(
@@ -764,6 +795,7 @@ async fn nodes_speak_proto3_json_and_grpc_codes() {
 #[tokio::test]
 async fn pods_and_endpoints_speak_proto3_json_and_grpc_codes() {
     let mut stack = Stack::start().await;
+    credentials_for(&stack);
     stack
         .agent_with("worker", |config| {
             config.labels.0 = [("disk".to_string(), "ssd".to_string())].into();
@@ -947,7 +979,6 @@ async fn pods_and_endpoints_speak_proto3_json_and_grpc_codes() {
     .await;
     // The name may be reused by the replacement, the uid is not.
     let out = grpcurl(&[
-        "-plaintext",
         "-d",
         &json!({"namespace": "default", "name": name}).to_string(),
         addr,

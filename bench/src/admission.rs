@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use everynode_admission::Config;
 use everynode_api::manifest;
 use everynode_api::v1::{self, daemon_sets_client::DaemonSetsClient};
-use everynode_service::Shutdown;
+use everynode_testkit::Served;
+use everynode_testkit::pki::TestPki;
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
@@ -38,38 +39,30 @@ pub struct AdmissionResult {
     pub succeeded: usize,
 }
 
-/// A running admission service.
+/// A running admission service, with credentials on (its own PKI, the client as admin).
 pub struct Running {
-    shutdown: Shutdown,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    served: Served<anyhow::Error>,
+    _pki: TestPki,
     /// Its gRPC client.
     pub client: DaemonSetsClient<Channel>,
 }
 
 /// Starts admission on a free port against `nats_url`.
 pub async fn start(nats_url: &str) -> anyhow::Result<Running> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
+    let pki = TestPki::new();
+    let mut config = Config::for_nats(nats_url);
+    config.common.security = pki.credentials("admission");
     let nats = everynode_bus::connect(nats_url, "bench-admission").await?;
-    let shutdown = Shutdown::new(Duration::from_secs(5));
-    let task = tokio::spawn(everynode_admission::run(
-        Config::for_nats(nats_url),
-        listener,
-        nats,
-        shutdown.clone(),
-    ));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let client = loop {
-        match DaemonSetsClient::connect(format!("http://{addr}")).await {
-            // Listing every object back can exceed tonic's 4 MiB default.
-            Ok(c) => break c.max_decoding_message_size(1 << 30),
-            Err(e) if Instant::now() > deadline => return Err(e.into()),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    };
+    let served = Served::start("admission", |listener, shutdown| {
+        everynode_admission::run(config, listener, nats, shutdown)
+    })
+    .await;
+    // Listing every object back can exceed tonic's 4 MiB default.
+    let client = DaemonSetsClient::new(served.channel(&pki, "admin").await)
+        .max_decoding_message_size(1 << 30);
     Ok(Running {
-        shutdown,
-        task,
+        served,
+        _pki: pki,
         client,
     })
 }
@@ -77,8 +70,7 @@ pub async fn start(nats_url: &str) -> anyhow::Result<Running> {
 impl Running {
     /// Stops the service and waits for it.
     pub async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.trigger();
-        self.task.await??;
+        self.served.stop().await;
         Ok(())
     }
 }

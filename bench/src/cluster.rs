@@ -101,6 +101,8 @@ impl Cluster {
     /// `bench=yes`.
     pub async fn add_agent(&mut self, prefix: &str, count: usize) -> anyhow::Result<()> {
         let mut config = self.stack.agent_config(prefix);
+        // One process for many nodes: the simulator identity, not one node's.
+        config.common.security = self.stack.pki().credentials("simulator");
         config.simulate = Some(NonZeroUsize::new(count).context("zero nodes")?);
         self.stack.start_agent(prefix, config).await;
         Ok(())

@@ -18,7 +18,6 @@ use everynode_api::v1::{
     Container, NodesListRequest, ObjectMeta, Pod, PodCommand, PodCommandOutcome, PodCommandReply,
     PodCreate, PodSpec, nodes_client::NodesClient, pod_command,
 };
-use everynode_bus::async_nats;
 use everynode_bus::names::agent_pods_subject;
 use everynode_bus::{NodeKey, PodKey, Store};
 use everynode_testkit::{Service, Stack, Wait};
@@ -44,7 +43,13 @@ impl Drop for Agent {
     }
 }
 
-fn spawn_agent(nats: &str, registry: &str, prefix: &str, nodes: usize) -> Agent {
+fn spawn_agent(
+    nats: &str,
+    registry: &str,
+    credentials: &std::path::Path,
+    prefix: &str,
+    nodes: usize,
+) -> Agent {
     let binary = std::env::var("EVERYNODE_AGENT_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_everynode-agent").to_owned());
     let child = Command::new(binary)
@@ -59,6 +64,8 @@ fn spawn_agent(nats: &str, registry: &str, prefix: &str, nodes: usize) -> Agent 
             nats,
             "--registry",
             registry,
+            "--credentials",
+            &credentials.display().to_string(),
             "--node-ip",
             "127.0.0.1",
             "--fake-start-latency",
@@ -93,20 +100,18 @@ async fn registered(nodes: &mut NodesClient<tonic::transport::Channel>, prefix: 
 }
 
 async fn measure(
-    nats: &str,
-    client: &async_nats::Client,
+    stack: &Stack,
     pods: &Store<PodKey, everynode_api::v1::Pod>,
-    registry: &str,
     prefix: &str,
     count: usize,
 ) -> (u64, u64, u64) {
-    let agent = spawn_agent(nats, registry, prefix, count);
+    let (nats, client) = (&stack.nats_url(), stack.client());
+    let registry = &stack.url(Service::Registry);
+    let simulator = stack.pki().folder("simulator");
+    let agent = spawn_agent(nats, registry, &simulator, prefix, count);
     let pid = agent.0.id();
     // A list of 10,000 nodes is larger than tonic's default 4 MiB message limit.
-    let nodes = NodesClient::connect(registry.to_owned())
-        .await
-        .unwrap()
-        .max_decoding_message_size(usize::MAX);
+    let nodes = stack.nodes().max_decoding_message_size(usize::MAX);
     let began = Instant::now();
     Wait::new(format!("{count} nodes registered"))
         .timeout(Duration::from_secs(600))
@@ -216,12 +221,10 @@ async fn memory_per_simulated_node() {
         .configure_registry(|config| config.remove_after = Duration::ZERO)
         .start()
         .await;
-    let (nats, client) = (stack.nats_url(), stack.client());
     let pods = stack.store().await;
-    let registry = stack.url(Service::Registry);
 
-    let (base_idle, base_pods, _) = measure(&nats, client, &pods, &registry, "base", 1).await;
-    let (idle, with_pods, _) = measure(&nats, client, &pods, &registry, "sim", count).await;
+    let (base_idle, base_pods, _) = measure(&stack, &pods, "base", 1).await;
+    let (idle, with_pods, _) = measure(&stack, &pods, "sim", count).await;
     let per_node = |total: u64, base: u64| (total.saturating_sub(base) * 1024) / count as u64;
     println!(
         "per simulated node: {} bytes registered, {} bytes with one ready pod (baseline {base_idle} / {base_pods} KiB)",

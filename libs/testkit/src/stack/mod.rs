@@ -373,12 +373,21 @@ impl Stack {
         }
     }
 
+    /// Every service of the stack: admission, registry and each controller started in this
+    /// process.
+    pub fn services(&self) -> Vec<Service> {
+        [Service::Admission, Service::Registry]
+            .into_iter()
+            .chain((0..self.controllers.len()).map(Service::Controller))
+            .collect()
+    }
+
     /// The address `service` listens on (kept when it is started again).
     pub fn addr(&self, service: Service) -> SocketAddr {
         self.slot(service).addr
     }
 
-    /// The URL of `service` (`http://<addr>`).
+    /// The URL of `service` (`https://<addr>`).
     pub fn url(&self, service: Service) -> String {
         self.settings.url(self.addr(service))
     }
