@@ -1,12 +1,14 @@
-//! The command line, as clap parses it. Only flags: the service URLs' environment variables
-//! and the config file are layered in [`crate::config`], so that precedence is testable without
-//! touching the process environment.
+//! The command line, as clap parses it. Only flags: the environment variables and the config
+//! file are layered in [`crate::config`], so that precedence is testable without touching the
+//! process environment.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use everynode_core::duration::parse_duration;
+use everynode_core::duration::{parse_duration, parse_positive_duration};
+
+use crate::config::Service;
 
 /// everynode's command-line client, with kubectl's habits.
 #[derive(Debug, Parser)]
@@ -14,10 +16,12 @@ use everynode_core::duration::parse_duration;
     name = "enctl",
     version,
     about = "everynode's command-line client: DaemonSets, nodes and pods, with kubectl's habits",
-    after_help = "Service URLs: --admission/--registry/--controller, else EVERYNODE_ADMISSION / \
-EVERYNODE_REGISTRY / EVERYNODE_CONTROLLER, else the config file (--config, EVERYNODE_CONFIG, or \
-~/.config/everynode/config: `admission = URL` lines or flat YAML), else \
-http://127.0.0.1:7401 / :7402 / :7403."
+    after_help = "Settings: flags, else EVERYNODE_ADMISSION / EVERYNODE_REGISTRY / \
+EVERYNODE_CONTROLLER / EVERYNODE_CREDENTIALS / EVERYNODE_INSECURE, else the context of the \
+config file (--config, EVERYNODE_CONFIG, or ~/.config/everynode/config.yaml; --context selects \
+one, else current-context), else https://127.0.0.1:7401 / :7402 / :7403. Every call to a service \
+needs --credentials DIR (an identity folder of `enctl pki init`) or --insecure. \
+`enctl config view` shows what is in effect."
 )]
 pub struct Cli {
     /// Flags every command takes.
@@ -40,9 +44,20 @@ pub struct GlobalArgs {
     /// URL of the controller (pods, endpoints) [env: EVERYNODE_CONTROLLER].
     #[arg(long, global = true, value_name = "URL")]
     pub controller: Option<String>,
-    /// Config file [env: EVERYNODE_CONFIG] [default: ~/.config/everynode/config].
+    /// Identity folder to present (`ca.crt`, `tls.crt`, `tls.key`, e.g. PKI/admin of
+    /// `enctl pki init PKI`): mutual TLS with that identity [env: EVERYNODE_CREDENTIALS].
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "insecure")]
+    pub credentials: Option<PathBuf>,
+    /// Talk plaintext, unauthenticated, to services started with --insecure
+    /// [env: EVERYNODE_INSECURE].
+    #[arg(long, global = true)]
+    pub insecure: bool,
+    /// Config file [env: EVERYNODE_CONFIG] [default: ~/.config/everynode/config.yaml].
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// The config file's context to use [default: its current-context].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
     /// Namespace of namespaced objects (DaemonSets, pods) [default: default].
     #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
     pub namespace: Option<String>,
@@ -87,6 +102,18 @@ pub enum Command {
     Rollout(RolloutCommand),
     /// Client version, and whether each service is reachable and serving.
     Version(VersionArgs),
+    /// Make the deployment's certificate authority and identities.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+    /// Ask the services how they see you.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Bootstrap tokens for joining nodes.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Show enctl's settings.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
 /// `--dry-run` strategies.
@@ -319,6 +346,104 @@ pub struct VersionArgs {
     pub client: bool,
 }
 
+/// `enctl pki`.
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Make a new PKI in DIR: the CA (`ca.crt`, `ca.key`) and one folder per identity
+    /// (admission, registry, controller, admin, viewer, node-NAME). An existing PKI is left as
+    /// it is.
+    Init(PkiInitArgs),
+    /// Add the identity folder `node-NAME` of node NAME's agent to the PKI in DIR.
+    Node(PkiNodeArgs),
+}
+
+/// `enctl pki init`.
+#[derive(Debug, Args)]
+pub struct PkiInitArgs {
+    /// The folder to write (made if missing).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Another name the service certificates are valid for (besides localhost and 127.0.0.1).
+    /// Repeatable.
+    #[arg(long = "san", value_name = "NAME")]
+    pub sans: Vec<String>,
+    /// Nodes to make agent identities for, e.g. `node-a,node-b`.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub nodes: Vec<String>,
+    /// How long the identities' certificates are valid, e.g. 90d [default: 1 year].
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub validity: Option<Duration>,
+}
+
+/// `enctl pki node`.
+#[derive(Debug, Args)]
+pub struct PkiNodeArgs {
+    /// The node's name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The PKI's folder (as `enctl pki init` wrote it).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// How long the certificate is valid, e.g. 90d [default: 1 year].
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub validity: Option<Duration>,
+}
+
+/// `enctl auth`.
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Who a service takes you for: your user and groups (`everynode.v1.Auth/WhoAmI`).
+    Whoami(WhoamiArgs),
+}
+
+/// Output formats of `auth whoami`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReviewOutput {
+    /// ATTRIBUTE and VALUE columns.
+    Table,
+    /// A Kubernetes-shaped `SelfSubjectReview`, JSON.
+    Json,
+    /// A Kubernetes-shaped `SelfSubjectReview`, YAML.
+    Yaml,
+}
+
+/// `enctl auth whoami`.
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// The service to ask.
+    #[arg(long, value_enum, default_value = "admission", value_name = "SERVICE")]
+    pub service: Service,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: ReviewOutput,
+}
+
+/// `enctl token`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a bootstrap token on the registry and print it (administrators only).
+    Create(TokenCreateArgs),
+}
+
+/// `enctl token create`.
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// How long the token is valid, e.g. 30m, 2h [default: the registry's, 1h; at most 7d].
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub ttl: Option<Duration>,
+    /// What the token is for, kept with it.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub description: String,
+}
+
+/// `enctl config`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The settings in effect (URLs, credentials, config file, context) and where each came
+    /// from.
+    View,
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -432,5 +557,95 @@ mod tests {
             };
             assert_eq!(status.timeout, Duration::ZERO, "{zero:?}");
         }
+    }
+
+    #[test]
+    fn credentials_insecure_and_context_go_anywhere() {
+        let cli = parse(&[
+            "get",
+            "ds",
+            "--credentials",
+            "pki/admin",
+            "--context",
+            "lab",
+        ]);
+        assert_eq!(
+            cli.global.credentials.as_deref(),
+            Some(std::path::Path::new("pki/admin"))
+        );
+        assert_eq!(cli.global.context.as_deref(), Some("lab"));
+        assert!(parse(&["--insecure", "get", "ds"]).global.insecure);
+        let err = Cli::try_parse_from(["enctl", "get", "ds", "--insecure", "--credentials", "x"])
+            .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn pki_init_takes_sans_nodes_and_validity() {
+        let Command::Pki(PkiCommand::Init(init)) = parse(&[
+            "pki",
+            "init",
+            "/tmp/pki",
+            "--san",
+            "a.example",
+            "--san",
+            "10.0.0.1",
+            "--nodes",
+            "n1,n2",
+            "--nodes",
+            "n3",
+            "--validity",
+            "90d",
+        ])
+        .command
+        else {
+            panic!("not pki init");
+        };
+        assert_eq!(init.dir, std::path::Path::new("/tmp/pki"));
+        assert_eq!(init.sans, ["a.example", "10.0.0.1"]);
+        assert_eq!(init.nodes, ["n1", "n2", "n3"]);
+        assert_eq!(init.validity, Some(Duration::from_secs(90 * 24 * 3600)));
+        assert!(Cli::try_parse_from(["enctl", "pki", "init", "d", "--validity", "0s"]).is_err());
+        let Command::Pki(PkiCommand::Node(node)) =
+            parse(&["pki", "node", "n4", "/tmp/pki"]).command
+        else {
+            panic!("not pki node");
+        };
+        assert_eq!(node.name, "n4");
+        assert_eq!(node.validity, None);
+    }
+
+    #[test]
+    fn whoami_asks_admission_by_default() {
+        let Command::Auth(AuthCommand::Whoami(who)) = parse(&["auth", "whoami"]).command else {
+            panic!("not auth whoami");
+        };
+        assert_eq!(who.service, Service::Admission);
+        assert_eq!(who.output, ReviewOutput::Table);
+        let Command::Auth(AuthCommand::Whoami(who)) =
+            parse(&["auth", "whoami", "--service", "registry", "-o", "yaml"]).command
+        else {
+            panic!("not auth whoami");
+        };
+        assert_eq!(who.service, Service::Registry);
+        assert_eq!(who.output, ReviewOutput::Yaml);
+    }
+
+    #[test]
+    fn token_create_takes_ttl_and_description() {
+        let Command::Token(TokenCommand::Create(create)) =
+            parse(&["token", "create", "--ttl", "2h", "--description", "rack 4"]).command
+        else {
+            panic!("not token create");
+        };
+        assert_eq!(create.ttl, Some(Duration::from_secs(7200)));
+        assert_eq!(create.description, "rack 4");
+        let Command::Token(TokenCommand::Create(create)) = parse(&["token", "create"]).command
+        else {
+            panic!("not token create");
+        };
+        assert_eq!((create.ttl, create.description.as_str()), (None, ""));
+        assert!(Cli::try_parse_from(["enctl", "token", "create", "--ttl", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["enctl", "token", "create", "--ttl", "0s"]).is_err());
     }
 }

@@ -1,7 +1,9 @@
 //! enctl's errors and how they read on stderr: kubectl's `Error from server (Reason): message`
-//! for answers of a service (with every `BadRequest` field violation on its own line),
-//! `error: cannot reach admission at URL: …` when a service cannot be reached, `error: …` for
-//! everything else. Every error exits with status 1.
+//! for answers of a service (with every `BadRequest` field violation on its own line; a denied
+//! call is `(Forbidden)`, a call without an accepted identity `(Unauthorized)`), `error: cannot
+//! reach admission at URL: …` when a service cannot be reached (refused, TLS handshake
+//! failed), `error: …` for everything else (missing or unusable credentials included). This is
+//! the one place where gRPC codes become kubectl's reasons. Every error exits with status 1.
 
 use std::error::Error as _;
 
@@ -9,8 +11,12 @@ use everynode_api::manifest::ManifestError;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
+use everynode_auth::TlsError;
+use everynode_auth::pki::PkiError;
+use everynode_service::SecurityError;
+
 use crate::args::UsageError;
-use crate::config::{ConfigError, Service};
+use crate::config::{ConfigError, Service, Source};
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,17 +27,32 @@ pub enum CliError {
     /// The configuration is wrong.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// A service cannot be reached.
-    #[error("cannot reach {service} at {url}: {source}")]
-    Unreachable {
-        /// Which service.
-        service: Service,
-        /// Its URL.
-        url: String,
+    /// Nothing says how to secure the calls.
+    #[error("{}", crate::config::NO_SECURITY)]
+    NoSecurity,
+    /// The credentials folder cannot be used.
+    #[error("cannot use the credentials {dir} (from {from}): {source}")]
+    Credentials {
+        /// The folder.
+        dir: String,
+        /// Where it was named.
+        from: Source,
         /// Why.
         #[source]
-        source: ConnectError,
+        source: Box<TlsError>,
     },
+    /// A service's URL does not suit the security (or is not a URL).
+    #[error("{service} URL {source}")]
+    Endpoint {
+        /// Which service.
+        service: Service,
+        /// What is wrong.
+        #[source]
+        source: SecurityError,
+    },
+    /// Making or extending a PKI failed.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
     /// A service answered with an error.
     #[error("{}", render_status(.service, .url, .status, .context.as_deref()))]
     Server {
@@ -73,17 +94,6 @@ pub enum CliError {
     /// The errors were already printed (apply goes on after a failed object).
     #[error("")]
     Reported,
-}
-
-/// Why no connection to a service could be made.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    /// The transport failed (bad URL, refused, reset, TLS, …); printed with its whole chain.
-    #[error("{}", everynode_core::errors::chain(.0))]
-    Transport(#[source] tonic::transport::Error),
-    /// No connection within the connect timeout.
-    #[error("no connection within {}", humantime::format_duration(*.0))]
-    Timeout(std::time::Duration),
 }
 
 impl From<UsageError> for CliError {
@@ -138,7 +148,6 @@ impl CliError {
     /// True when a service could not be reached (not an answer of the service).
     pub fn is_unreachable(&self) -> bool {
         match self {
-            CliError::Unreachable { .. } => true,
             CliError::Server { status, .. } => {
                 status.source().is_some() || transport_message(status)
             }
@@ -267,6 +276,20 @@ mod tests {
     }
 
     #[test]
+    fn denied_and_unauthenticated_calls_read_like_kubectl() {
+        assert_eq!(
+            render(Status::permission_denied(
+                "user \"viewer\" (groups: everynode:viewers) may not call everynode.v1.DaemonSets/Delete"
+            )),
+            "Error from server (Forbidden): user \"viewer\" (groups: everynode:viewers) may not call everynode.v1.DaemonSets/Delete"
+        );
+        assert_eq!(
+            render(Status::unauthenticated("no client certificate")),
+            "Error from server (Unauthorized): no client certificate"
+        );
+    }
+
+    #[test]
     fn invalid_lists_every_field_violation() {
         let status = Status::with_error_details(
             Code::InvalidArgument,
@@ -313,15 +336,6 @@ mod tests {
         assert_eq!(
             CliError::server(Service::Controller, "http://127.0.0.1:7403", status).render(),
             "error: cannot reach controller at http://127.0.0.1:7403: tcp connect error"
-        );
-        let err = CliError::Unreachable {
-            service: Service::Admission,
-            url: "http://127.0.0.1:1".into(),
-            source: ConnectError::Timeout(std::time::Duration::from_secs(5)),
-        };
-        assert_eq!(
-            err.render(),
-            "error: cannot reach admission at http://127.0.0.1:1: no connection within 5s"
         );
         // A service that is up but whose storage is down is an answer.
         assert_eq!(

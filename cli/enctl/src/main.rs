@@ -6,20 +6,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use enctl::cli::Cli;
-use enctl::config::{self, Env, Layer};
+use enctl::config::Env;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let var = |name: &str| std::env::var(name).ok();
-    let env = Env {
-        urls: Layer {
-            admission: var(config::ENV_ADMISSION),
-            registry: var(config::ENV_REGISTRY),
-            controller: var(config::ENV_CONTROLLER),
-        },
-        config: std::env::var_os(config::ENV_CONFIG).map(Into::into),
-        home: std::env::var_os("HOME").map(Into::into),
-    };
+    let env = Env::read(|name| std::env::var_os(name));
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -59,9 +59,15 @@ impl Cluster {
         self.stack.dir()
     }
 
-    /// The base command: the cluster's URLs, no stray environment or config file.
+    /// The base command: the cluster's URLs and the `admin` identity, no stray environment or
+    /// config file.
     fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_enctl"));
+        self.command_as("admin", args)
+    }
+
+    /// The base command as the PKI's identity `identity` (`admin`, `viewer`, …).
+    fn command_as(&self, identity: &str, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = bare_command(self.dir(), &[]);
         cmd.args([
             "--admission",
             &self.stack.url(Service::Admission),
@@ -69,37 +75,27 @@ impl Cluster {
             &self.stack.url(Service::Registry),
             "--controller",
             &self.stack.url(Service::Controller(0)),
+            "--credentials",
+            path(&self.credentials(identity)),
         ])
-        .args(args)
-        .env("HOME", self.dir())
-        .env_remove("EVERYNODE_ADMISSION")
-        .env_remove("EVERYNODE_REGISTRY")
-        .env_remove("EVERYNODE_CONTROLLER")
-        .env_remove("EVERYNODE_CONFIG")
-        .kill_on_drop(true);
+        .args(args);
         cmd
     }
 
-    /// `enctl ARGS` with no URL flags, `HOME` as the test's directory, and `env` set.
+    /// The identity folder `identity` of the stack's PKI.
+    fn credentials(&self, identity: &str) -> PathBuf {
+        self.stack.pki().folder(identity)
+    }
+
+    /// `enctl ARGS` with no URL or credential flags, `HOME` as the test's directory, and `env`
+    /// set.
     async fn enctl_bare(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_enctl"));
-        cmd.args(args)
-            .env("HOME", self.dir())
-            .env_remove("EVERYNODE_ADMISSION")
-            .env_remove("EVERYNODE_REGISTRY")
-            .env_remove("EVERYNODE_CONTROLLER")
-            .env_remove("EVERYNODE_CONFIG")
-            .envs(env.iter().copied())
-            .kill_on_drop(true);
-        let out = tokio::time::timeout(WAIT, cmd.output())
-            .await
-            .expect("enctl finished in time")
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        run(bare_command(self.dir(), env).args(args)).await
+    }
+
+    /// Runs `enctl ARGS` as the identity `identity`.
+    async fn enctl_as(&self, identity: &str, args: &[&str]) -> Run {
+        run(&mut self.command_as(identity, args)).await
     }
 
     /// Runs `enctl ARGS` to completion.
@@ -109,31 +105,61 @@ impl Cluster {
 
     /// Runs `enctl ARGS` with `stdin`.
     async fn enctl_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.as_bytes()).await.unwrap();
-        drop(input);
-        let out = tokio::time::timeout(WAIT, child.wait_with_output())
-            .await
-            .expect("enctl finished in time")
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        run_stdin(&mut self.command(args), stdin).await
     }
 
+    /// Writes `text` to `name` under the test's directory (folders made as needed).
     fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
         path
+    }
+}
+
+/// `enctl` with `HOME` as `home`, in `/` (so relative paths cannot resolve by chance), with no
+/// everynode variable of the environment but `env`.
+fn bare_command(home: &Path, env: &[(&str, &str)]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_enctl"));
+    cmd.current_dir("/").env("HOME", home);
+    for name in [
+        "EVERYNODE_ADMISSION",
+        "EVERYNODE_REGISTRY",
+        "EVERYNODE_CONTROLLER",
+        "EVERYNODE_CREDENTIALS",
+        "EVERYNODE_INSECURE",
+        "EVERYNODE_CONFIG",
+    ] {
+        cmd.env_remove(name);
+    }
+    cmd.envs(env.iter().copied()).kill_on_drop(true);
+    cmd
+}
+
+/// Runs `cmd` to completion, with an empty stdin.
+async fn run(cmd: &mut tokio::process::Command) -> Run {
+    run_stdin(cmd, "").await
+}
+
+/// Runs `cmd` to completion with `stdin`.
+async fn run_stdin(cmd: &mut tokio::process::Command, stdin: &str) -> Run {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .expect("enctl finished in time")
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
     }
 }
 
@@ -427,7 +453,7 @@ async fn an_unreachable_service_is_named() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .unwrap();
-    let url = format!("http://{closed}");
+    let url = format!("https://{closed}");
     let run = cluster.enctl(&["get", "nodes", "--registry", &url]).await;
     let err = run.failed();
     assert!(
@@ -654,27 +680,31 @@ async fn nodes_pods_endpoints_and_rollouts_against_the_whole_system() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn urls_come_from_flags_then_env_then_the_config_file() {
-    let cluster = Cluster::start().await;
-    let closed = format!(
-        "http://{}",
+/// A URL where nothing listens.
+fn closed_url() -> String {
+    format!(
+        "https://{}",
         std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .unwrap()
-    );
-    let config_dir = cluster.dir().join(".config").join("everynode");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    std::fs::write(
-        config_dir.join("config"),
-        format!(
-            "# the default config file\nadmission = {}\nregistry: {closed}\n",
-            cluster.stack.url(Service::Admission)
-        ),
     )
-    .unwrap();
+}
 
-    // The default file gives admission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn urls_come_from_flags_then_env_then_the_config_file() {
+    let cluster = Cluster::start().await;
+    let closed = closed_url();
+    // The older flat form: the settings of one context at the top level.
+    cluster.write(
+        ".config/everynode/config.yaml",
+        &format!(
+            "# the default config file\nadmission: {}\nregistry: {closed}\ncredentials: {}\n",
+            cluster.stack.url(Service::Admission),
+            path(&cluster.credentials("admin"))
+        ),
+    );
+
+    // The default file gives admission and the credentials.
     assert_eq!(cluster.enctl_bare(&["get", "ds"], &[]).await.ok(), "");
     // Its registry is wrong; the environment wins over it.
     let err = cluster.enctl_bare(&["get", "nodes"], &[]).await;
@@ -696,7 +726,13 @@ async fn urls_come_from_flags_then_env_then_the_config_file() {
         "{err:?}"
     );
     // --config names another file, which must exist.
-    let other = cluster.write("other-config", &format!("admission: {closed}\n"));
+    let other = cluster.write(
+        "other-config.yaml",
+        &format!(
+            "admission: {closed}\ncredentials: {}\n",
+            path(&cluster.credentials("admin"))
+        ),
+    );
     let err = cluster
         .enctl_bare(&["get", "ds", "--config", path(&other)], &[])
         .await;
@@ -713,4 +749,341 @@ async fn urls_come_from_flags_then_env_then_the_config_file() {
             .starts_with("error: cannot read config file /no/such/config"),
         "{err:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_config_file_s_contexts_select_endpoints_and_credentials() {
+    let cluster = Cluster::start().await;
+    let closed = closed_url();
+    // The viewer's identity next to the config file, named by a relative path.
+    let viewer = cluster.dir().join(".config/everynode/pki/viewer");
+    std::fs::create_dir_all(&viewer).unwrap();
+    for file in ["ca.crt", "tls.crt", "tls.key"] {
+        std::fs::copy(cluster.credentials("viewer").join(file), viewer.join(file)).unwrap();
+    }
+    let config = cluster.write(
+        ".config/everynode/config.yaml",
+        &format!(
+            "\
+current-context: ops
+contexts:
+- name: ops
+  admission: {admission}
+  registry: {registry}
+  controller: {controller}
+  credentials: {admin}
+- name: audit
+  admission: {admission}
+  registry: {closed}
+  credentials: pki/viewer
+",
+            admission = cluster.stack.url(Service::Admission),
+            registry = cluster.stack.url(Service::Registry),
+            controller = cluster.stack.url(Service::Controller(0)),
+            admin = path(&cluster.credentials("admin")),
+        ),
+    );
+
+    // current-context: ops, the admin.
+    let who = cluster.enctl_bare(&["auth", "whoami"], &[]).await;
+    assert_eq!(
+        who.ok(),
+        "ATTRIBUTE   VALUE\nUsername    admin\nGroups      [everynode:admins]\n"
+    );
+    cluster.enctl_bare(&["get", "nodes"], &[]).await.ok();
+
+    // --context audit: the viewer (a path relative to the file's folder) and its registry.
+    let who = cluster
+        .enctl_bare(&["auth", "whoami", "--context", "audit"], &[])
+        .await;
+    assert!(who.ok().contains("Username    viewer\n"), "{who:?}");
+    let err = cluster
+        .enctl_bare(&["get", "nodes", "--context", "audit"], &[])
+        .await;
+    assert!(
+        err.failed()
+            .starts_with(&format!("error: cannot reach registry at {closed}")),
+        "{err:?}"
+    );
+    // The environment and flags still win over the context, setting by setting.
+    let registry = cluster.stack.url(Service::Registry);
+    let admin = cluster.credentials("admin");
+    let env = [
+        ("EVERYNODE_REGISTRY", registry.as_str()),
+        ("EVERYNODE_CREDENTIALS", path(&admin)),
+    ];
+    let who = cluster
+        .enctl_bare(
+            &[
+                "auth",
+                "whoami",
+                "--service",
+                "registry",
+                "--context",
+                "audit",
+            ],
+            &env,
+        )
+        .await;
+    assert!(who.ok().contains("Username    admin\n"), "{who:?}");
+    let viewer = viewer.to_str().unwrap();
+    let who = cluster
+        .enctl_bare(
+            &[
+                "auth",
+                "whoami",
+                "--context",
+                "audit",
+                "--credentials",
+                viewer,
+            ],
+            &env,
+        )
+        .await;
+    assert!(who.ok().contains("Username    viewer\n"), "{who:?}");
+
+    // `config view` says where each setting came from.
+    let view = cluster
+        .enctl_bare(&["config", "view", "--context", "audit"], &env)
+        .await;
+    let text = view.ok();
+    assert!(
+        text.contains(&format!("\nconfig        {}   default\n", path(&config))),
+        "{text}"
+    );
+    assert!(text.contains("\ncontext       audit "), "{text}");
+    assert!(text.contains(" --context\n"), "{text}");
+    assert!(text.contains(" config file, context audit\n"), "{text}");
+    assert!(text.contains(" EVERYNODE_REGISTRY\n"), "{text}");
+    assert!(
+        text.contains(&format!("\ncredentials   {} ", path(&admin))),
+        "{text}"
+    );
+
+    let err = cluster
+        .enctl_bare(&["get", "ds", "--context", "nope"], &[])
+        .await;
+    assert_eq!(
+        err.failed(),
+        format!(
+            "error: context \"nope\" not found in config file {} (it has ops, audit)\n",
+            path(&config)
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_credentials_or_insecure_enctl_says_what_to_do() {
+    let cluster = Cluster::start().await;
+    let admission = cluster.stack.url(Service::Admission);
+    let run = cluster
+        .enctl_bare(&["get", "ds", "--admission", &admission], &[])
+        .await;
+    let err = run.failed();
+    assert!(err.starts_with("error: no credentials: "), "{err}");
+    assert!(err.contains("--credentials DIR"), "{err}");
+    assert!(err.contains("`enctl pki init PKI`"), "{err}");
+    assert!(err.contains("--insecure"), "{err}");
+    assert_eq!(run.stdout, "");
+
+    // A credentials folder that is not one is named, with where it came from.
+    let missing = cluster.dir().join("no-such-identity");
+    let run = cluster
+        .enctl_bare(
+            &["get", "ds", "--admission", &admission],
+            &[("EVERYNODE_CREDENTIALS", path(&missing))],
+        )
+        .await;
+    assert!(
+        run.failed().starts_with(&format!(
+            "error: cannot use the credentials {} (from EVERYNODE_CREDENTIALS): ",
+            path(&missing)
+        )),
+        "{run:?}"
+    );
+    // Plain http with credentials is refused before anything is sent.
+    let plain = admission.replace("https://", "http://");
+    let run = cluster.enctl(&["get", "ds", "--admission", &plain]).await;
+    assert_eq!(
+        run.failed(),
+        format!("error: admission URL {plain}: with credentials, the URL must be https://\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn auth_whoami_names_the_admin_and_the_viewer() {
+    let cluster = Cluster::start().await;
+    let admin = cluster.enctl(&["auth", "whoami"]).await;
+    assert_eq!(
+        admin.ok(),
+        "ATTRIBUTE   VALUE\nUsername    admin\nGroups      [everynode:admins]\n"
+    );
+    assert_eq!(admin.stderr, "");
+    for service in ["admission", "registry", "controller"] {
+        let viewer = cluster
+            .enctl_as(
+                "viewer",
+                &["auth", "whoami", "--service", service, "-o", "json"],
+            )
+            .await;
+        let review: serde_json::Value = serde_json::from_str(viewer.ok()).unwrap();
+        assert_eq!(review["kind"], "SelfSubjectReview", "{service}");
+        assert_eq!(
+            review["status"]["userInfo"],
+            serde_json::json!({"username": "viewer", "groups": ["everynode:viewers"]}),
+            "{service}"
+        );
+    }
+    let yaml = cluster
+        .enctl_as("viewer", &["auth", "whoami", "-o", "yaml"])
+        .await;
+    assert!(
+        yaml.ok().contains("    username: viewer\n"),
+        "{}",
+        yaml.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_viewer_reads_but_may_not_delete() {
+    let cluster = Cluster::start().await;
+    let file = cluster.write("a.yaml", &daemon_set("a", "busybox"));
+    cluster.enctl(&["apply", "-f", path(&file)]).await.ok();
+
+    let names = cluster
+        .enctl_as("viewer", &["get", "ds", "-o", "name"])
+        .await;
+    assert_eq!(names.ok(), "daemonset.apps/a\n");
+    let denied = cluster.enctl_as("viewer", &["delete", "ds", "a"]).await;
+    assert_eq!(
+        denied.failed(),
+        "Error from server (Forbidden): user \"viewer\" (groups: everynode:viewers) may not call everynode.v1.DaemonSets/Delete\n"
+    );
+    assert_eq!(denied.stdout, "");
+    let denied = cluster
+        .enctl_as("viewer", &["apply", "-f", path(&file)])
+        .await;
+    assert!(
+        denied
+            .failed()
+            .starts_with("Error from server (Forbidden): "),
+        "{denied:?}"
+    );
+    // Nothing was deleted.
+    let still = cluster.enctl(&["get", "ds", "a", "-o", "name"]).await;
+    assert_eq!(still.ok(), "daemonset.apps/a\n");
+}
+
+/// `enctl pki …` in a fresh folder (no services needed).
+async fn pki(home: &Path, args: &[&str]) -> Run {
+    run(bare_command(home, &[]).args(["pki"]).args(args)).await
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pki_init_writes_private_files_once() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("pki");
+    let d = path(&dir);
+
+    let first = pki(
+        home.path(),
+        &["init", d, "--san", "everynode.example", "--nodes", "n1,n2"],
+    )
+    .await;
+    let out = first.ok();
+    assert!(
+        out.starts_with(&format!("created a PKI in {d}:\n")),
+        "{out}"
+    );
+    for folder in [
+        "admission",
+        "registry",
+        "controller",
+        "admin",
+        "viewer",
+        "node-n1",
+        "node-n2",
+    ] {
+        assert!(
+            out.contains(&format!("  {d}/{folder}/ (ca.crt, tls.crt, tls.key)\n")),
+            "{out}"
+        );
+        assert_eq!(mode(&dir.join(folder)), 0o700, "{folder}");
+        for file in ["ca.crt", "tls.crt", "tls.key"] {
+            assert_eq!(mode(&dir.join(folder).join(file)), 0o600, "{folder}/{file}");
+        }
+    }
+    assert_eq!(mode(&dir.join("ca.key")), 0o600);
+    assert_eq!(mode(&dir.join("ca.crt")), 0o600);
+
+    // Again: nothing changes, and it says so.
+    let key = std::fs::read(dir.join("ca.key")).unwrap();
+    let admin = std::fs::read(dir.join("admin/tls.crt")).unwrap();
+    let again = pki(home.path(), &["init", d, "--nodes", "n3"]).await;
+    assert_eq!(
+        again.ok(),
+        format!("{d} already holds a PKI: nothing was changed\n")
+    );
+    assert_eq!(
+        again.stderr,
+        format!("to add nodes to it: enctl pki node NAME {d}\n")
+    );
+    assert_eq!(std::fs::read(dir.join("ca.key")).unwrap(), key);
+    assert_eq!(std::fs::read(dir.join("admin/tls.crt")).unwrap(), admin);
+    assert!(!dir.join("node-n3").exists());
+
+    // Wrong node names write nothing.
+    let other = home.path().join("other");
+    let bad = pki(home.path(), &["init", path(&other), "--nodes", "ok,Not_OK"]).await;
+    assert!(
+        bad.failed()
+            .starts_with("error: invalid node name \"Not_OK\": "),
+        "{bad:?}"
+    );
+    assert!(!other.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pki_node_adds_one_identity() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("pki");
+    let d = path(&dir);
+    let missing = pki(home.path(), &["node", "n1", d]).await;
+    assert_eq!(
+        missing.failed(),
+        format!("error: {d} holds no PKI; create one with `enctl pki init {d}`\n")
+    );
+    pki(home.path(), &["init", d]).await.ok();
+
+    let added = pki(home.path(), &["node", "n1", d, "--validity", "30d"]).await;
+    assert_eq!(
+        added.ok(),
+        format!(
+            "created node n1's identity:\n  {d}/node-n1/ (ca.crt, tls.crt, tls.key)\nStart its agent with --credentials {d}/node-n1.\n"
+        )
+    );
+    for file in ["ca.crt", "tls.crt", "tls.key"] {
+        assert_eq!(mode(&dir.join("node-n1").join(file)), 0o600, "{file}");
+    }
+    let cert = std::fs::read(dir.join("node-n1/tls.crt")).unwrap();
+    let again = pki(home.path(), &["node", "n1", d]).await;
+    assert_eq!(
+        again.ok(),
+        format!("{d}/node-n1 already exists: nothing was changed\n")
+    );
+    assert_eq!(std::fs::read(dir.join("node-n1/tls.crt")).unwrap(), cert);
+
+    for bad in ["N1", "a_b", "x-", "a..b"] {
+        let run = pki(home.path(), &["node", bad, d]).await;
+        assert!(
+            run.failed()
+                .starts_with(&format!("error: invalid node name {bad:?}: ")),
+            "{run:?}"
+        );
+    }
 }

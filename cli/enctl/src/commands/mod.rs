@@ -3,18 +3,22 @@
 //! (reading objects of any kind, one item type for tables and documents).
 
 pub mod apply;
+pub mod auth;
+pub mod config;
 pub mod delete;
 pub mod describe;
 pub mod endpoints;
 pub mod get;
 pub mod node;
 pub mod objects;
+pub mod pki;
 pub mod rollout;
+pub mod token;
 pub mod version;
 
 use crate::cli::{Command, GlobalArgs};
 use crate::client::Clients;
-use crate::config::Endpoints;
+use crate::config::Settings;
 use crate::console::Console;
 use crate::error::CliError;
 
@@ -30,9 +34,9 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// A context for `global` flags and resolved `endpoints`.
-    pub fn new(global: GlobalArgs, endpoints: Endpoints) -> Self {
-        let clients = Clients::new(endpoints, global.request_timeout);
+    /// A context for `global` flags and resolved `settings`.
+    pub fn new(global: GlobalArgs, settings: Settings) -> Self {
+        let clients = Clients::new(settings, global.request_timeout);
         Self {
             global,
             clients,
@@ -60,5 +64,9 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), CliError> {
         Command::Endpoints(args) => endpoints::run(ctx, args).await,
         Command::Rollout(command) => rollout::run(ctx, command).await,
         Command::Version(args) => version::run(ctx, args).await,
+        Command::Pki(command) => pki::run(&ctx.console, command),
+        Command::Auth(command) => auth::run(ctx, command).await,
+        Command::Token(command) => token::run(ctx, command).await,
+        Command::Config(command) => config::run(ctx, command),
     }
 }

@@ -45,7 +45,9 @@ async fn health(ctx: &Ctx, service: Service) -> (String, bool) {
 
 fn unreachable(e: &CliError) -> String {
     match e {
-        CliError::Unreachable { source, .. } => format!("unreachable: {source}"),
+        CliError::Server { status, .. } if e.is_unreachable() => {
+            format!("unreachable: {}", status.message())
+        }
         CliError::Server { status, .. } => format!("error: {}", status.message()),
         other => format!("error: {other}"),
     }

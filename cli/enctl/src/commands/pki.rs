@@ -1,0 +1,123 @@
+//! `enctl pki init DIR` and `enctl pki node NAME DIR`: the deployment's certificate authority
+//! and identities on disk, made by `everynode_auth::pki` (files `0600`, folders `0700`, nothing
+//! ever overwritten). This module only turns the arguments into the library's options and its
+//! report into lines: what was written, or that nothing changed.
+
+use std::path::Path;
+
+use everynode_auth::pki::{self, CA_CERT, CA_KEY, InitOptions, Report};
+
+use crate::cli::{PkiCommand, PkiInitArgs, PkiNodeArgs};
+use crate::console::Console;
+use crate::error::CliError;
+
+/// The files of an identity folder, as the report lists them.
+const IDENTITY_FILES: &str = "ca.crt, tls.crt, tls.key";
+
+/// Runs `enctl pki …`.
+pub fn run(console: &Console, command: PkiCommand) -> Result<(), CliError> {
+    match command {
+        PkiCommand::Init(args) => init(console, args),
+        PkiCommand::Node(args) => node(console, args),
+    }
+}
+
+fn init(console: &Console, args: PkiInitArgs) -> Result<(), CliError> {
+    let options = InitOptions {
+        sans: args.sans,
+        nodes: args.nodes,
+        validity: args.validity,
+    };
+    let report = pki::init(&args.dir, &options)?;
+    console.print(&init_report(&args.dir, &report))?;
+    if report == Report::Unchanged && !options.nodes.is_empty() {
+        console.warn(&format!(
+            "to add nodes to it: enctl pki node NAME {}",
+            args.dir.display()
+        ));
+    }
+    Ok(())
+}
+
+fn node(console: &Console, args: PkiNodeArgs) -> Result<(), CliError> {
+    let report = pki::add_node(&args.dir, &args.name, args.validity)?;
+    console.print(&node_report(&args.dir, &args.name, &report))
+}
+
+fn folder_line(dir: &Path, folder: &str) -> String {
+    format!("  {}/ ({IDENTITY_FILES})\n", dir.join(folder).display())
+}
+
+/// What `pki init` says it did.
+pub fn init_report(dir: &Path, report: &Report) -> String {
+    let folders = match report {
+        Report::Unchanged => {
+            return format!(
+                "{} already holds a PKI: nothing was changed\n",
+                dir.display()
+            );
+        }
+        Report::Created(folders) => folders,
+    };
+    let mut out = format!("created a PKI in {}:\n", dir.display());
+    out.push_str(&format!(
+        "  {}, {} (the certificate authority: keep {CA_KEY} secret)\n",
+        dir.join(CA_CERT).display(),
+        dir.join(CA_KEY).display()
+    ));
+    for folder in folders {
+        out.push_str(&folder_line(dir, folder));
+    }
+    out.push_str(&format!(
+        "Start each service with --credentials {}/<service>, each agent with --credentials \
+         {}/node-<name>; run enctl with --credentials {}.\n",
+        dir.display(),
+        dir.display(),
+        dir.join("admin").display()
+    ));
+    out
+}
+
+/// What `pki node` says it did.
+pub fn node_report(dir: &Path, name: &str, report: &Report) -> String {
+    let folder = dir.join(pki::node_folder(name));
+    match report {
+        Report::Unchanged => format!("{} already exists: nothing was changed\n", folder.display()),
+        Report::Created(_) => format!(
+            "created node {name}'s identity:\n{}Start its agent with --credentials {}.\n",
+            folder_line(dir, &pki::node_folder(name)),
+            folder.display()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_lists_the_ca_and_every_folder() {
+        let report = Report::Created(vec!["admission".into(), "node-n1".into()]);
+        assert_eq!(
+            init_report(Path::new("/pki"), &report),
+            "created a PKI in /pki:\n  /pki/ca.crt, /pki/ca.key (the certificate authority: keep ca.key secret)\n  /pki/admission/ (ca.crt, tls.crt, tls.key)\n  /pki/node-n1/ (ca.crt, tls.crt, tls.key)\nStart each service with --credentials /pki/<service>, each agent with --credentials /pki/node-<name>; run enctl with --credentials /pki/admin.\n"
+        );
+        assert_eq!(
+            init_report(Path::new("/pki"), &Report::Unchanged),
+            "/pki already holds a PKI: nothing was changed\n"
+        );
+    }
+
+    #[test]
+    fn node_names_its_folder() {
+        let created = Report::Created(vec!["node-n1".into()]);
+        assert_eq!(
+            node_report(Path::new("/pki"), "n1", &created),
+            "created node n1's identity:\n  /pki/node-n1/ (ca.crt, tls.crt, tls.key)\nStart its agent with --credentials /pki/node-n1.\n"
+        );
+        assert_eq!(
+            node_report(Path::new("/pki"), "n1", &Report::Unchanged),
+            "/pki/node-n1 already exists: nothing was changed\n"
+        );
+    }
+}
