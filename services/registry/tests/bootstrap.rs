@@ -150,11 +150,20 @@ async fn an_agent_joins_with_a_token_and_restarts_on_its_stored_credentials() {
     let id = BootstrapToken::parse(&token).unwrap().id().to_string();
     let ca_cert = stack.pki().dir().join(pki::CA_CERT);
 
-    // The registry is down when the agent starts: the join is retried until it answers.
+    // The registry is down when the agent starts: in its place, a listener that drops the
+    // agent's first connection. The join is retried until the registry is back.
     stack.stop_service(Service::Registry).await;
+    let impostor = tokio::net::TcpListener::bind(stack.addr(Service::Registry))
+        .await
+        .unwrap();
     let mut config = stack.agent_config("joiner");
     joining(&mut config, &token, ca_cert.clone());
     stack.start_agent("joiner", config).await;
+    let (first_try, _) = tokio::time::timeout(WAIT, impostor.accept())
+        .await
+        .expect("the agent tries to join")
+        .unwrap();
+    drop((first_try, impostor));
     stack.start_service(Service::Registry).await;
     stack.wait_nodes(&["joiner".to_string()]).await;
 
