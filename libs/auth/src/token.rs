@@ -31,8 +31,8 @@ pub enum TokenError {
     /// The text is not `<6 characters>.<16 characters>` of `[a-z0-9]`. (The text itself is not
     /// repeated: it may be a real token with a typo.)
     #[error(
-        "a bootstrap token is <6 characters>.<16 characters>, each of a-z and 0-9 \
-         (as `enctl` or Bootstrap/CreateToken prints it)"
+        "a bootstrap token is <6 characters>.<16 characters>, each of a-z and 0-9, as \
+         Bootstrap/CreateToken returns it"
     )]
     Malformed,
     /// The operating system's random number generator failed.

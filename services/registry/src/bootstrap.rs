@@ -20,7 +20,7 @@
 //! Neither the secret nor the whole token is ever logged; the token's id (public) is, for
 //! audit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -72,15 +72,15 @@ pub enum CaError {
 /// The CA the registry signs node certificates with: `--ca-key` with `--ca-cert`, or with
 /// `ca.crt` of the `--credentials` folder; `None` without `--ca-key` (bootstrap joins off).
 pub fn load_authority(
-    ca_key: Option<&std::path::Path>,
-    ca_cert: Option<&std::path::Path>,
-    credentials: Option<&std::path::Path>,
+    ca_key: Option<&Path>,
+    ca_cert: Option<&Path>,
+    credentials: Option<&Path>,
 ) -> Result<Option<Authority>, CaError> {
     let Some(key) = ca_key else {
         return Ok(None);
     };
     let cert = ca_cert
-        .map(std::path::Path::to_path_buf)
+        .map(Path::to_path_buf)
         .or_else(|| credentials.map(|dir| dir.join(pki::CA_CERT)))
         .ok_or(CaError::NoCertificate)?;
     Authority::load_files(&cert, key)
@@ -425,12 +425,12 @@ mod tests {
     #[test]
     fn without_a_ca_key_joins_are_off_and_a_key_needs_a_certificate() {
         assert!(load_authority(None, None, None).unwrap().is_none());
-        let key = std::path::Path::new("/nonexistent/ca.key");
+        let key = Path::new("/nonexistent/ca.key");
         assert!(matches!(
             load_authority(Some(key), None, None),
             Err(CaError::NoCertificate)
         ));
-        let error = load_authority(Some(key), None, Some(std::path::Path::new("/nonexistent")))
+        let error = load_authority(Some(key), None, Some(Path::new("/nonexistent")))
             .unwrap_err()
             .to_string();
         assert!(error.contains("/nonexistent/ca.crt"), "{error}");
