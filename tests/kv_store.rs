@@ -10,7 +10,7 @@ use everynode_bus::async_nats::jetstream;
 use everynode_bus::names::{EVENTS_ALL, EVENTS_STREAM};
 use everynode_bus::{
     Bucket, Bus, Change, DaemonSetKey, ErrorKind, EventSubject, KeyFilter, NodeKey, PodKey, Store,
-    TRACEPARENT, publish_event,
+    TOKENS_MAX_AGE, TRACEPARENT, bucket_config, publish_event,
 };
 use everynode_testkit::{NatsServer, eventually};
 use futures::StreamExt;
@@ -91,9 +91,28 @@ async fn ensure_is_idempotent_and_safe_to_race() {
         );
         for bucket in Bucket::ALL {
             let kv = js.get_key_value(bucket.name()).await.unwrap();
-            assert_eq!(kv.status().await.unwrap().history(), 1, "{bucket}");
+            let status = kv.status().await.unwrap();
+            assert_eq!(status.history(), 1, "{bucket}");
+            let max_age = match bucket {
+                Bucket::Tokens => TOKENS_MAX_AGE,
+                _ => Duration::ZERO,
+            };
+            assert_eq!(status.max_age(), max_age, "{bucket}");
         }
     }
+}
+
+#[tokio::test]
+async fn ensure_gives_an_existing_tokens_bucket_its_max_age() {
+    let server = NatsServer::start().await.unwrap();
+    let js = jetstream::new(everynode_bus::connect(&server.url(), "old").await.unwrap());
+    // The bucket as an earlier version created it: entries never expired.
+    let mut old = bucket_config(Bucket::Tokens, 1);
+    old.max_age = Duration::ZERO;
+    js.create_key_value(old).await.unwrap();
+    Bus::ensure(&js, 1).await.unwrap();
+    let kv = js.get_key_value(Bucket::Tokens.name()).await.unwrap();
+    assert_eq!(kv.status().await.unwrap().max_age(), TOKENS_MAX_AGE);
 }
 
 #[tokio::test]

@@ -7,6 +7,8 @@
 //! - [`tls`]: mutual TLS 1.3 configurations from a credentials folder, reloaded on change.
 //! - [`net`]: TLS on the wire for tonic servers (accepted connections carry their peer's
 //!   identity) and clients (a connector).
+//! - [`token`]: bootstrap tokens (`<id>.<secret>`): generated from a CSPRNG, stored as the
+//!   hash of their secret, checked in constant time.
 //! - [`layer`]: the tower layer every server applies: authentication, authorization, and the
 //!   caller handed to the handlers.
 
@@ -16,9 +18,11 @@ pub mod layer;
 pub mod net;
 pub mod pki;
 pub mod tls;
+pub mod token;
 
 pub use authz::{Object, Rpc};
 pub use identity::Identity;
 pub use layer::{AuthLayer, Caller, authorize_object, caller};
 pub use net::{ClientTls, Connector, PeerInfo};
 pub use tls::{Tls, TlsError};
+pub use token::{BootstrapToken, TokenError};

@@ -84,6 +84,9 @@ pub enum PkiError {
     /// A certificate signing request is not acceptable.
     #[error("certificate signing request: {0}")]
     BadRequest(String),
+    /// The CA key is not the key of the CA certificate.
+    #[error("the CA key does not belong to the CA certificate")]
+    KeyMismatch,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
@@ -272,11 +275,21 @@ impl Authority {
         })
     }
 
-    /// The CA of PEM texts.
+    /// The CA of PEM texts. The key must be the certificate's: a mismatched pair would sign
+    /// certificates that nobody can verify.
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, PkiError> {
         let key = KeyPair::from_pem(key_pem).map_err(crypto("reading the CA key"))?;
         // Checks the certificate parses as a CA certificate.
         Issuer::from_ca_cert_pem(cert_pem, &key).map_err(crypto("reading the CA certificate"))?;
+        let unreadable =
+            || crypto("reading the CA certificate")(rcgen::Error::CouldNotParseCertificate);
+        let der: rustls_pki_types::CertificateDer<'static> =
+            rustls_pki_types::pem::PemObject::from_pem_slice(cert_pem.as_bytes())
+                .map_err(|_| unreadable())?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|_| unreadable())?;
+        if cert.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+            return Err(PkiError::KeyMismatch);
+        }
         Ok(Self {
             cert_pem: cert_pem.to_string(),
             key,
@@ -653,5 +666,17 @@ mod tests {
             ca.sign_node_csr(&csr, "Node_B", Validity::starting_now(DEFAULT_VALIDITY))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_ca_key_must_belong_to_its_certificate() {
+        let ca = Authority::generate().unwrap();
+        let key_pem = ca.key.serialize_pem();
+        assert!(Authority::from_pem(ca.cert_pem(), &key_pem).is_ok());
+        let other = Authority::generate().unwrap();
+        assert!(matches!(
+            Authority::from_pem(ca.cert_pem(), &other.key.serialize_pem()),
+            Err(PkiError::KeyMismatch)
+        ));
     }
 }

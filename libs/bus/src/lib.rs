@@ -27,7 +27,8 @@ pub use names::{
     RevisionKey, TokenKey,
 };
 pub use setup::{
-    Bus, EVENTS_MAX_AGE, EVENTS_MAX_MESSAGES, MAX_VALUE_SIZE, bucket_config, events_stream_config,
+    Bus, EVENTS_MAX_AGE, EVENTS_MAX_MESSAGES, MAX_VALUE_SIZE, TOKENS_MAX_AGE, bucket_config,
+    events_stream_config,
 };
 
 /// Re-exported so services name the client types through the bus.

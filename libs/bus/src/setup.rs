@@ -4,7 +4,7 @@
 //! is missing and brings what exists to the configuration below (e.g. a new replica count), so
 //! running it twice, or from several processes at once, succeeds.
 //!
-//! Buckets keep one value per key (history 1). That is all the watchers need: a watch resumed
+//! Buckets keep one value per key (history 1); only `tokens` expires its entries. That is all the watchers need: a watch resumed
 //! from a revision sees the latest value of every key changed since, and a deleted key keeps its
 //! delete marker as its last entry, so deletions are seen too. Events are hints (state is in the
 //! buckets), so the events stream keeps a bounded window.
@@ -23,6 +23,10 @@ pub const EVENTS_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 pub const EVENTS_MAX_MESSAGES: i64 = 1_000_000;
 /// Largest value a bucket accepts (a DaemonSet with a big pod template stays far below).
 pub const MAX_VALUE_SIZE: i32 = 1024 * 1024;
+/// How long a bootstrap token's record stays in bucket `tokens` after its last write: longer
+/// than the longest token lifetime (7 days), so a token expires by its own `expires` first and
+/// the bucket then forgets it without anyone cleaning up.
+pub const TOKENS_MAX_AGE: Duration = Duration::from_secs(8 * 24 * 60 * 60);
 /// How often a create/update that lost a race with another process is retried.
 const ENSURE_ATTEMPTS: u32 = 3;
 
@@ -65,13 +69,18 @@ pub fn events_stream_config(replicas: usize) -> stream::Config {
     }
 }
 
-/// The configuration of one KV bucket.
+/// The configuration of one KV bucket. Only `tokens` expires its entries (after
+/// [`TOKENS_MAX_AGE`]); every other bucket keeps them until they are deleted.
 pub fn bucket_config(bucket: Bucket, replicas: usize) -> kv::Config {
     kv::Config {
         bucket: bucket.name().to_owned(),
         description: bucket.description().to_owned(),
         history: 1,
         max_value_size: MAX_VALUE_SIZE,
+        max_age: match bucket {
+            Bucket::Tokens => TOKENS_MAX_AGE,
+            _ => Duration::ZERO,
+        },
         storage: stream::StorageType::File,
         num_replicas: replicas.max(1),
         ..Default::default()
@@ -108,4 +117,26 @@ fn lost_creation_race(err: &(dyn StdError + 'static)) -> bool {
         current = err.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_tokens_bucket_expires_its_entries() {
+        for bucket in Bucket::ALL {
+            let config = bucket_config(bucket, 3);
+            assert_eq!(config.history, 1, "{bucket}");
+            assert_eq!(config.num_replicas, 3, "{bucket}");
+            let expected = if bucket == Bucket::Tokens {
+                TOKENS_MAX_AGE
+            } else {
+                Duration::ZERO
+            };
+            assert_eq!(config.max_age, expected, "{bucket}");
+        }
+        // Longer than the longest token lifetime the registry grants (7 days).
+        assert!(TOKENS_MAX_AGE > Duration::from_secs(7 * 24 * 60 * 60));
+    }
 }

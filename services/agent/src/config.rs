@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use everynode_auth::BootstrapToken;
 use everynode_core::duration::{parse_duration, parse_positive_duration};
 use everynode_core::labels::{is_dns1123_subdomain, is_label_value, is_qualified_name};
 use everynode_core::model::Taint;
@@ -88,6 +89,26 @@ pub struct Config {
     /// agent's environment).
     #[arg(long, env = "EVERYNODE_CONTAINER_PATH", value_name = "PATH", hide = true, default_value = DEFAULT_CONTAINER_PATH)]
     pub container_path: String,
+
+    /// Join with this bootstrap token (`<id>.<secret>`, made by an administrator with
+    /// Bootstrap/CreateToken) instead of a credentials folder: the registry signs the node's
+    /// certificate, kept in `<data-dir>/pki` and used from then on as `--credentials`. Needs
+    /// `--ca-cert`. Never logged.
+    #[arg(
+        long,
+        env = "EVERYNODE_BOOTSTRAP_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        value_parser = TokenParser,
+        conflicts_with_all = ["credentials", "insecure"],
+        requires = "ca_cert"
+    )]
+    pub bootstrap_token: Option<BootstrapToken>,
+
+    /// The deployment's CA certificate (`ca.crt` of `enctl pki init`): with
+    /// `--bootstrap-token`, the registry must present a certificate of this CA.
+    #[arg(long, env = "EVERYNODE_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 
     /// Knobs of the fake runtime.
     #[command(flatten)]
@@ -212,6 +233,8 @@ impl Config {
             node_ip: None,
             simulate: None,
             container_path: DEFAULT_CONTAINER_PATH.to_owned(),
+            bootstrap_token: None,
+            ca_cert: None,
             fake: FakeArgs::default(),
             tuning: Tuning::default(),
         }
@@ -221,6 +244,18 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.simulate.is_some() && self.runtime != RuntimeKind::Fake {
             return Err(ConfigError::SimulateNeedsFake);
+        }
+        if self.bootstrap_token.is_some() {
+            let security = &self.common.security;
+            if security.credentials.is_some() || security.insecure {
+                return Err(ConfigError::BootstrapWithCredentials);
+            }
+            if self.ca_cert.is_none() {
+                return Err(ConfigError::BootstrapNeedsCaCert);
+            }
+            if self.simulate.is_some() {
+                return Err(ConfigError::BootstrapWithSimulate);
+            }
         }
         Ok(())
     }
@@ -232,6 +267,50 @@ pub enum ConfigError {
     /// `--simulate` with the process runtime.
     #[error("--simulate needs --runtime fake")]
     SimulateNeedsFake,
+    /// `--bootstrap-token` with `--credentials` or `--insecure`.
+    #[error(
+        "--bootstrap-token cannot be used with --credentials or --insecure: the agent keeps the \
+         credentials it joins with in <data-dir>/pki"
+    )]
+    BootstrapWithCredentials,
+    /// `--bootstrap-token` without `--ca-cert`.
+    #[error(
+        "--bootstrap-token needs --ca-cert FILE: the deployment's CA certificate, to know the \
+         registry is the real one before the token is sent"
+    )]
+    BootstrapNeedsCaCert,
+    /// `--bootstrap-token` with `--simulate`.
+    #[error("--bootstrap-token is not supported with --simulate: a token joins one real node")]
+    BootstrapWithSimulate,
+}
+
+/// Reads `--bootstrap-token`; a malformed token is refused without repeating it (it may be a
+/// real token with a typo), where clap's own message would quote the value.
+#[derive(Debug, Clone, Copy)]
+struct TokenParser;
+
+impl clap::builder::TypedValueParser for TokenParser {
+    type Value = BootstrapToken;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<BootstrapToken, clap::Error> {
+        value
+            .to_str()
+            .and_then(|text| BootstrapToken::parse(text).ok())
+            .ok_or_else(|| {
+                clap::Error::raw(
+                    clap::error::ErrorKind::ValueValidation,
+                    format!(
+                        "--bootstrap-token: {}\n",
+                        everynode_auth::TokenError::Malformed
+                    ),
+                )
+            })
+    }
 }
 
 /// Node labels given with `--labels`.
@@ -429,6 +508,90 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("not a duration"), "{error}");
+    }
+
+    const TOKEN: &str = "abcdef.0123456789abcdef";
+
+    #[test]
+    fn a_bootstrap_token_needs_a_ca_and_no_credentials() {
+        let config = Config::try_parse_from([
+            "everynode-agent",
+            "--bootstrap-token",
+            TOKEN,
+            "--ca-cert",
+            "/etc/everynode/ca.crt",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.bootstrap_token.as_ref().map(|t| t.id()),
+            Some("abcdef")
+        );
+        assert_eq!(config.ca_cert, Some(PathBuf::from("/etc/everynode/ca.crt")));
+        assert!(config.validate().is_ok());
+        // Neither the token nor its secret shows in the configuration's debug output.
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("0123456789abcdef"), "{debug}");
+
+        for extra in [&["--credentials", "/pki/node-a"][..], &["--insecure"]] {
+            let argv = [
+                "everynode-agent",
+                "--bootstrap-token",
+                TOKEN,
+                "--ca-cert",
+                "/ca.crt",
+            ]
+            .into_iter()
+            .chain(extra.iter().copied());
+            let error = Config::try_parse_from(argv).unwrap_err().to_string();
+            assert!(error.contains("cannot be used with"), "{error}");
+        }
+        let error = Config::try_parse_from(["everynode-agent", "--bootstrap-token", TOKEN])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--ca-cert"), "{error}");
+        let error = Config::try_parse_from([
+            "everynode-agent",
+            "--bootstrap-token",
+            "abcdef.0123456789abcdeX",
+            "--ca-cert",
+            "/ca.crt",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("<6 characters>.<16 characters>"), "{error}");
+        assert!(!error.contains("0123456789abcdeX"), "{error}");
+
+        // The same rules for a configuration built in code.
+        let mut config = Config::new("nats://n", "https://r", "n1", PathBuf::from("/d"));
+        config.bootstrap_token = Some(TOKEN.parse().unwrap());
+        assert_eq!(config.validate(), Err(ConfigError::BootstrapNeedsCaCert));
+        config.ca_cert = Some(PathBuf::from("/ca.crt"));
+        assert!(config.validate().is_ok());
+        config.common.security.insecure = true;
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::BootstrapWithCredentials)
+        );
+        config.common.security.insecure = false;
+        config.runtime = RuntimeKind::Fake;
+        config.simulate = NonZeroUsize::new(3);
+        assert_eq!(config.validate(), Err(ConfigError::BootstrapWithSimulate));
+        let error = Config::try_parse_from([
+            "everynode-agent",
+            "--bootstrap-token",
+            TOKEN,
+            "--ca-cert",
+            "/ca.crt",
+            "--runtime",
+            "fake",
+            "--simulate",
+            "2",
+        ])
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("--simulate"), "{error}");
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub enum Error {
     /// `--credentials` / `--insecure`, or the registry URL, are not usable.
     #[error(transparent)]
     Security(#[from] everynode_service::SecurityError),
+    /// Joining with `--bootstrap-token` failed for good.
+    #[error(transparent)]
+    Bootstrap(#[from] crate::bootstrap::BootstrapError),
     /// No node name: none given, and the host name is unreadable.
     #[error("no --node-name given and the host name cannot be read")]
     NoNodeName,

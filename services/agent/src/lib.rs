@@ -14,9 +14,12 @@
 //! - pure parts, unit-tested: [`status`] (phase and conditions from container states),
 //!   [`env`] (environment and `$(VAR)` expansion), [`backoff`] (crash-loop back-off),
 //!   [`procfs`] (`/proc` and pid records), [`config`];
-//! - [`error`]: why the agent cannot start or serve, each cause kept as the error's source.
+//! - [`error`]: why the agent cannot start or serve, each cause kept as the error's source;
+//! - [`bootstrap`]: joining with `--bootstrap-token`: the node's certificate from the registry,
+//!   kept in `<data-dir>/pki` and used as the credentials folder.
 //!
-//! Start-up order: open KV `pods` (creating the bucket if nobody has yet), recover this node's
+//! Start-up order: with `--bootstrap-token`, get (or find) the node's credentials first; open
+//! KV `pods` (creating the bucket if nobody has yet), recover this node's
 //! pods from it, subscribe to pod commands, then join the registry — so the node is never
 //! announced before it can take commands. On shutdown (SIGTERM) the agent stops taking
 //! commands and heartbeating, leaves every pod running, flushes pending status writes and
@@ -24,6 +27,7 @@
 
 pub mod agent;
 pub mod backoff;
+pub mod bootstrap;
 pub mod commands;
 pub mod config;
 pub mod env;
@@ -45,7 +49,7 @@ use everynode_api::v1;
 use everynode_bus::async_nats::{self, jetstream};
 use everynode_bus::{Bucket, PodKey, Store, bucket_config};
 use everynode_core::retry::Backoff;
-use everynode_service::{Security, Shutdown};
+use everynode_service::{Security, SecurityArgs, Shutdown};
 
 pub use agent::{Agent, NodeSet};
 pub use config::{Config, ConfigError, RuntimeKind};
@@ -122,7 +126,33 @@ pub async fn run(
 
 async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> Result<(), Error> {
     config.validate()?;
-    let security = Security::from_args(&config.common.security)?;
+    let node_name = config
+        .node_name
+        .clone()
+        .or_else(host::hostname)
+        .ok_or(Error::NoNodeName)?;
+    let data_dir = config
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::ROOT_DATA_DIR));
+    let security_args = match (&config.bootstrap_token, &config.ca_cert) {
+        (Some(token), Some(ca_cert)) => {
+            let join = bootstrap::JoinWith {
+                token,
+                ca_cert,
+                registry: &config.registry,
+                node: &node_name,
+                data_dir: &data_dir,
+                retry_max: config.tuning.retry_max,
+            };
+            match bootstrap::credentials(&join, &shutdown).await? {
+                Some(dir) => SecurityArgs::credentials(dir),
+                None => return Ok(()),
+            }
+        }
+        _ => config.common.security.clone(),
+    };
+    let security = Security::from_args(&security_args)?;
     let registry = everynode_service::security::channel(
         &config.registry,
         security.client(),
@@ -130,11 +160,6 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
         Some(join::CALL_TIMEOUT),
     )?;
     security.watch(&shutdown);
-    let node_name = config
-        .node_name
-        .clone()
-        .or_else(host::hostname)
-        .ok_or(Error::NoNodeName)?;
     let nodes = match config.simulate {
         Some(count) => NodeSet::simulated(node_name, count.get()),
         None => NodeSet::single(node_name),
@@ -178,10 +203,6 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
     };
     match config.runtime {
         RuntimeKind::Process => {
-            let data_dir = config
-                .data_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(config::ROOT_DATA_DIR));
             let pods_dir = data_dir.join("pods");
             std::fs::create_dir_all(&pods_dir).map_err(|source| Error::PodsDir {
                 path: pods_dir.clone(),

@@ -11,7 +11,10 @@
 //! | invalid name, labels, taints, selector, resourceVersion | `INVALID_ARGUMENT` + `BadRequest` |
 //! | a label or taint would be replaced without `overwrite` | `FAILED_PRECONDITION` + `PreconditionFailure` |
 //! | unknown node | `NOT_FOUND` |
-//! | stale resourceVersion, or too many concurrent writers | `ABORTED` |
+//! | bootstrap token unknown, malformed, wrong or expired (one message for all) | `UNAUTHENTICATED` |
+//! | bootstrap token already used for the node name | `PERMISSION_DENIED` |
+//! | bootstrap joins off (no `--ca-key`) | `FAILED_PRECONDITION` |
+//! | stale resourceVersion, or too many concurrent writers (on a node or a token) | `ABORTED` |
 //! | NATS / JetStream unreachable or timing out | `UNAVAILABLE` |
 //! | anything else | `INTERNAL` |
 //!
@@ -60,7 +63,32 @@ pub enum Error {
     /// Anything else (a stored value that does not decode, …).
     #[error("internal error")]
     Internal(#[source] everynode_bus::Error),
+    /// Bootstrap joins are off: the registry was started without a CA key.
+    #[error("this registry has no CA key (--ca-key); bootstrap joins are off")]
+    BootstrapOff,
+    /// The bootstrap token is unknown, malformed, its secret is wrong or it expired: one
+    /// message for all, so a caller cannot tell which (no oracle).
+    #[error("{TOKEN_REFUSED_MESSAGE}")]
+    TokenRefused,
+    /// The bootstrap token was already used for this node name.
+    #[error("bootstrap token {id:?} was already used for node {node:?}")]
+    TokenUsed {
+        /// The token's id.
+        id: String,
+        /// The node name.
+        node: String,
+    },
+    /// Too many concurrent uses of one token (or ids drawn that all existed).
+    #[error("the bootstrap token is being used by too many joins at once; try again")]
+    TokenBusy,
+    /// Generating a token or signing a certificate failed (not the caller's doing).
+    #[error("internal error")]
+    Crypto(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
+
+/// What a client reads when its bootstrap token is refused.
+pub const TOKEN_REFUSED_MESSAGE: &str =
+    "invalid bootstrap token: unknown, expired or wrong secret; ask an administrator for a new one";
 
 /// What a client reads when the store cannot be reached.
 pub const UNAVAILABLE_MESSAGE: &str = "the node store is unavailable; try again later";
@@ -87,6 +115,14 @@ impl Error {
             ErrorKind::AlreadyExists | ErrorKind::Conflict => Error::Conflict(name.to_owned()),
             ErrorKind::Unavailable | ErrorKind::Timeout => Error::Unavailable(error),
             ErrorKind::Decode | ErrorKind::InvalidName | ErrorKind::Other => Error::Internal(error),
+        }
+    }
+
+    /// Maps a bus error of the `tokens` bucket (its races are handled where they happen).
+    pub fn from_token_bus(error: everynode_bus::Error) -> Self {
+        match error.kind() {
+            ErrorKind::Unavailable | ErrorKind::Timeout => Error::Unavailable(error),
+            _ => Error::Internal(error),
         }
     }
 
@@ -134,7 +170,13 @@ impl From<Error> for Status {
             Error::Unavailable(_) => {
                 everynode_service::status::unavailable(UNAVAILABLE_MESSAGE, &error)
             }
-            Error::Internal(_) => everynode_service::status::internal(INTERNAL_MESSAGE, &error),
+            Error::Internal(_) | Error::Crypto(_) => {
+                everynode_service::status::internal(INTERNAL_MESSAGE, &error)
+            }
+            Error::BootstrapOff => Status::failed_precondition(message),
+            Error::TokenRefused => Status::unauthenticated(message),
+            Error::TokenUsed { .. } => Status::permission_denied(message),
+            Error::TokenBusy => Status::aborted(message),
         }
     }
 }
@@ -202,6 +244,28 @@ mod tests {
             Status::from(Error::Conflict("n".into())).code(),
             Code::Aborted
         );
+    }
+
+    #[test]
+    fn bootstrap_refusals_map_to_codes_and_say_nothing_of_which_check_failed() {
+        let refused = Status::from(Error::TokenRefused);
+        assert_eq!(refused.code(), Code::Unauthenticated);
+        assert_eq!(refused.message(), TOKEN_REFUSED_MESSAGE);
+        let used = Status::from(Error::TokenUsed {
+            id: "abcdef".into(),
+            node: "n1".into(),
+        });
+        assert_eq!(used.code(), Code::PermissionDenied);
+        assert_eq!(
+            used.message(),
+            "bootstrap token \"abcdef\" was already used for node \"n1\""
+        );
+        let off = Status::from(Error::BootstrapOff);
+        assert_eq!(off.code(), Code::FailedPrecondition);
+        assert!(off.message().contains("--ca-key"), "{off:?}");
+        let crypto = Status::from(Error::Crypto("ring: unspecified".into()));
+        assert_eq!(crypto.code(), Code::Internal);
+        assert!(!crypto.message().contains("ring"), "{crypto:?}");
     }
 
     /// A bus error whose text is NATS' own, as the client library words it.

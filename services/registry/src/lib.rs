@@ -1,4 +1,5 @@
-//! The registry: the fleet's nodes (`everynode.v1.Nodes`).
+//! The registry: the fleet's nodes (`everynode.v1.Nodes`), and the joining of new nodes with
+//! bootstrap tokens (`everynode.v1.Bootstrap`).
 //!
 //! Agents register (name, labels, addresses, capacity, node info) and heartbeat; operators
 //! label, taint, cordon and remove nodes; the registry marks a node NotReady when its agent
@@ -15,7 +16,9 @@
 //! - [`store`]: the `nodes` bucket (compare-and-set read-modify-write) and event publishing;
 //! - [`lifecycle`]: the informer, the heartbeat relay and the ticker that drive transitions;
 //! - [`watch`]: list-then-watch turned into ADDED / MODIFIED / DELETED;
-//! - [`api`]: the gRPC service; [`error`]: the one place errors become `tonic::Status`.
+//! - [`api`]: the gRPC service; [`error`]: the one place errors become `tonic::Status`;
+//! - [`bootstrap`]: `everynode.v1.Bootstrap`: bootstrap tokens in KV `tokens` and the signing
+//!   of node certificates with the CA key given by `--ca-key`.
 //!
 //! # Design decisions
 //! - **Heartbeats never write the store.** A heartbeat renews an in-memory lease (a hash
@@ -57,6 +60,7 @@
 //!   setting what is already there is no change.
 
 pub mod api;
+pub mod bootstrap;
 pub mod error;
 pub mod leases;
 pub mod lifecycle;
@@ -65,8 +69,11 @@ pub mod store;
 pub mod validation;
 pub mod watch;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use everynode_api::v1::bootstrap_server::BootstrapServer;
 use everynode_api::v1::nodes_server::NodesServer;
 use everynode_bus::Bus;
 use everynode_bus::async_nats::{self, jetstream};
@@ -75,6 +82,7 @@ use everynode_service::{CommonArgs, GrpcServer, Security, ServerArgs, Shutdown, 
 use tokio::net::TcpListener;
 
 pub use api::NodesApi;
+pub use bootstrap::BootstrapApi;
 pub use lifecycle::Lifecycle;
 
 use crate::leases::Timing;
@@ -122,6 +130,15 @@ pub struct Config {
         default_value_t = 1
     )]
     pub replicas: usize,
+    /// The deployment's CA key (`ca.key` of `enctl pki init`): with it, the registry signs the
+    /// node certificates of agents joining with a bootstrap token (Bootstrap/SignNode). Without
+    /// it, bootstrap joins are off.
+    #[arg(long, env = "EVERYNODE_CA_KEY", value_name = "FILE")]
+    pub ca_key: Option<PathBuf>,
+    /// The CA certificate of `--ca-key` (unused without it). Default: `ca.crt` of the
+    /// `--credentials` folder.
+    #[arg(long, env = "EVERYNODE_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// The default `--not-ready-after`.
@@ -160,6 +177,8 @@ impl Config {
             not_ready_after: DEFAULT_NOT_READY_AFTER,
             remove_after: DEFAULT_REMOVE_AFTER,
             replicas: 1,
+            ca_key: None,
+            ca_cert: None,
         }
     }
 
@@ -181,10 +200,10 @@ impl Config {
     }
 }
 
-/// Runs the registry on `listener` until `shutdown`, then drains: ensures the JetStream
-/// topology, loads the nodes and their leases (the start-up grace), starts the lifecycle
-/// tasks, serves `everynode.v1.Nodes`, and on shutdown ends watches, drains NATS and waits for
-/// the tasks.
+/// Runs the registry on `listener` until `shutdown`, then drains: loads the CA of `--ca-key`
+/// (if given), ensures the JetStream topology, loads the nodes and their leases (the start-up
+/// grace), starts the lifecycle tasks, serves `everynode.v1.Nodes` and
+/// `everynode.v1.Bootstrap`, and on shutdown ends watches, drains NATS and waits for the tasks.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -192,17 +211,28 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let timing = config.timing()?;
+    let authority = bootstrap::load_authority(
+        config.ca_key.as_deref(),
+        config.ca_cert.as_deref(),
+        config.common.security.credentials.as_deref(),
+    )?;
     let addr = listener.local_addr()?;
     let js = jetstream::new(nats.clone());
     Bus::ensure(&js, config.replicas).await?;
+    let tokens = bootstrap::TokenStore::open(&js).await?;
     let store = store::NodeStore::open(js).await?;
     let lifecycle = Lifecycle::start(store, nats.clone(), timing, &shutdown).await?;
     let api = NodesApi::new(lifecycle, shutdown.clone());
     let security = Security::from_args(&config.common.security)?;
+    let joins = authority.is_some();
     let server = GrpcServer::new(listener, security.clone())
         .with_args(&config.server)
-        .add_service(NodesServer::new(api));
-    tracing::info!(%addr, ?timing, "everynode-registry serving");
+        .add_service(NodesServer::new(api))
+        .add_service(BootstrapServer::new(BootstrapApi::new(
+            tokens,
+            authority.map(Arc::new),
+        )));
+    tracing::info!(%addr, ?timing, bootstrap_joins = joins, "everynode-registry serving");
     let served = server.serve(shutdown.clone()).await;
     // Whatever ended serving, the lifecycle tasks end too.
     shutdown.trigger();
@@ -227,6 +257,7 @@ mod tests {
         assert_eq!(config.not_ready_after, Duration::from_secs(15));
         assert_eq!(config.remove_after, Duration::from_secs(300));
         assert_eq!(config.replicas, 1);
+        assert_eq!((&config.ca_key, &config.ca_cert), (&None, &None));
         assert_eq!(
             config.timing(),
             Ok(Timing {
@@ -252,6 +283,11 @@ mod tests {
         assert_eq!(config.replicas, 3);
         assert!(Config::try_parse_from(["r", "--not-ready-after", "0s"]).is_err());
         assert!(Config::try_parse_from(["r", "--remove-after", "soon"]).is_err());
+        let config =
+            Config::try_parse_from(["r", "--ca-key", "/pki/ca.key", "--ca-cert", "/pki/ca.crt"])
+                .unwrap();
+        assert_eq!(config.ca_key, Some(PathBuf::from("/pki/ca.key")));
+        assert_eq!(config.ca_cert, Some(PathBuf::from("/pki/ca.crt")));
     }
 
     #[test]

@@ -136,8 +136,10 @@ impl StackBuilder {
     // -----------------------------------------------------------------------------------------
     // Connections
 
-    /// The stack's PKI: every service, agent and client has an identity of its CA.
-    pub(super) fn pki(&self) -> &TestPki {
+    /// The stack's PKI: every service, agent and client has an identity of its CA. Known
+    /// before the stack starts, so a configuration can point at its files (e.g. the registry's
+    /// `--ca-key` at `pki().dir().join("ca.key")`).
+    pub fn pki(&self) -> &TestPki {
         &self.pki
     }
 
