@@ -58,6 +58,7 @@ const SERVICES: &[(&str, &[&str])] = &[
     ("everynode.v1.Pods", &["Get", "List", "Watch", "Delete"]),
     ("everynode.v1.Endpoints", &["List", "Watch"]),
     ("everynode.v1.Auth", &["WhoAmI"]),
+    ("everynode.v1.Bootstrap", &["CreateToken", "SignNode"]),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -270,7 +271,11 @@ async fn reflection_lists_every_service_with_exactly_its_rpcs_and_health_serves(
         ),
         (
             stack.addr(Service::Registry).to_string(),
-            &["everynode.v1.Nodes", "everynode.v1.Auth"][..],
+            &[
+                "everynode.v1.Nodes",
+                "everynode.v1.Auth",
+                "everynode.v1.Bootstrap",
+            ][..],
         ),
         (
             stack.addr(Service::Controller(0)).to_string(),

@@ -49,6 +49,18 @@ impl Cluster {
         }
     }
 
+    /// A cluster whose registry signs node certificates (bootstrap joins on).
+    async fn start_signing() -> Self {
+        let builder = Stack::builder();
+        let ca_key = builder.pki().dir().join("ca.key");
+        Self {
+            stack: builder
+                .configure_registry(move |c| c.ca_key = Some(ca_key.clone()))
+                .start()
+                .await,
+        }
+    }
+
     /// Starts a fake-runtime agent simulating `count` nodes `<prefix>-0…`, and waits for them.
     async fn agents(&mut self, prefix: &str, count: usize) {
         self.stack.agents(prefix, count, &[]).await;
@@ -1086,4 +1098,35 @@ async fn pki_node_adds_one_identity() {
             "{run:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn token_create_prints_a_token_an_agent_joins_with() {
+    let mut cluster = Cluster::start_signing().await;
+    let out = cluster
+        .enctl(&["token", "create", "--ttl", "10m", "--description", "rack 4"])
+        .await;
+    let token = out.ok().trim().to_string();
+    let (id, secret) = token.split_once('.').expect("<id>.<secret>");
+    assert_eq!((id.len(), secret.len()), (6, 16), "{token}");
+    assert!(
+        token
+            .chars()
+            .all(|c| c == '.' || c.is_ascii_lowercase() || c.is_ascii_digit()),
+        "{token}"
+    );
+    // A viewer may not make tokens.
+    let denied = cluster.enctl_as("viewer", &["token", "create"]).await;
+    assert!(denied.failed().contains("Forbidden"), "{denied:?}");
+
+    // An agent with only the token and the CA certificate joins.
+    let ca_cert = cluster.stack.pki().dir().join("ca.crt");
+    let mut config = cluster.stack.agent_config("joiner");
+    config.common.security = everynode_service::SecurityArgs::default();
+    config.bootstrap_token = Some(token.parse().unwrap());
+    config.ca_cert = Some(ca_cert);
+    cluster.stack.start_agent("joiner", config).await;
+    cluster.stack.wait_nodes(&["joiner".to_string()]).await;
+    let nodes = cluster.enctl(&["get", "nodes", "-o", "name"]).await;
+    assert!(nodes.ok().contains("node/joiner"), "{nodes:?}");
 }
