@@ -49,6 +49,15 @@ impl SecurityArgs {
             insecure: true,
         }
     }
+
+    /// Fails when neither flag is given: called by `main` before anything binds or connects,
+    /// so a binary started without credentials says so at once.
+    pub fn check(&self) -> Result<(), SecurityError> {
+        if self.credentials.is_none() && !self.insecure {
+            return Err(SecurityError::Unconfigured);
+        }
+        Ok(())
+    }
 }
 
 /// Why a binary cannot start with its security flags.

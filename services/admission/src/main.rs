@@ -8,6 +8,7 @@ use everynode_service::{Shutdown, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    config.common.security.check()?;
     let telemetry = telemetry::init("everynode-admission", &config.common)?;
     let shutdown = Shutdown::on_signals(config.common.shutdown_grace)?;
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;

@@ -784,3 +784,62 @@ async fn a_watch_resumed_from_a_version_reports_a_deletion_that_happened_since()
     );
     assert_eq!(meta(&event.object.unwrap()).name, "short-lived");
 }
+
+/// The binary, black-box: no credentials and no `--insecure` → it refuses to start, naming the
+/// flags; `--insecure` → it starts and warns (at every start).
+#[tokio::test]
+async fn the_binary_refuses_to_start_unsecured_and_warns_when_insecure() {
+    let binary = env!("CARGO_BIN_EXE_everynode-admission");
+    let refused = tokio::process::Command::new(binary)
+        .args(["--listen", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1"])
+        .env_remove("EVERYNODE_CREDENTIALS")
+        .env_remove("EVERYNODE_INSECURE")
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--credentials DIR") && stderr.contains("--insecure"),
+        "{stderr}"
+    );
+
+    let nats = NatsServer::start().await.unwrap();
+    for start in 1..=2 {
+        let mut child = tokio::process::Command::new(binary)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--insecure",
+                "--nats",
+                &nats.url(),
+            ])
+            .env_remove("EVERYNODE_CREDENTIALS")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
+            child.stderr.take().unwrap(),
+        ));
+        let mut seen = Vec::new();
+        let warned = tokio::time::timeout(WAIT, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let warning = line.contains("WARN") && line.contains("--insecure");
+                seen.push(line);
+                if warning {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(
+            warned,
+            Ok(true),
+            "start {start}: no --insecure warning in {seen:#?}"
+        );
+        child.kill().await.unwrap();
+    }
+}

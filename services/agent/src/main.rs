@@ -26,6 +26,9 @@ fn default_data_dir() -> PathBuf {
 async fn main() -> anyhow::Result<()> {
     let mut config = Config::parse();
     config.validate()?;
+    if config.bootstrap_token.is_none() {
+        config.common.security.check()?;
+    }
     config.data_dir.get_or_insert_with(default_data_dir);
     let telemetry = telemetry::init("everynode-agent", &config.common)?;
     let shutdown = Shutdown::on_signals(config.common.shutdown_grace)?;

@@ -8,6 +8,7 @@ use everynode_service::{Shutdown, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    config.common.security.check()?;
     config.validate()?;
     let telemetry = telemetry::init("everynode-controller", &config.common)?;
     let shutdown = Shutdown::on_signals(config.common.shutdown_grace)?;

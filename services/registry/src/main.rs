@@ -8,6 +8,7 @@ use everynode_service::{Shutdown, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    config.common.security.check()?;
     // Refuse an impossible lease configuration before binding or connecting.
     config.timing()?;
     let telemetry = telemetry::init("everynode-registry", &config.common)?;
