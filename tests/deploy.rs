@@ -133,6 +133,8 @@ fn accepted_env(bins: &BTreeMap<String, PathBuf>, bin: &str) -> BTreeSet<String>
         .expect("libs/service defines ServerArgs");
     let mut names = env_names(&own);
     names.extend(env_names(&shared[..split]));
+    // `--credentials` and `--insecure`, flattened into `CommonArgs`.
+    names.extend(env_names(&read("libs/service/src/security.rs")));
     if own.contains("ServerArgs") {
         names.extend(env_names(&shared[split..]));
     }
@@ -406,8 +408,19 @@ fn compose_runs_workspace_binaries_with_flags_they_accept() {
             .into_iter()
             .flatten()
         {
-            let volume = mount.as_str().expect("short syntax").split(':').next();
-            assert!(volumes.contains_key(volume.expect("a volume")), "{name}");
+            let mount = mount.as_str().expect("short syntax");
+            let volume = mount.split(':').next().expect("a volume");
+            if let Some(host) = volume.strip_prefix("./pki/") {
+                // Identities: only what this container needs, read-only; the CA key only for
+                // the registry, which signs node certificates.
+                assert!(mount.ends_with(":ro"), "{name}: {mount} must be read-only");
+                assert!(!host.is_empty() && host != "admin", "{name}: {mount}");
+                if host == "ca.key" {
+                    assert_eq!(name, "registry", "only the registry gets the CA key");
+                }
+                continue;
+            }
+            assert!(volumes.contains_key(volume), "{name}");
         }
     }
     assert_eq!(images.len(), 1, "one image for every service: {images:?}");
@@ -442,6 +455,18 @@ fn compose_services_listen_on_the_default_ports_and_find_each_other() {
             [format!("127.0.0.1:{port}:{port}")],
             "{name}"
         );
+        // Mutual TLS with this service's own identity, mounted read-only.
+        assert_eq!(
+            compose_env(service)
+                .get("EVERYNODE_CREDENTIALS")
+                .map(String::as_str),
+            Some("/credentials"),
+            "{name}"
+        );
+        assert!(
+            strings(&service["volumes"]).contains(&format!("./pki/{name}:/credentials:ro")),
+            "{name} mounts its own identity folder"
+        );
         // The healthcheck: `enctl … version` with every URL on this container's own server.
         let test = strings(&service["healthcheck"]["test"]);
         assert_eq!(test[0], "CMD");
@@ -453,7 +478,7 @@ fn compose_services_listen_on_the_default_ports_and_find_each_other() {
         for flag in ["--admission", "--registry", "--controller"] {
             assert_eq!(
                 flag_value(&test, flag),
-                Some(format!("http://127.0.0.1:{port}").as_str()),
+                Some(format!("https://127.0.0.1:{port}").as_str()),
                 "{name}'s healthcheck {flag}"
             );
         }
@@ -507,7 +532,15 @@ fn compose_runs_three_distinct_process_agents() {
         assert_eq!(port, default_port("everynode-registry"));
         let data_dir = &env["EVERYNODE_DATA_DIR"];
         let mounts = strings(&agent["volumes"]);
-        assert_eq!(mounts.len(), 1, "{name}");
+        assert_eq!(mounts.len(), 2, "{name}: data and credentials");
+        assert_eq!(
+            mounts[1],
+            format!(
+                "./pki/node-{}:{}:ro",
+                env["EVERYNODE_NODE_NAME"], env["EVERYNODE_CREDENTIALS"]
+            ),
+            "{name} presents its own node identity"
+        );
         let (volume, target) = mounts[0].split_once(':').expect("volume:path");
         assert_eq!(target, data_dir, "{name}'s data dir is not on its volume");
         volumes.insert(volume.to_string());
@@ -740,4 +773,57 @@ fn the_agent_daemon_set_is_a_valid_daemon_set() {
         .find(|v| v["name"] == mount["name"])
         .expect("the mounted volume");
     assert!(volume.get("hostPath").is_some(), "{volume}");
+}
+
+#[test]
+fn kubernetes_runs_everything_with_credentials() {
+    for (_, name, _) in servers() {
+        let docs = yaml_documents(&format!("deploy/k8s/{name}.yaml"));
+        let pod = &document(&docs, "Deployment")["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        let env = container_env(container);
+        assert_eq!(
+            env.get("EVERYNODE_CREDENTIALS"),
+            Some(&Some("/credentials".to_string())),
+            "{name}"
+        );
+        assert!(!env.contains_key("EVERYNODE_INSECURE"), "{name}");
+        for value in env.values().flatten() {
+            assert!(
+                !value.starts_with("http://"),
+                "{name}: {value} is plaintext"
+            );
+        }
+        let mount = container["volumeMounts"]
+            .as_array()
+            .expect("volumeMounts")
+            .iter()
+            .find(|m| m["mountPath"] == "/credentials")
+            .unwrap_or_else(|| panic!("{name}: no /credentials mount"));
+        assert_eq!(mount["readOnly"], true, "{name}");
+        let volume = pod["volumes"]
+            .as_array()
+            .expect("volumes")
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .expect("the credentials volume");
+        assert_eq!(
+            str_of(volume, "/secret/secretName"),
+            format!("everynode-{name}-credentials")
+        );
+    }
+    let agent = yaml_documents("deploy/k8s/agent.yaml");
+    let container = &document(&agent, "DaemonSet")["spec"]["template"]["spec"]["containers"][0];
+    let env = container_env(container);
+    assert!(
+        env.get("EVERYNODE_REGISTRY")
+            .and_then(Option::as_deref)
+            .is_some_and(|url| url.starts_with("https://")),
+        "{env:?}"
+    );
+    assert!(env.contains_key("EVERYNODE_BOOTSTRAP_TOKEN"), "{env:?}");
+    assert_eq!(
+        env.get("EVERYNODE_CA_CERT"),
+        Some(&Some("/bootstrap/ca.crt".to_string()))
+    );
 }

@@ -6,8 +6,7 @@
 
 use everynode_api::manifest;
 use everynode_api::v1::{
-    self, daemon_sets_client::DaemonSetsClient, nodes_client::NodesClient,
-    pods_client::PodsClient,
+    self, daemon_sets_client::DaemonSetsClient, nodes_client::NodesClient, pods_client::PodsClient,
 };
 use everynode_testkit::{Service, Stack};
 use tonic::Code;
@@ -39,7 +38,10 @@ fn denied<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, word
     let status = result.expect_err("the call should be refused");
     assert_eq!(status.code(), code, "{status:?}");
     for word in words {
-        assert!(status.message().contains(word), "{word:?} not in {status:?}");
+        assert!(
+            status.message().contains(word),
+            "{word:?} not in {status:?}"
+        );
     }
 }
 
@@ -223,9 +225,7 @@ async fn the_controller_s_identity_writes_status_but_deletes_nothing() {
     );
     denied(
         NodesClient::new(channel(&stack, "controller", Service::Registry))
-            .delete(v1::NodesDeleteRequest {
-                name: "n1".into(),
-            })
+            .delete(v1::NodesDeleteRequest { name: "n1".into() })
             .await,
         Code::PermissionDenied,
         &["everynode.v1.Nodes/Delete"],
@@ -249,7 +249,11 @@ async fn every_service_refuses_a_caller_without_a_certificate() {
             .who_am_i(v1::AuthWhoAmIRequest {})
             .await
             .expect_err("no certificate, no answer");
-        assert_eq!(status.code(), Code::Unauthenticated, "{service:?}: {status:?}");
+        assert_eq!(
+            status.code(),
+            Code::Unauthenticated,
+            "{service:?}: {status:?}"
+        );
         let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
         health
             .check(tonic_health::pb::HealthCheckRequest::default())
