@@ -679,7 +679,18 @@ fn kubernetes_services_listen_probe_and_publish_the_default_ports() {
         assert_eq!(strings(&container["args"]), [bin], "{name}");
         assert_eq!(container["ports"][0]["containerPort"], port, "{name}");
         for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
-            assert_eq!(container[probe]["grpc"]["port"], port, "{name} {probe}");
+            // enctl version against this server over TLS (kubelet grpc probes are plaintext).
+            let command = strings(&container[probe]["exec"]["command"]);
+            assert_eq!(command.first().map(String::as_str), Some("enctl"), "{name} {probe}");
+            assert_eq!(command.last().map(String::as_str), Some("version"), "{name} {probe}");
+            assert_eq!(flag_value(&command, "--credentials"), Some("/credentials"));
+            for flag in ["--admission", "--registry", "--controller"] {
+                assert_eq!(
+                    flag_value(&command, flag),
+                    Some(format!("https://127.0.0.1:{port}").as_str()),
+                    "{name} {probe} {flag}"
+                );
+            }
         }
         let accepted = accepted_env(&bins, bin);
         let env = container_env(container);
