@@ -681,8 +681,16 @@ fn kubernetes_services_listen_probe_and_publish_the_default_ports() {
         for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
             // enctl version against this server over TLS (kubelet grpc probes are plaintext).
             let command = strings(&container[probe]["exec"]["command"]);
-            assert_eq!(command.first().map(String::as_str), Some("enctl"), "{name} {probe}");
-            assert_eq!(command.last().map(String::as_str), Some("version"), "{name} {probe}");
+            assert_eq!(
+                command.first().map(String::as_str),
+                Some("enctl"),
+                "{name} {probe}"
+            );
+            assert_eq!(
+                command.last().map(String::as_str),
+                Some("version"),
+                "{name} {probe}"
+            );
             assert_eq!(flag_value(&command, "--credentials"), Some("/credentials"));
             for flag in ["--admission", "--registry", "--controller"] {
                 assert_eq!(
