@@ -66,6 +66,23 @@ pub struct GlobalArgs {
     pub request_timeout: Duration,
 }
 
+/// The flags the config module layers over the environment and the config file.
+impl From<&GlobalArgs> for crate::config::Flags {
+    fn from(args: &GlobalArgs) -> Self {
+        Self {
+            layer: crate::config::Layer {
+                admission: args.admission.clone(),
+                registry: args.registry.clone(),
+                controller: args.controller.clone(),
+                credentials: args.credentials.clone(),
+                insecure: args.insecure,
+            },
+            config: args.config.clone(),
+            context: args.context.clone(),
+        }
+    }
+}
+
 impl GlobalArgs {
     /// The namespace to use: `-n`, else `default`.
     pub fn namespace(&self) -> String {

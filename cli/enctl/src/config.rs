@@ -228,22 +228,6 @@ pub struct Flags {
     pub context: Option<String>,
 }
 
-impl From<&crate::cli::GlobalArgs> for Flags {
-    fn from(args: &crate::cli::GlobalArgs) -> Self {
-        Self {
-            layer: Layer {
-                admission: args.admission.clone(),
-                registry: args.registry.clone(),
-                controller: args.controller.clone(),
-                credentials: args.credentials.clone(),
-                insecure: args.insecure,
-            },
-            config: args.config.clone(),
-            context: args.context.clone(),
-        }
-    }
-}
-
 /// Where a setting came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
