@@ -46,7 +46,6 @@ use everynode_api::v1::endpoints_server::EndpointsServer;
 use everynode_api::v1::pods_server::PodsServer;
 use everynode_bus::async_nats::{self, jetstream};
 use everynode_bus::{Bus, Store};
-use everynode_core::model::Timestamp;
 use everynode_service::{
     CommonArgs, GrpcServer, Security, ServerArgs, ServingStatus, Shutdown, defaults,
 };
@@ -220,12 +219,6 @@ impl Config {
             )
         })
     }
-}
-
-/// The current time as a model timestamp: the one clock, [`Timestamp::now`], under the name
-/// the controller's modules use.
-pub fn now() -> Timestamp {
-    Timestamp::now()
 }
 
 /// Runs the controller on `listener` until `shutdown`, then drains: the read APIs stop, the

@@ -483,7 +483,7 @@ mod tests {
                 name: "p".into(),
                 namespace: "default".into(),
                 uid: uid.into(),
-                deletion_timestamp: deleting.then(crate::now),
+                deletion_timestamp: deleting.then(everynode_core::model::Timestamp::now),
                 ..Default::default()
             }),
             ..Default::default()

@@ -10,6 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use everynode_bus::DaemonSetKey;
+use everynode_core::model::Timestamp;
 use everynode_core::planner::BackoffUpdate;
 use everynode_core::planner::backoff::{self, BackoffState};
 use tokio::sync::Notify;
@@ -103,7 +104,7 @@ impl Term {
 
     /// Drops expired back-off entries (Kubernetes does this every minute).
     pub fn gc_backoff(&self) {
-        let now = crate::now();
+        let now = Timestamp::now();
         let mut all = self.backoff_lock();
         for state in all.values_mut() {
             backoff::gc(state, now);
@@ -146,7 +147,7 @@ mod tests {
     #[test]
     fn failed_pod_back_off_is_kept_per_daemonset_and_replaced_by_newer_entries() {
         let t = term();
-        let now = crate::now();
+        let now = Timestamp::now();
         t.store_backoff("ds", vec![update("n1", Duration::from_secs(1), now)]);
         t.store_backoff("other", vec![update("n1", Duration::from_secs(8), now)]);
         t.store_backoff("ds", vec![update("n1", Duration::from_secs(2), now)]);
@@ -162,7 +163,7 @@ mod tests {
     #[test]
     fn back_off_entries_expire_after_twice_the_maximum_delay() {
         let t = term();
-        let now = crate::now();
+        let now = Timestamp::now();
         let long_ago = Timestamp::from_seconds(now.seconds - 2 * 15 * 60 - 1);
         t.store_backoff(
             "ds",

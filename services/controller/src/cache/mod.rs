@@ -14,6 +14,7 @@ pub use nodes::{NodeCache, node_is_ready};
 pub use pods::{DAEMON_SET_KIND, PodCache};
 pub use revisions::RevisionCache;
 
+use everynode_core::model::Timestamp;
 use everynode_core::model::{ObjectMeta, Pod, PodCondition};
 
 use crate::informer::Informer;
@@ -71,14 +72,14 @@ pub fn mark_node_not_ready(pod: &mut Pod) {
             if ready.status == "True" {
                 ready.status = "False".to_string();
                 ready.reason = "NodeNotReady".to_string();
-                ready.last_transition_time = Some(crate::now());
+                ready.last_transition_time = Some(Timestamp::now());
             }
         }
         None => status.conditions.push(PodCondition {
             type_: "Ready".to_string(),
             status: "False".to_string(),
             reason: "NodeNotReady".to_string(),
-            last_transition_time: Some(crate::now()),
+            last_transition_time: Some(Timestamp::now()),
             ..Default::default()
         }),
     }

@@ -16,6 +16,7 @@
 //!    admission, only when it differs from the stored one. The plan's `requeue_after` becomes
 //!    a delayed re-queue.
 
+use everynode_core::model::Timestamp;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -343,7 +344,7 @@ async fn manage<E: Effects>(
         nodes: &nodes,
         pods: pods.as_slice(),
         revisions: &revisions,
-        now: crate::now(),
+        now: Timestamp::now(),
         backoff: &backoff,
         expectations_satisfied: satisfied,
     });
@@ -474,7 +475,7 @@ async fn create_and_delete<E: Effects>(
     create: Vec<PodToCreate>,
     delete: Vec<PodToDelete>,
 ) -> Vec<String> {
-    let now = crate::now();
+    let now = Timestamp::now();
     let creates: Vec<(String, PodToCreate)> = create
         .into_iter()
         .map(|mut c| {
@@ -600,7 +601,7 @@ async fn apply_revisions<E: Effects>(
             meta.uid = uuid::Uuid::new_v4().to_string();
         }
         if meta.creation_timestamp.is_none() {
-            meta.creation_timestamp = Some(crate::now());
+            meta.creation_timestamp = Some(Timestamp::now());
         }
         if meta.namespace.is_empty() {
             meta.namespace = namespace.to_string();
