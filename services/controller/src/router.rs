@@ -249,7 +249,6 @@ fn placement_may_differ(old: &Node, new: &Node) -> bool {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::time::Duration;
 
     use everynode_api::v1;
     use everynode_bus::{Entry, Listing};
@@ -260,8 +259,6 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::term::Settings;
-    use everynode_core::retry::Backoff;
 
     fn node(labels: &[(&str, &str)], taints: &[&str]) -> Node {
         Node {
@@ -355,13 +352,7 @@ mod tests {
         let router = Router::new(world);
         let term = Arc::new(Term::new(
             CancellationToken::new(),
-            &Settings {
-                workers: 1,
-                resync: Duration::from_secs(30),
-                command_concurrency: 1,
-                expectations_timeout: Duration::from_secs(300),
-                retry: Backoff::new(Duration::from_millis(5), Duration::from_secs(1)),
-            },
+            &crate::testing::settings(),
         ));
         router.set_active(Some(Arc::clone(&term)));
         (router, term)

@@ -121,16 +121,7 @@ mod tests {
     use super::*;
 
     fn term() -> Term {
-        Term::new(
-            CancellationToken::new(),
-            &Settings {
-                workers: 1,
-                resync: Duration::from_secs(30),
-                command_concurrency: 1,
-                expectations_timeout: Duration::from_secs(300),
-                retry: Backoff::new(Duration::from_millis(5), Duration::from_secs(1)),
-            },
-        )
+        Term::new(CancellationToken::new(), &crate::testing::settings())
     }
 
     fn update(node: &str, delay: Duration, at: Timestamp) -> BackoffUpdate {
