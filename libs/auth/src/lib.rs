@@ -15,6 +15,7 @@
 pub mod authz;
 pub mod identity;
 pub mod layer;
+pub mod nats;
 pub mod net;
 pub mod pki;
 pub mod tls;

@@ -87,6 +87,15 @@ pub enum PkiError {
     /// The CA key is not the key of the CA certificate.
     #[error("the CA key does not belong to the CA certificate")]
     KeyMismatch,
+    /// A NATS key or JWT could not be made or read.
+    #[error("NATS credentials in {}: {source}", path.display())]
+    Nats {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: crate::nats::NatsAuthError,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
@@ -413,6 +422,9 @@ pub enum Report {
     Created(Vec<String>),
     /// Nothing was written: it was all there.
     Unchanged,
+    /// The PKI existed but lacked NATS files (made before NATS authentication); these were
+    /// added.
+    NatsAdded(Vec<String>),
 }
 
 /// Makes a new PKI in `dir` (see the module docs). A `dir` that already holds a CA is left
@@ -422,7 +434,12 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Report, PkiError> {
         check_node_name(node)?;
     }
     if dir.join(CA_CERT).exists() || dir.join(CA_KEY).exists() {
-        return Ok(Report::Unchanged);
+        let added = ensure_nats(dir)?;
+        return Ok(if added.is_empty() {
+            Report::Unchanged
+        } else {
+            Report::NatsAdded(added)
+        });
     }
     make_dir(dir)?;
     let ca = Authority::generate()?;
@@ -441,6 +458,7 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Report, PkiError> {
         write_identity(dir, &folder, &ca, &IdentitySpec::node(node), validity)?;
         created.push(folder);
     }
+    ensure_nats(dir)?;
     Ok(Report::Created(created))
 }
 
@@ -476,9 +494,15 @@ pub fn add_identity(
     }
     let ca = Authority::load(dir)?;
     if dir.join(folder).join(TLS_CERT).exists() {
-        return Ok(Report::Unchanged);
+        let added = ensure_nats(dir)?;
+        return Ok(if added.is_empty() {
+            Report::Unchanged
+        } else {
+            Report::NatsAdded(added)
+        });
     }
     write_identity(dir, folder, &ca, spec, validity)?;
+    ensure_nats(dir)?;
     Ok(Report::Created(vec![folder.to_string()]))
 }
 
@@ -491,6 +515,96 @@ fn write_identity(
 ) -> Result<(), PkiError> {
     let issued = ca.issue(spec, validity)?;
     write_folder(&dir.join(folder), ca.cert_pem(), &issued)
+}
+
+/// The folder of the NATS seeds (`0700`, seeds `0600`).
+pub const NATS_DIR: &str = "nats";
+/// The generated nats-server configuration.
+pub const NATS_SERVER_CONF: &str = "nats-server.conf";
+
+/// Loads the NATS keys of the PKI in `dir`, making them if none exist yet.
+fn nats_keys(dir: &Path, added: &mut Vec<String>) -> Result<crate::nats::NatsKeys, PkiError> {
+    use crate::nats::{NatsKeys, SEED_FILES};
+    let nats_dir = dir.join(NATS_DIR);
+    let paths = SEED_FILES.map(|file| nats_dir.join(file));
+    let nats_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PkiError::Nats { path, source }
+    };
+    if paths.iter().all(|p| !p.exists()) {
+        let keys = NatsKeys::generate();
+        make_dir(&nats_dir)?;
+        let seeds = keys.seeds().map_err(nats_err(&nats_dir))?;
+        for (path, seed) in paths.iter().zip(&seeds) {
+            write_new(path, &format!("{seed}\n"))?;
+        }
+        let signer = nats_dir.join(NODE_SIGNER_FILE);
+        write_new(
+            &signer,
+            &crate::nats::node_signer_file(&keys).map_err(nats_err(&signer))?,
+        )?;
+        added.push(format!("{NATS_DIR}/"));
+        return Ok(keys);
+    }
+    let mut seeds = Vec::with_capacity(paths.len());
+    for path in &paths {
+        seeds.push(fs::read_to_string(path).map_err(io(path))?);
+    }
+    NatsKeys::from_seeds([&seeds[0], &seeds[1], &seeds[2], &seeds[3]]).map_err(nats_err(&nats_dir))
+}
+
+/// The file a registry reads (`--nats-node-signer`) to issue node credentials: the scoped
+/// signing key's seed and the account's public key.
+pub const NODE_SIGNER_FILE: &str = "node-signer.creds";
+
+/// Adds whatever NATS file the PKI in `dir` lacks: the keys, `nats-server.conf`, and a
+/// `nats.creds` in every identity folder. Returns what was added (nothing on a complete PKI).
+pub fn ensure_nats(dir: &Path) -> Result<Vec<String>, PkiError> {
+    use crate::nats::{CREDS_FILE, Role, node_creds};
+    let mut added = Vec::new();
+    let keys = nats_keys(dir, &mut added)?;
+    let conf = dir.join(NATS_SERVER_CONF);
+    if !conf.exists() {
+        let text = keys.server_config().map_err(|source| PkiError::Nats {
+            path: conf.clone(),
+            source,
+        })?;
+        write_new(&conf, &text)?;
+        added.push(NATS_SERVER_CONF.to_string());
+    }
+    let mut folders: Vec<String> = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().join(TLS_CERT).is_file() {
+            folders.push(name);
+        }
+    }
+    folders.sort();
+    for folder in folders {
+        let path = dir.join(&folder).join(CREDS_FILE);
+        if path.exists() {
+            continue;
+        }
+        let Some(role) = Role::of_folder(&folder) else {
+            continue;
+        };
+        let creds = match role {
+            Role::Node => node_creds(
+                &keys.node_signer,
+                &keys.account.public_key(),
+                folder.strip_prefix("node-").unwrap_or(&folder),
+            ),
+            role => keys.service_creds(role),
+        }
+        .map_err(|source| PkiError::Nats {
+            path: path.clone(),
+            source,
+        })?;
+        write_new(&path, &creds)?;
+        added.push(format!("{folder}/{CREDS_FILE}"));
+    }
+    Ok(added)
 }
 
 /// Writes `ca.crt`, `tls.crt` and `tls.key` into `folder` (created `0700`), each `0600`.
@@ -606,6 +720,64 @@ mod tests {
         assert_eq!(again, Report::Unchanged);
         assert_eq!(fs::read(tmp.path().join(CA_KEY)).unwrap(), before);
         assert!(!tmp.path().join("node-node-z").exists());
+    }
+
+    #[test]
+    fn nats_files_are_made_once_and_added_to_an_older_pki() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("pki");
+        init(&dir, &InitOptions::default()).unwrap();
+        add_node(&dir, "n1", None).unwrap();
+        let conf = fs::read_to_string(dir.join(NATS_SERVER_CONF)).unwrap();
+        assert!(conf.contains("resolver: MEMORY"), "{conf}");
+        for file in [
+            "admin/nats.creds",
+            "node-n1/nats.creds",
+            "nats/node-signer.nk",
+        ] {
+            let mode = fs::metadata(dir.join(file)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+        let mode = fs::metadata(dir.join(NATS_DIR))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+        // Adding a node never touches the server config.
+        add_node(&dir, "n2", None).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.join(NATS_SERVER_CONF)).unwrap(),
+            conf
+        );
+        assert_eq!(
+            init(&dir, &InitOptions::default()).unwrap(),
+            Report::Unchanged
+        );
+
+        // A PKI made before NATS authentication: the NATS files are added, nothing else.
+        fs::remove_dir_all(dir.join(NATS_DIR)).unwrap();
+        fs::remove_file(dir.join(NATS_SERVER_CONF)).unwrap();
+        for folder in ["admin", "viewer", "node-n1", "node-n2"] {
+            fs::remove_file(dir.join(folder).join("nats.creds")).unwrap();
+        }
+        let cert = fs::read_to_string(dir.join("admin").join(TLS_CERT)).unwrap();
+        let Report::NatsAdded(added) = init(&dir, &InitOptions::default()).unwrap() else {
+            panic!("the NATS files should have been added");
+        };
+        assert!(added.contains(&"nats-server.conf".to_string()), "{added:?}");
+        assert!(
+            added.contains(&"node-n2/nats.creds".to_string()),
+            "{added:?}"
+        );
+        assert!(dir.join("viewer/nats.creds").is_file());
+        assert_eq!(
+            fs::read_to_string(dir.join("admin").join(TLS_CERT)).unwrap(),
+            cert
+        );
+        assert_eq!(
+            init(&dir, &InitOptions::default()).unwrap(),
+            Report::Unchanged
+        );
     }
 
     #[test]

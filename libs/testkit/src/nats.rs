@@ -206,14 +206,46 @@ pub struct NatsServer {
     binary: PathBuf,
     port: u16,
     child: Option<Child>,
+    /// Operator-mode authentication: the generated `nats-server.conf` and the credentials the
+    /// readiness probe connects with. `None`: an open server.
+    auth: Option<Auth>,
     /// Dropped after `Drop::drop` has killed the process: store, ports files and log.
     dir: TempDir,
 }
 
+/// The files of an authenticated server.
+#[derive(Debug, Clone)]
+struct Auth {
+    config: PathBuf,
+    probe_creds: PathBuf,
+    probe_inbox: String,
+}
+
 impl NatsServer {
+    /// Starts a server with operator-mode authentication from the PKI in `pki_dir` (its
+    /// `nats-server.conf`, as `enctl pki init` writes it); the readiness probe connects with
+    /// `probe_creds` (any identity's `nats.creds` that may query JetStream) and its inbox
+    /// prefix `probe_inbox` (the only inbox those credentials may subscribe to).
+    pub async fn start_with_auth(
+        pki_dir: &Path,
+        probe_creds: &Path,
+        probe_inbox: &str,
+    ) -> Result<Self, Error> {
+        Self::start_inner(Some(Auth {
+            config: pki_dir.join("nats-server.conf"),
+            probe_creds: probe_creds.to_path_buf(),
+            probe_inbox: probe_inbox.to_owned(),
+        }))
+        .await
+    }
+
     /// Starts a server on a free loopback port with a fresh store, and waits until clients can
     /// connect and JetStream answers.
     pub async fn start() -> Result<Self, Error> {
+        Self::start_inner(None).await
+    }
+
+    async fn start_inner(auth: Option<Auth>) -> Result<Self, Error> {
         let binary = binary()?.path;
         let dir = tempfile::Builder::new()
             .prefix("everynode-nats-")
@@ -223,6 +255,7 @@ impl NatsServer {
             binary,
             port: 0,
             child: None,
+            auth,
             dir,
         };
         for sub in [server.store_dir(), server.ports_dir()] {
@@ -334,7 +367,11 @@ impl NatsServer {
             .open(&log_path)
             .map_err(io_error(format!("opening {}", log_path.display())))?;
         let port_arg = port.map_or_else(|| "-1".to_owned(), |port| port.to_string());
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some(auth) = &self.auth {
+            command.arg("--config").arg(&auth.config);
+        }
+        let child = command
             .arg("--jetstream")
             .args(["--addr", "127.0.0.1", "--port", &port_arg])
             .arg("--store_dir")
@@ -383,7 +420,7 @@ impl NatsServer {
                         "listening on port {port} instead of {expected_port:?}"
                     ));
                 }
-                Some(port) => match probe(port).await {
+                Some(port) => match probe(port, self.auth.as_ref()).await {
                     Ok(()) => return Ok(port),
                     Err(observed) => format!("port {port}: {observed}"),
                 },
@@ -429,9 +466,16 @@ fn parse_client_port(ports_json: &str) -> Option<u16> {
 }
 
 /// One readiness check: connect, then ask JetStream for the account info.
-async fn probe(port: u16) -> Result<(), String> {
+async fn probe(port: u16, auth: Option<&Auth>) -> Result<(), String> {
     let url = format!("nats://127.0.0.1:{port}");
-    let client = async_nats::ConnectOptions::new()
+    let options = match auth {
+        Some(auth) => async_nats::ConnectOptions::with_credentials_file(&auth.probe_creds)
+            .await
+            .map_err(|err| format!("reading {}: {err}", auth.probe_creds.display()))?
+            .custom_inbox_prefix(&auth.probe_inbox),
+        None => async_nats::ConnectOptions::new(),
+    };
+    let client = options
         .connection_timeout(Duration::from_secs(1))
         .connect(url.as_str())
         .await

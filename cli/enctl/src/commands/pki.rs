@@ -12,7 +12,7 @@ use crate::console::Console;
 use crate::error::CliError;
 
 /// The files of an identity folder, as the report lists them.
-const IDENTITY_FILES: &str = "ca.crt, tls.crt, tls.key";
+const IDENTITY_FILES: &str = "ca.crt, tls.crt, tls.key, nats.creds";
 
 /// Runs `enctl pki …`.
 pub fn run(console: &Console, command: PkiCommand) -> Result<(), CliError> {
@@ -57,6 +57,18 @@ pub fn init_report(dir: &Path, report: &Report) -> String {
                 dir.display()
             );
         }
+        Report::NatsAdded(files) => {
+            let mut out = format!(
+                "{} already holds a PKI made before NATS authentication; added the missing NATS \
+                 files:\n",
+                dir.display()
+            );
+            for file in files {
+                out.push_str(&format!("  {}\n", dir.join(file).display()));
+            }
+            out.push_str(&nats_server_line(dir));
+            return out;
+        }
         Report::Created(folders) => folders,
     };
     let mut out = format!("created a PKI in {}:\n", dir.display());
@@ -69,6 +81,11 @@ pub fn init_report(dir: &Path, report: &Report) -> String {
         out.push_str(&folder_line(dir, folder));
     }
     out.push_str(&format!(
+        "  {}/ (NATS operator, account and node-signer seeds: keep them secret)\n",
+        dir.join(pki::NATS_DIR).display()
+    ));
+    out.push_str(&nats_server_line(dir));
+    out.push_str(&format!(
         "Start each service with --credentials {}/<service>, each agent with --credentials \
          {}/node-<name>; run enctl with --credentials {}.\n",
         dir.display(),
@@ -78,12 +95,19 @@ pub fn init_report(dir: &Path, report: &Report) -> String {
     out
 }
 
+fn nats_server_line(dir: &Path) -> String {
+    format!(
+        "Run NATS with: nats-server -c {} -p 4222 -js -sd STORE\n",
+        dir.join(pki::NATS_SERVER_CONF).display()
+    )
+}
+
 /// What `pki node` says it did.
 pub fn node_report(dir: &Path, name: &str, report: &Report) -> String {
     let folder = dir.join(pki::node_folder(name));
     match report {
         Report::Unchanged => format!("{} already exists: nothing was changed\n", folder.display()),
-        Report::Created(_) => format!(
+        Report::NatsAdded(_) | Report::Created(_) => format!(
             "created node {name}'s identity:\n{}Start its agent with --credentials {}.\n",
             folder_line(dir, &pki::node_folder(name)),
             folder.display()
@@ -100,7 +124,7 @@ mod tests {
         let report = Report::Created(vec!["admission".into(), "node-n1".into()]);
         assert_eq!(
             init_report(Path::new("/pki"), &report),
-            "created a PKI in /pki:\n  /pki/ca.crt, /pki/ca.key (the certificate authority: keep ca.key secret)\n  /pki/admission/ (ca.crt, tls.crt, tls.key)\n  /pki/node-n1/ (ca.crt, tls.crt, tls.key)\nStart each service with --credentials /pki/<service>, each agent with --credentials /pki/node-<name>; run enctl with --credentials /pki/admin.\n"
+            "created a PKI in /pki:\n  /pki/ca.crt, /pki/ca.key (the certificate authority: keep ca.key secret)\n  /pki/admission/ (ca.crt, tls.crt, tls.key, nats.creds)\n  /pki/node-n1/ (ca.crt, tls.crt, tls.key, nats.creds)\n  /pki/nats/ (NATS operator, account and node-signer seeds: keep them secret)\nRun NATS with: nats-server -c /pki/nats-server.conf -p 4222 -js -sd STORE\nStart each service with --credentials /pki/<service>, each agent with --credentials /pki/node-<name>; run enctl with --credentials /pki/admin.\n"
         );
         assert_eq!(
             init_report(Path::new("/pki"), &Report::Unchanged),
@@ -113,7 +137,7 @@ mod tests {
         let created = Report::Created(vec!["node-n1".into()]);
         assert_eq!(
             node_report(Path::new("/pki"), "n1", &created),
-            "created node n1's identity:\n  /pki/node-n1/ (ca.crt, tls.crt, tls.key)\nStart its agent with --credentials /pki/node-n1.\n"
+            "created node n1's identity:\n  /pki/node-n1/ (ca.crt, tls.crt, tls.key, nats.creds)\nStart its agent with --credentials /pki/node-n1.\n"
         );
         assert_eq!(
             node_report(Path::new("/pki"), "n1", &Report::Unchanged),
