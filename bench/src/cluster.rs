@@ -92,6 +92,11 @@ impl Cluster {
         })
     }
 
+    /// NATS credentials of the operator (`admin`) of the stack's PKI.
+    pub fn admin_nats_auth(&self) -> everynode_bus::NatsAuth {
+        self.stack.pki().nats_auth("admin")
+    }
+
     /// The URL of the stack's nats-server (it runs until the cluster is dropped).
     pub fn nats_url(&self) -> String {
         self.stack.nats_url()

@@ -34,14 +34,15 @@ impl Limits {
 }
 
 /// Measures the limits against `url` for `duration` each, with `payload` bytes and `depth`
-/// operations in flight.
+/// operations in flight, connecting with `auth` (an identity that may create buckets).
 pub async fn measure(
     url: &str,
+    auth: &everynode_bus::NatsAuth,
     payload: usize,
     depth: usize,
     duration: Duration,
 ) -> anyhow::Result<Limits> {
-    let client = everynode_bus::connect(url, "bench-limit").await?;
+    let client = everynode_bus::connect_auth(url, "bench-limit", auth).await?;
     let request_reply_per_s = request_reply(&client, payload, depth, duration).await?;
     let js = jetstream::new(client.clone());
     let kv = js

@@ -185,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
             let nats = NatsServer::start().await?;
             let limits = limit::measure(
                 &nats.url(),
+                &everynode_bus::NatsAuth::Open,
                 payload,
                 depth,
                 Duration::from_secs_f64(seconds),
@@ -217,7 +218,14 @@ async fn main() -> anyhow::Result<()> {
             let duration = Duration::from_secs_f64(seconds);
             let nats = NatsServer::start().await?;
             let mut r = admission::run(&nats.url(), rate, depth, duration).await?;
-            let limits = limit::measure(&nats.url(), r.payload_bytes, depth, duration).await?;
+            let limits = limit::measure(
+                &nats.url(),
+                &everynode_bus::NatsAuth::Open,
+                r.payload_bytes,
+                depth,
+                duration,
+            )
+            .await?;
             let ratio = r.saturation_rate / limits.kv_create_per_s;
             print_table(
                 &format!(

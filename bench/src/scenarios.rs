@@ -143,6 +143,7 @@ pub async fn converge(
     // The ceiling, on the same nats-server with the services stopped.
     let limits = limit::measure(
         &cluster.nats_url(),
+        &cluster.admin_nats_auth(),
         pod_bytes,
         settings.command_concurrency,
         Duration::from_secs_f64(limit_seconds),

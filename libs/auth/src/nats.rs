@@ -123,6 +123,36 @@ pub fn inbox_prefix(role: Role, node_token: Option<&str>) -> String {
     }
 }
 
+/// The inbox prefix the user of a `.creds` file may subscribe to: node users (signed by the
+/// scoped node signer, so carrying `issuer_account`) get `_INBOX.node.<name>`, service users
+/// `_INBOX.<role>`.
+pub fn inbox_prefix_of_creds(creds: &str) -> Result<String, NatsAuthError> {
+    let bad = |reason: &str| NatsAuthError::Key {
+        what: "NATS credentials".into(),
+        reason: reason.into(),
+    };
+    let jwt = creds
+        .lines()
+        .skip_while(|line| !line.contains("BEGIN NATS USER JWT"))
+        .nth(1)
+        .map(str::trim)
+        .ok_or_else(|| bad("no user JWT (not a .creds file)"))?;
+    let claims = jwt
+        .split('.')
+        .nth(1)
+        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .ok_or_else(|| bad("the user JWT does not decode"))?;
+    let name = claims["name"].as_str().unwrap_or_default();
+    if claims["nats"]["issuer_account"].as_str().is_some() {
+        return Ok(inbox_prefix(Role::Node, Some(name)));
+    }
+    let role = Role::of_folder(name)
+        .filter(|role| *role != Role::Node)
+        .ok_or_else(|| bad(&format!("unknown user {name:?}")))?;
+    Ok(inbox_prefix(role, None))
+}
+
 /// One allowed subject and why it is needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
@@ -238,9 +268,18 @@ pub fn permissions(role: Role) -> Permissions {
             publish_deny: Vec::new(),
             responses: false,
         },
-        Role::Admission | Role::Registry | Role::Controller | Role::Admin => {
+        Role::Admin => Permissions {
+            subscribe: vec![rule(">", "the operator's identity may inspect anything")],
+            publish: vec![rule(
+                ">",
+                "the operator's identity may repair anything (streams, buckets, commands)",
+            )],
+            publish_deny: Vec::new(),
+            responses: true,
+        },
+        Role::Admission | Role::Registry | Role::Controller => {
             let mut publish_deny = Vec::new();
-            if !matches!(role, Role::Controller | Role::Admin) {
+            if role != Role::Controller {
                 publish_deny.push(rule(
                     "everynode.agent.>",
                     "only the controller (and an operator) may send commands to agents",
@@ -595,6 +634,19 @@ mod tests {
         );
         assert_eq!(claims["iss"], json!(keys.node_signer.public_key()));
         assert!(node_creds(&keys.node_signer, "A", "").is_err());
+    }
+
+    #[test]
+    fn the_inbox_prefix_follows_from_the_credentials() {
+        let keys = NatsKeys::generate();
+        let node = node_creds(&keys.node_signer, &keys.account.public_key(), "a.b").unwrap();
+        assert_eq!(inbox_prefix_of_creds(&node).unwrap(), "_INBOX.node.a_2Eb");
+        let controller = keys.service_creds(Role::Controller).unwrap();
+        assert_eq!(
+            inbox_prefix_of_creds(&controller).unwrap(),
+            "_INBOX.controller"
+        );
+        assert!(inbox_prefix_of_creds("not creds").is_err());
     }
 
     #[test]

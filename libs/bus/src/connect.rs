@@ -18,6 +18,35 @@ use tokio::time::Instant;
 
 use crate::error::Error;
 
+/// How a client proves who it is to NATS.
+#[derive(Clone, Default)]
+pub enum NatsAuth {
+    /// No credentials (`--insecure`, or a test's open server).
+    #[default]
+    Open,
+    /// A user JWT and seed (the text of a `.creds` file) and the inbox prefix the user's
+    /// permissions allow (replies to this client arrive below it, and only it may read them).
+    Credentials {
+        /// The `.creds` file's text.
+        creds: String,
+        /// The client's inbox prefix (`_INBOX.<role>` or `_INBOX.node.<node token>`).
+        inbox_prefix: String,
+    },
+}
+
+impl std::fmt::Debug for NatsAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the seed.
+        match self {
+            Self::Open => f.write_str("Open"),
+            Self::Credentials { inbox_prefix, .. } => f
+                .debug_struct("Credentials")
+                .field("inbox_prefix", inbox_prefix)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
 /// How long [`connect`] keeps retrying the first connection.
 pub const DEFAULT_INITIAL_WAIT: Duration = Duration::from_secs(30);
 /// Pauses between connection attempts: the project's retry policy from 50 ms doubling to 2 s,
@@ -30,8 +59,24 @@ pub async fn connect(url: &str, name: &str) -> Result<Client, Error> {
     connect_with(url, name, DEFAULT_INITIAL_WAIT).await
 }
 
+/// [`connect`] with credentials (`auth`): what every service and agent uses.
+pub async fn connect_auth(url: &str, name: &str, auth: &NatsAuth) -> Result<Client, Error> {
+    connect_full(url, name, auth, DEFAULT_INITIAL_WAIT).await
+}
+
 /// [`connect`] with a chosen time budget for the first connection (zero: one attempt).
 pub async fn connect_with(url: &str, name: &str, initial_wait: Duration) -> Result<Client, Error> {
+    connect_full(url, name, &NatsAuth::Open, initial_wait).await
+}
+
+/// [`connect_auth`] with a chosen time budget for the first connection (zero: one attempt).
+/// Unusable credentials fail at once; a refused authentication is not retried.
+pub async fn connect_full(
+    url: &str,
+    name: &str,
+    auth: &NatsAuth,
+    initial_wait: Duration,
+) -> Result<Client, Error> {
     let servers: Vec<String> = url
         .split(',')
         .map(str::trim)
@@ -42,7 +87,7 @@ pub async fn connect_with(url: &str, name: &str, initial_wait: Duration) -> Resu
     let mut attempt = 0u32;
     loop {
         attempt = attempt.saturating_add(1);
-        let err = match options(name).connect(servers.clone()).await {
+        let err = match options(name, auth)?.connect(servers.clone()).await {
             Ok(client) => {
                 tracing::info!(url, name, attempt, "connected to NATS");
                 return Ok(client);
@@ -68,9 +113,19 @@ pub async fn connect_with(url: &str, name: &str, initial_wait: Duration) -> Resu
     }
 }
 
-fn options(name: &str) -> ConnectOptions {
+fn options(name: &str, auth: &NatsAuth) -> Result<ConnectOptions, Error> {
     let client_name = name.to_owned();
-    ConnectOptions::new()
+    let options = match auth {
+        NatsAuth::Open => ConnectOptions::new(),
+        NatsAuth::Credentials {
+            creds,
+            inbox_prefix,
+        } => ConnectOptions::new()
+            .credentials(creds)
+            .map_err(|err| Error::nats("reading the NATS credentials (.creds)", err))?
+            .custom_inbox_prefix(inbox_prefix),
+    };
+    Ok(options
         .name(name)
         .connection_timeout(Duration::from_secs(5))
         .ping_interval(Duration::from_secs(10))
@@ -91,7 +146,7 @@ fn options(name: &str) -> ConnectOptions {
                     other => tracing::info!(client = %name, event = %other, "NATS event"),
                 }
             }
-        })
+        }))
 }
 
 /// The pause before connection attempt `attempt` (1-based): none before the first attempt

@@ -15,7 +15,9 @@ mod kv;
 pub mod names;
 mod setup;
 
-pub use connect::{DEFAULT_INITIAL_WAIT, connect, connect_with};
+pub use connect::{
+    DEFAULT_INITIAL_WAIT, NatsAuth, connect, connect_auth, connect_full, connect_with,
+};
 pub use error::{BoxError, Error, ErrorKind};
 pub use events::{
     PUBLISH_RETRY, ReceivedEvent, TRACEPARENT, decode_event, extract_context, inject_context,

@@ -27,6 +27,11 @@ pub struct SecurityArgs {
     )]
     pub credentials: Option<PathBuf>,
 
+    /// NATS credentials (`.creds`: user JWT and seed, as `enctl pki init` writes them). Default
+    /// with --credentials: `<credentials>/nats.creds`; with --insecure: none.
+    #[arg(long, env = "EVERYNODE_NATS_CREDS", value_name = "FILE")]
+    pub nats_creds: Option<PathBuf>,
+
     /// Run without TLS or authentication: anyone who reaches a port may do anything. For a
     /// throw-away machine only; a warning says so at every start.
     #[arg(long, env = "EVERYNODE_INSECURE")]
@@ -38,6 +43,7 @@ impl SecurityArgs {
     pub fn credentials(dir: impl Into<PathBuf>) -> Self {
         Self {
             credentials: Some(dir.into()),
+            nats_creds: None,
             insecure: false,
         }
     }
@@ -46,8 +52,30 @@ impl SecurityArgs {
     pub fn insecure() -> Self {
         Self {
             credentials: None,
+            nats_creds: None,
             insecure: true,
         }
+    }
+
+    /// The NATS credentials: `--nats-creds`, else `<credentials>/nats.creds`, else none (only
+    /// with `--insecure`). A missing or unusable file fails start-up with its path.
+    pub fn nats_auth(&self) -> Result<everynode_bus::NatsAuth, SecurityError> {
+        let path = match (&self.nats_creds, &self.credentials) {
+            (Some(file), _) => file.clone(),
+            (None, Some(dir)) => dir.join(everynode_auth::nats::CREDS_FILE),
+            (None, None) => return Ok(everynode_bus::NatsAuth::Open),
+        };
+        let failed = |reason: String| SecurityError::NatsCredentials {
+            path: path.clone(),
+            reason,
+        };
+        let creds = std::fs::read_to_string(&path).map_err(|err| failed(err.to_string()))?;
+        let inbox_prefix = everynode_auth::nats::inbox_prefix_of_creds(&creds)
+            .map_err(|err| failed(err.to_string()))?;
+        Ok(everynode_bus::NatsAuth::Credentials {
+            creds,
+            inbox_prefix,
+        })
     }
 
     /// Fails when neither flag is given: called by `main` before anything binds or connects,
@@ -69,6 +97,18 @@ pub enum SecurityError {
          `enctl pki init DIR`), or --insecure to run without TLS or authentication"
     )]
     Unconfigured,
+    /// The NATS credentials file is missing or unusable.
+    #[error(
+        "NATS credentials {}: {reason} (make them with `enctl pki init DIR`, or give \
+         --nats-creds FILE)",
+        path.display()
+    )]
+    NatsCredentials {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The credentials folder is not usable.
     #[error("--credentials: {0}")]
     Credentials(#[from] TlsError),

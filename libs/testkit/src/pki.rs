@@ -69,6 +69,40 @@ impl TestPki {
         self.folder(folder)
     }
 
+    /// The NATS credentials of the identity folder `name` (its `nats.creds`).
+    ///
+    /// # Panics
+    /// When the folder has no usable `nats.creds`.
+    pub fn nats_auth(&self, name: &str) -> everynode_bus::NatsAuth {
+        self.credentials(name)
+            .nats_auth()
+            .unwrap_or_else(|e| panic!("NATS credentials of {name}: {e}"))
+    }
+
+    /// NATS credentials for node `node` signed with the PKI's node signer (what a registry with
+    /// `--nats-node-signer` issues), without making an identity folder.
+    ///
+    /// # Panics
+    /// When the node signer cannot be read.
+    pub fn node_nats_auth(&self, node: &str) -> everynode_bus::NatsAuth {
+        use everynode_auth::nats;
+        let path = self
+            .dir
+            .path()
+            .join(pki::NATS_DIR)
+            .join(pki::NODE_SIGNER_FILE);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let (signer, account) =
+            nats::parse_node_signer_file(&text).unwrap_or_else(|e| panic!("{e}"));
+        let creds = nats::node_creds(&signer, &account, node).unwrap_or_else(|e| panic!("{e}"));
+        let inbox_prefix = nats::inbox_prefix_of_creds(&creds).unwrap_or_else(|e| panic!("{e}"));
+        everynode_bus::NatsAuth::Credentials {
+            creds,
+            inbox_prefix,
+        }
+    }
+
     /// The client TLS of the identity `name`.
     pub fn client(&self, name: &str) -> ClientTls {
         let tls =

@@ -12,7 +12,9 @@ async fn main() -> anyhow::Result<()> {
     let telemetry = telemetry::init("everynode-admission", &config.common)?;
     let shutdown = Shutdown::on_signals(config.common.shutdown_grace)?;
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
-    let nats = everynode_bus::connect(&config.common.nats, "everynode-admission").await?;
+    let nats_auth = config.common.security.nats_auth()?;
+    let nats =
+        everynode_bus::connect_auth(&config.common.nats, "everynode-admission", &nats_auth).await?;
     everynode_admission::run(config, listener, nats, shutdown).await?;
     telemetry.shutdown().await;
     Ok(())

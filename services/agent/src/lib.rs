@@ -19,7 +19,7 @@
 //!   kept in `<data-dir>/pki` and used as the credentials folder.
 //!
 //! Start-up order: with `--bootstrap-token`, get (or find) the node's credentials first; open
-//! KV `pods` (creating the bucket if nobody has yet), recover this node's
+//! KV `pods` (waiting until the services have created it), recover this node's
 //! pods from it, subscribe to pod commands, then join the registry — so the node is never
 //! announced before it can take commands. On shutdown (SIGTERM) the agent stops taking
 //! commands and heartbeating, leaves every pod running, flushes pending status writes and
@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use everynode_api::v1;
 use everynode_bus::async_nats::{self, jetstream};
-use everynode_bus::{Bucket, PodKey, Store, bucket_config};
+use everynode_bus::{PodKey, Store};
 use everynode_core::retry::Backoff;
 use everynode_service::{Security, SecurityArgs, Shutdown};
 
@@ -70,11 +70,12 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// credentials fail at once.
 pub async fn connect(
     url: &str,
+    auth: &everynode_bus::NatsAuth,
     shutdown: &Shutdown,
 ) -> Result<Option<async_nats::Client>, everynode_bus::Error> {
     loop {
         let attempt = tokio::select! {
-            attempt = everynode_bus::connect(url, "everynode-agent") => attempt,
+            attempt = everynode_bus::connect_auth(url, "everynode-agent", auth) => attempt,
             () = shutdown.signal() => return Ok(None),
         };
         match attempt {
@@ -87,8 +88,9 @@ pub async fn connect(
     }
 }
 
-/// Opens KV `pods`, creating it (never changing it) if it does not exist yet; retries while
-/// JetStream is unavailable. `None` if shutdown came first.
+/// Opens KV `pods`, waiting (with back-off) until the services have created it: an agent never
+/// creates or changes a bucket (its NATS credentials do not allow it). `None` if shutdown came
+/// first.
 async fn open_pods_store(
     js: &jetstream::Context,
     retry_max: Duration,
@@ -99,10 +101,7 @@ async fn open_pods_store(
         match Store::open(js).await {
             Ok(store) => return Some(store),
             Err(err) => {
-                tracing::warn!(error = %err, "KV bucket pods not available yet; creating it or waiting");
-                if let Err(err) = js.create_key_value(bucket_config(Bucket::Pods, 1)).await {
-                    tracing::debug!(error = %err, "creating KV bucket pods");
-                }
+                tracing::warn!(error = %err, "KV bucket pods not available yet; waiting for the services to create it");
             }
         }
         let delay = retries.next_delay().unwrap_or(retry_max);

@@ -13,7 +13,9 @@ async fn main() -> anyhow::Result<()> {
     let telemetry = telemetry::init("everynode-controller", &config.common)?;
     let shutdown = Shutdown::on_signals(config.common.shutdown_grace)?;
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
-    let nats = everynode_bus::connect(&config.common.nats, "everynode-controller").await?;
+    let nats_auth = config.common.security.nats_auth()?;
+    let nats = everynode_bus::connect_auth(&config.common.nats, "everynode-controller", &nats_auth)
+        .await?;
     everynode_controller::run(config, listener, nats, shutdown).await?;
     telemetry.shutdown().await;
     Ok(())

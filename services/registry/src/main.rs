@@ -14,7 +14,9 @@ async fn main() -> anyhow::Result<()> {
     let telemetry = telemetry::init("everynode-registry", &config.common)?;
     let shutdown = Shutdown::on_signals(config.common.shutdown_grace)?;
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
-    let nats = everynode_bus::connect(&config.common.nats, "everynode-registry").await?;
+    let nats_auth = config.common.security.nats_auth()?;
+    let nats =
+        everynode_bus::connect_auth(&config.common.nats, "everynode-registry", &nats_auth).await?;
     everynode_registry::run(config, listener, nats, shutdown).await?;
     telemetry.shutdown().await;
     Ok(())

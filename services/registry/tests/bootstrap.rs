@@ -445,9 +445,13 @@ async fn without_a_ca_key_joins_are_off_and_a_refused_agent_stops_with_the_reaso
     let mut config = stack.agent_config("refused");
     joining(&mut config, token, stack.pki().dir().join(pki::CA_CERT));
     let data_dir = config.data_dir.clone().unwrap();
-    let nats = everynode_bus::connect(&stack.nats_url(), "agent refused")
-        .await
-        .unwrap();
+    let nats = everynode_bus::connect_auth(
+        &stack.nats_url(),
+        "agent refused",
+        &stack.pki().node_nats_auth("refused"),
+    )
+    .await
+    .unwrap();
     let ended = tokio::time::timeout(
         WAIT,
         everynode_agent::run(config, nats, Shutdown::new(Duration::from_secs(5))),

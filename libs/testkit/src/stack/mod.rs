@@ -119,7 +119,9 @@ impl Slot {
     }
 
     async fn run_on(&mut self, listener: TcpListener, settings: &StackBuilder, nats_url: &str) {
-        let nats = settings.connect_nats(nats_url, &self.name).await;
+        // Slots are named after their service ("controller 2" is a controller).
+        let identity = self.name.split(' ').next().unwrap_or_default().to_owned();
+        let nats = settings.connect_nats(nats_url, &self.name, &identity).await;
         let launch = Arc::clone(&self.launch);
         self.served = Some(Served::on(
             &self.name,
@@ -269,12 +271,17 @@ impl Stack {
     }
 
     async fn start_with(settings: StackBuilder) -> Self {
-        let nats = NatsServer::start()
-            .await
-            .unwrap_or_else(|e| panic!("starting nats-server: {e}"));
+        let pki = settings.pki();
+        let nats = NatsServer::start_with_auth(
+            pki.dir(),
+            &pki.folder("admin").join(everynode_auth::nats::CREDS_FILE),
+            &everynode_auth::nats::inbox_prefix(everynode_auth::nats::Role::Admin, None),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("starting nats-server: {e}"));
         let url = nats.url();
         // The services create the stream and buckets (`Bus::ensure`) before they serve.
-        let client = settings.connect_nats(&url, "stack").await;
+        let client = settings.connect_nats(&url, "stack", "admin").await;
         let admission = Slot::spawn(
             "admission".into(),
             launch(settings.admission_config(&url), everynode_admission::run),
@@ -520,10 +527,23 @@ impl Stack {
     }
 
     async fn spawn_agent(&self, name: &str, config: &everynode_agent::Config) -> Task<String> {
-        let nats = self
-            .settings
-            .connect_nats(&self.nats.url(), &format!("agent {name}"))
-            .await;
+        let pki = self.settings.pki();
+        let auth = if config.common.security.credentials.is_some() {
+            config
+                .common
+                .security
+                .nats_auth()
+                .unwrap_or_else(|e| panic!("agent {name}'s NATS credentials: {e}"))
+        } else {
+            // A node joining with a bootstrap token: its NATS credentials are signed by the
+            // node signer, as a registry with --nats-node-signer would issue them.
+            let node = config.node_name.clone().unwrap_or_else(|| name.to_owned());
+            pki.node_nats_auth(&node)
+        };
+        let url = self.nats.url();
+        let nats = everynode_bus::connect_auth(&url, &format!("agent {name}"), &auth)
+            .await
+            .unwrap_or_else(|e| panic!("agent {name} connecting to NATS at {url}: {e}"));
         let config = config.clone();
         Task::spawn(&format!("agent {name}"), move |shutdown| async move {
             everynode_agent::run(config, nats, shutdown)

@@ -153,9 +153,16 @@ impl StackBuilder {
         self.pki.channel("admin", &self.url(addr))
     }
 
-    /// A NATS connection named `name`, for a service, an agent or the stack itself.
-    pub(super) async fn connect_nats(&self, url: &str, name: &str) -> async_nats::Client {
-        everynode_bus::connect(url, name)
+    /// A NATS connection named `name` with the NATS credentials of identity folder `identity`,
+    /// for a service or the stack itself.
+    pub(super) async fn connect_nats(
+        &self,
+        url: &str,
+        name: &str,
+        identity: &str,
+    ) -> async_nats::Client {
+        let auth = self.pki.nats_auth(identity);
+        everynode_bus::connect_auth(url, name, &auth)
             .await
             .unwrap_or_else(|e| panic!("{name} connecting to NATS at {url}: {e}"))
     }
