@@ -429,6 +429,14 @@ fn compose_runs_workspace_binaries_with_flags_they_accept() {
     assert!(str_of(nats, "/image").starts_with("nats:2.10"));
     let args = strings(&nats["command"]);
     assert!(args.contains(&"-js".to_string()));
+    // Authenticated: the operator-mode configuration `enctl pki init` writes.
+    assert_eq!(flag_value(&args, "-c"), Some("/etc/nats/nats-server.conf"));
+    assert!(
+        strings(&nats["volumes"])
+            .iter()
+            .any(|v| v == "./pki/nats-server.conf:/etc/nats/nats-server.conf:ro"),
+        "the generated nats-server.conf is mounted"
+    );
     assert_eq!(flag_value(&args, "-sd"), Some("/data"));
     assert_eq!(flag_value(&args, "-m"), Some("8222"));
     let check = strings(&nats["healthcheck"]["test"]).join(" ");
@@ -661,6 +669,11 @@ fn kubernetes_services_listen_probe_and_publish_the_default_ports() {
         &document(&nats, "StatefulSet")["spec"]["template"]["spec"]["containers"][0]["args"],
     );
     assert!(nats_args.contains(&"-js".to_string()), "{nats_args:?}");
+    assert_eq!(
+        flag_value(&nats_args, "-c"),
+        Some("/etc/nats-auth/nats-server.conf"),
+        "NATS runs with the generated operator-mode configuration"
+    );
 
     let mut images = BTreeSet::new();
     for (bin, name, port) in servers() {

@@ -292,9 +292,27 @@ async fn a_node_reads_and_writes_only_its_own_pod_keys() {
         .await
         .unwrap_or_else(|e| panic!("a node opens the existing bucket: {e}"));
 
-    store.put("n1.ns.a", "mine".into()).await.unwrap();
+    // An empty value is a valid (empty) Pod message, so the bus's Store can list it.
+    store.put("n1.ns.a", "".into()).await.unwrap();
     let mine = store.get("n1.ns.a").await.unwrap();
-    assert_eq!(mine.as_deref(), Some(&b"mine"[..]));
+    assert_eq!(mine.as_deref(), Some(&b""[..]));
+    // Listing its own keys (what an agent does at start-up) works through the bus's Store.
+    let pods: everynode_bus::Store<everynode_bus::PodKey, everynode_api::v1::Pod> =
+        everynode_bus::Store::open(&jetstream::new(n1.client.clone()))
+            .await
+            .unwrap();
+    let own = pods
+        .list_filtered(&everynode_bus::KeyFilter::node(
+            &everynode_bus::NodeKey::new("n1").unwrap(),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("a node lists its own keys: {e}"));
+    assert_eq!(own.entries.len(), 1, "only its own key");
+    // Listing every node's keys is refused.
+    let all = pods.list().await;
+    assert!(all.is_err(), "a node listed every key");
+    n1.expect_violation("$JS.API.CONSUMER.CREATE.KV_pods.")
+        .await;
     store.delete("n1.ns.a").await.unwrap();
     assert_eq!(observer.get("n1.ns.a").await.unwrap(), None);
 

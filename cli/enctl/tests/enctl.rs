@@ -1022,14 +1022,21 @@ async fn pki_init_writes_private_files_once() {
         "node-n2",
     ] {
         assert!(
-            out.contains(&format!("  {d}/{folder}/ (ca.crt, tls.crt, tls.key)\n")),
+            out.contains(&format!(
+                "  {d}/{folder}/ (ca.crt, tls.crt, tls.key, nats.creds)\n"
+            )),
             "{out}"
         );
         assert_eq!(mode(&dir.join(folder)), 0o700, "{folder}");
-        for file in ["ca.crt", "tls.crt", "tls.key"] {
+        for file in ["ca.crt", "tls.crt", "tls.key", "nats.creds"] {
             assert_eq!(mode(&dir.join(folder).join(file)), 0o600, "{folder}/{file}");
         }
     }
+    assert_eq!(mode(&dir.join("nats")), 0o700);
+    assert_eq!(mode(&dir.join("nats-server.conf")), 0o600);
+    assert!(out.contains(&format!(
+        "Run NATS with: nats-server -c {d}/nats-server.conf -p 4222 -js -sd STORE\n"
+    )));
     assert_eq!(mode(&dir.join("ca.key")), 0o600);
     assert_eq!(mode(&dir.join("ca.crt")), 0o600);
 
@@ -1076,7 +1083,7 @@ async fn pki_node_adds_one_identity() {
     assert_eq!(
         added.ok(),
         format!(
-            "created node n1's identity:\n  {d}/node-n1/ (ca.crt, tls.crt, tls.key)\nStart its agent with --credentials {d}/node-n1.\n"
+            "created node n1's identity:\n  {d}/node-n1/ (ca.crt, tls.crt, tls.key, nats.creds)\nStart its agent with --credentials {d}/node-n1.\n"
         )
     );
     for file in ["ca.crt", "tls.crt", "tls.key"] {

@@ -215,8 +215,16 @@ pub fn permissions(role: Role) -> Permissions {
                     ),
                     rule(
                         format!("$JS.API.DIRECT.GET.{pods_stream}.$KV.{pods}.{node}.>"),
-                        "read its own keys (direct get by subject); nothing wider: the agent \
-                         never lists or watches the bucket, so it gets no consumer at all",
+                        "read its own keys (direct get by subject)",
+                    ),
+                    rule(
+                        format!("$JS.API.CONSUMER.CREATE.{pods_stream}.*.$KV.{pods}.{node}.>"),
+                        "list its own keys at start-up (recovery): a named ordered consumer, \
+                         the filter in the subject so it can only cover this node's keys",
+                    ),
+                    rule(
+                        format!("$JS.FC.{pods_stream}.>"),
+                        "flow-control answers of that consumer",
                     ),
                 ],
                 publish_deny: Vec::new(),
@@ -246,7 +254,7 @@ pub fn permissions(role: Role) -> Permissions {
                 ),
                 rule(
                     format!("$JS.API.CONSUMER.CREATE.{pods_stream}.*.>"),
-                    "list/watch keys with ordered consumers",
+                    "list the simulated nodes' keys with named ordered consumers",
                 ),
                 rule(format!("$JS.FC.{pods_stream}.>"), "flow control"),
             ],
@@ -681,7 +689,9 @@ mod tests {
         assert!(
             node.publish
                 .iter()
-                .all(|r| r.subject.contains(NAME_TEMPLATE) || r.subject.contains("STREAM.INFO"))
+                .all(|r| r.subject.contains(NAME_TEMPLATE)
+                    || r.subject.contains("STREAM.INFO")
+                    || r.subject.starts_with("$JS.FC."))
         );
     }
 }

@@ -243,11 +243,19 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
             .map_err(|err| Error::nats(what.clone(), err))?
             .state
             .last_sequence;
+        let deliver_subject = self.client.new_inbox();
+        // A named consumer is created on `$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`:
+        // with the filter in the subject, NATS permissions can limit a node to its own keys.
+        let name = format!(
+            "list-{}",
+            deliver_subject.rsplit('.').next().unwrap_or_default()
+        );
         let consumer = self
             .kv
             .stream
             .create_consumer(push::OrderedConfig {
-                deliver_subject: self.client.new_inbox(),
+                name: Some(name),
+                deliver_subject,
                 description: Some(format!("everynode list of {}", K::BUCKET)),
                 filter_subject: format!("{}{}", self.kv.prefix, filter.pattern()),
                 deliver_policy: DeliverPolicy::LastPerSubject,
