@@ -253,8 +253,12 @@ pub fn permissions(role: Role) -> Permissions {
                     "read keys of the simulated nodes",
                 ),
                 rule(
+                    format!("$JS.API.CONSUMER.CREATE.{pods_stream}"),
+                    "list every simulated node's keys (an unnamed ordered consumer)",
+                ),
+                rule(
                     format!("$JS.API.CONSUMER.CREATE.{pods_stream}.*.>"),
-                    "list the simulated nodes' keys with named ordered consumers",
+                    "list some simulated nodes' keys with named ordered consumers",
                 ),
                 rule(format!("$JS.FC.{pods_stream}.>"), "flow control"),
             ],
