@@ -311,8 +311,7 @@ async fn a_node_reads_and_writes_only_its_own_pod_keys() {
     // Listing every node's keys is refused.
     let all = pods.list().await;
     assert!(all.is_err(), "a node listed every key");
-    n1.expect_violation("$JS.API.CONSUMER.CREATE.KV_pods.")
-        .await;
+    n1.expect_violation("$JS.API.CONSUMER.CREATE.KV_pods").await;
     store.delete("n1.ns.a").await.unwrap();
     assert_eq!(observer.get("n1.ns.a").await.unwrap(), None);
 
