@@ -272,6 +272,9 @@ impl<R: Runtime> Agent<R> {
         if meta.name.is_empty() || meta.uid.is_empty() {
             return rejected("the pod needs metadata.name and metadata.uid");
         }
+        if let Err(err) = crate::names::check_pod_uid(&meta.uid) {
+            return rejected(err.to_string());
+        }
         let (namespace, name, uid) = (meta.namespace.clone(), meta.name.clone(), meta.uid.clone());
         let Some(spec) = pod.spec.as_mut() else {
             return rejected("the pod has no spec");
@@ -287,6 +290,16 @@ impl<R: Runtime> Agent<R> {
         }
         if spec.containers.is_empty() {
             return rejected("the pod has no containers");
+        }
+        for container in spec
+            .init_containers
+            .iter()
+            .chain(&spec.containers)
+            .chain(&spec.ephemeral_containers)
+        {
+            if let Err(err) = crate::names::check_container_name(&container.name) {
+                return rejected(err.to_string());
+            }
         }
         let key = match PodKey::new(node.name(), &namespace, &name) {
             Ok(key) => key,

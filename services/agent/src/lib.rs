@@ -9,6 +9,11 @@
 //!   restart; [`commands`]: the request/reply subscription feeding it;
 //! - [`runtime`]: the [`runtime::Runtime`] trait, with [`runtime::process`] (real process
 //!   groups) and [`runtime::fake`] (timers only, for `--simulate`);
+//! - confinement of the process runtime: [`names`] (uids, container names and pod directories
+//!   from commands), [`security`] (run-as user and groups, `runAsNonRoot`, what needs
+//!   `--allow-privileged`), [`cgroup`] (a cgroup per pod and container: limits, OOM kills,
+//!   killing everything), [`confine`] (joining the cgroup and dropping to the user before
+//!   `exec`), [`logs`] (log rotation);
 //! - [`probe`]: startup, liveness and readiness probes (exec, tcpSocket, httpGet over HTTP or
 //!   HTTPS, grpc) and their thresholds; [`process_group`]: signalling a container's group;
 //! - pure parts, unit-tested: [`status`] (phase and conditions from container states),
@@ -28,17 +33,22 @@
 pub mod agent;
 pub mod backoff;
 pub mod bootstrap;
+pub mod cgroup;
 pub mod commands;
 pub mod config;
+pub mod confine;
 pub mod env;
 pub mod error;
 pub mod host;
 pub mod join;
+pub mod logs;
+pub mod names;
 pub mod pods;
 pub mod probe;
 pub mod process_group;
 pub mod procfs;
 pub mod runtime;
+pub mod security;
 pub mod status;
 
 use std::path::PathBuf;
@@ -203,11 +213,8 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
     };
     match config.runtime {
         RuntimeKind::Process => {
-            let pods_dir = data_dir.join("pods");
-            std::fs::create_dir_all(&pods_dir).map_err(|source| Error::PodsDir {
-                path: pods_dir.clone(),
-                source,
-            })?;
+            prepare_data_dir(&data_dir)?;
+            let cgroups = cgroups(&config);
             let runtime = ProcessRuntime::new(
                 ProcessConfig {
                     data_dir,
@@ -217,6 +224,9 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
                     container_path: config.container_path.clone(),
                     node_name: parts.nodes.name().to_owned(),
                     allocatable: parts.template.facts.capacity.clone(),
+                    allow_privileged: config.process.allow_privileged,
+                    log_limits: config.process.log_limits(),
+                    cgroups,
                 },
                 shutdown.clone(),
             );
@@ -231,6 +241,58 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
             });
             shutdown.spawn(runtime.clone().run(shutdown.clone()));
             serve(&config, parts, runtime).await
+        }
+    }
+}
+
+/// Makes the process runtime's directories: `<data-dir>/pods` (mode 0711: pods reach their
+/// own directory, nobody lists the others) and `<data-dir>/state` (0700: the agent's alone).
+/// The data dir itself gets `o+x` if it lacks it, so that a pod running as another user can
+/// reach its directory.
+fn prepare_data_dir(data_dir: &std::path::Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| Error::PodsDir { path, source }
+    };
+    std::fs::create_dir_all(data_dir).map_err(fail(data_dir))?;
+    names::ensure_real_dir(data_dir).map_err(fail(data_dir))?;
+    let mode = std::fs::metadata(data_dir)
+        .map_err(fail(data_dir))?
+        .permissions()
+        .mode();
+    if mode & 0o001 == 0 {
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(mode | 0o001))
+            .map_err(fail(data_dir))?;
+    }
+    for (name, mode) in [("pods", 0o711), ("state", 0o700)] {
+        let dir = names::checked_dir(data_dir, name, mode).map_err(fail(&data_dir.join(name)))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))
+            .map_err(fail(&dir))?;
+    }
+    Ok(())
+}
+
+/// The pods' cgroups, or `None` (said once, with the reason).
+fn cgroups(config: &Config) -> Option<cgroup::Cgroups> {
+    let parent = &config.process.cgroup_parent;
+    match cgroup::detect_host() {
+        cgroup::Detection::Usable(hierarchy) => {
+            let shown = hierarchy.to_string();
+            match cgroup::Cgroups::new(hierarchy, parent) {
+                Ok(cgroups) => {
+                    tracing::info!(cgroups = %shown, parent, "pods get a cgroup each: memory and cpu limits are enforced");
+                    Some(cgroups)
+                }
+                Err(err) => {
+                    tracing::warn!(cgroups = %shown, parent, error = %err, "cgroups are off: the parent cgroup cannot be set up; limits are not enforced and pods are killed by process group only");
+                    None
+                }
+            }
+        }
+        cgroup::Detection::Off(reason) => {
+            tracing::warn!(%reason, "cgroups are off: limits are not enforced and pods are killed by process group only");
+            None
         }
     }
 }

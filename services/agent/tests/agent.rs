@@ -23,7 +23,7 @@ use everynode_bus::{Bus, Change, KeyFilter, NodeKey, PodKey, Store};
 use everynode_service::SecurityArgs;
 use everynode_service::Shutdown;
 use everynode_testkit::pki::TestPki;
-use everynode_testkit::{NatsServer, eventually};
+use everynode_testkit::{NatsServer, TestCgroups, eventually};
 use futures::StreamExt;
 use prost::Message;
 use tokio::task::JoinHandle;
@@ -36,6 +36,7 @@ struct Bed {
     client: async_nats::Client,
     pods: Store<PodKey, v1::Pod>,
     dir: tempfile::TempDir,
+    cgroups: TestCgroups,
 }
 
 async fn bed() -> Bed {
@@ -50,6 +51,7 @@ async fn bed() -> Bed {
         client,
         pods,
         dir: tempfile::tempdir().unwrap(),
+        cgroups: TestCgroups::new(),
     }
 }
 
@@ -63,6 +65,7 @@ impl Bed {
         config.tuning.min_grace = Duration::ZERO;
         config.tuning.retry_max = Duration::from_secs(1);
         config.common.shutdown_grace = Duration::from_secs(5);
+        config.process.cgroup_parent = self.cgroups.parent().to_owned();
         config
     }
 
@@ -402,7 +405,8 @@ async fn a_pod_process_runs_with_its_environment_and_becomes_ready() {
         !env.contains("EVERYNODE_") && !env.contains("CARGO"),
         "the agent's environment leaked:\n{env}"
     );
-    let log = std::fs::read_to_string(dir.join("app.log")).unwrap();
+    let state = bed.dir.path().join("node-a").join("state").join("uid-web");
+    let log = std::fs::read_to_string(state.join("app.log")).unwrap();
     assert!(log.contains("hello from web"), "{log}");
 
     let reply = command(&bed.client, "node-a", delete("default", "web", "uid-web")).await;
@@ -793,6 +797,8 @@ impl Binary {
                 "127.0.0.1",
                 "--crash-backoff-base",
                 "200ms",
+                "--cgroup-parent",
+                bed.cgroups.parent(),
             ])
             .env_remove("EVERYNODE_NODE_NAME")
             .stdin(Stdio::null())

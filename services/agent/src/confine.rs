@@ -1,0 +1,95 @@
+//! Putting a new process where it belongs before it runs anything: into its container's
+//! cgroups, under its container's user and groups, with `no_new_privs` when the container
+//! disallows privilege escalation.
+//!
+//! Everything is done in the child between `fork` and `exec` (a `pre_exec` hook), in this
+//! order: write `0` to each `cgroup.procs` file (opened by the agent before the fork, so the
+//! child needs no path lookup and no privilege for it), `setgroups`, `setgid`, `setuid`, then
+//! `PR_SET_NO_NEW_PRIVS`. No process of a container ever runs outside its cgroup or with the
+//! agent's credentials, not even for an instant, and a failure of any step fails the spawn.
+//!
+//! This module holds the agent's only `unsafe` code: registering the hook. The hook itself
+//! only makes async-signal-safe system calls on data prepared before the fork (no allocation,
+//! no locks), as `fork` in a multi-threaded process requires.
+
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+
+use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+
+use crate::cgroup::open_procs;
+use crate::security::Identity;
+
+/// How the processes of one container are confined.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Confinement {
+    /// The `cgroup.procs` files of the container's cgroups (empty when cgroups are off).
+    pub cgroup_procs: Vec<PathBuf>,
+    /// Credentials.
+    pub identity: Identity,
+    /// Set `no_new_privs` (`allowPrivilegeEscalation: false`).
+    pub no_new_privs: bool,
+}
+
+impl Confinement {
+    /// Installs the hook on `command`; opens the cgroup files now (an error if one cannot be
+    /// opened, so that nothing runs unconfined).
+    pub fn apply(&self, command: &mut tokio::process::Command) -> io::Result<()> {
+        let procs = open_procs(&self.cgroup_procs)?;
+        let groups: Vec<Gid> = self.identity.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+        let hook = Hook {
+            procs,
+            set_groups: self.identity.changes_credentials().then_some(groups),
+            gid: self.identity.gid.map(Gid::from_raw),
+            uid: self.identity.uid.map(Uid::from_raw),
+            no_new_privs: self.no_new_privs,
+        };
+        install(command, hook);
+        Ok(())
+    }
+}
+
+/// What the child does before `exec`; everything allocated before the fork.
+struct Hook {
+    procs: Vec<File>,
+    set_groups: Option<Vec<Gid>>,
+    gid: Option<Gid>,
+    uid: Option<Uid>,
+    no_new_privs: bool,
+}
+
+impl Hook {
+    /// Runs in the child after `fork`: only async-signal-safe system calls.
+    fn run(&self) -> io::Result<()> {
+        for file in &self.procs {
+            nix::unistd::write(file, b"0")?;
+        }
+        if let Some(groups) = &self.set_groups {
+            setgroups(groups)?;
+        }
+        if let Some(gid) = self.gid {
+            setgid(gid)?;
+        }
+        if let Some(uid) = self.uid {
+            setuid(uid)?;
+        }
+        if self.no_new_privs {
+            nix::sys::prctl::set_no_new_privs()?;
+        }
+        Ok(())
+    }
+}
+
+#[allow(unsafe_code)]
+fn install(command: &mut tokio::process::Command, hook: Hook) {
+    // SAFETY: `pre_exec` runs the closure in the forked child of a multi-threaded process,
+    // where only async-signal-safe operations are allowed. `Hook::run` only calls write(2),
+    // setgroups(2), setgid(2), setuid(2) and prctl(2) through nix's thin wrappers, on file
+    // descriptors and id lists prepared before the fork; it allocates nothing, takes no lock
+    // and touches no shared state. Errors are plain errnos (`io::Error::from_raw_os_error`),
+    // which do not allocate either.
+    unsafe {
+        command.pre_exec(move || hook.run());
+    }
+}
