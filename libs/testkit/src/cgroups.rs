@@ -47,7 +47,9 @@ impl TestCgroups {
                 hierarchy: Some(hierarchy),
             },
             Detection::Off(reason) => {
-                panic!("this test needs usable cgroups (v2 with memory, cpu, pids, or v1 memory, cpu, freezer): {reason}")
+                panic!(
+                    "this test needs usable cgroups (v2 with memory, cpu, pids, or v1 memory, cpu, freezer): {reason}"
+                )
             }
         }
     }
@@ -103,7 +105,11 @@ fn mounts(hierarchy: Option<&Hierarchy>) -> Vec<PathBuf> {
 }
 
 fn remove_tree(dir: &Path) {
-    for entry in fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
+    for entry in fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+    {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             remove_tree(&entry.path());
         }

@@ -113,8 +113,8 @@ pub fn detect(mountinfo: &str, root: &Path) -> Detection {
         match fs_type {
             "cgroup2" => {
                 let path = under_root(mount_point);
-                let controllers = fs::read_to_string(path.join("cgroup.controllers"))
-                    .unwrap_or_default();
+                let controllers =
+                    fs::read_to_string(path.join("cgroup.controllers")).unwrap_or_default();
                 let offered: BTreeSet<&str> = controllers.split_whitespace().collect();
                 let missing: Vec<&str> = V2_REQUIRED
                     .iter()
@@ -198,7 +198,10 @@ pub fn pod_limits(main: &[Limits], init: &[Limits]) -> Limits {
             .iter()
             .map(get)
             .try_fold(0u64, |acc, v| v.map(|v| acc.saturating_add(v)))?;
-        let largest_init = init.iter().map(get).try_fold(0u64, |acc, v| v.map(|v| acc.max(v)))?;
+        let largest_init = init
+            .iter()
+            .map(get)
+            .try_fold(0u64, |acc, v| v.map(|v| acc.max(v)))?;
         Some(sum.max(largest_init))
     }
     Limits {
@@ -423,8 +426,7 @@ impl Cgroups {
             }
             Hierarchy::V1 { .. } => {
                 freeze_kill_thaw(&dir, "freezer.state", ("FROZEN", "THAWED"), |d| {
-                    fs::read_to_string(d.join("freezer.state"))
-                        .is_ok_and(|s| s.trim() == "FROZEN")
+                    fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
                 })
                 .await;
             }
@@ -492,7 +494,11 @@ fn collect_procs(dir: &Path, pids: &mut Vec<i32>) {
     if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
         pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
     }
-    for entry in fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
+    for entry in fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+    {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             collect_procs(&entry.path(), pids);
         }
@@ -500,7 +506,11 @@ fn collect_procs(dir: &Path, pids: &mut Vec<i32>) {
 }
 
 fn remove_tree(dir: &Path) {
-    for entry in fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
+    for entry in fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+    {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             remove_tree(&entry.path());
         }
@@ -524,8 +534,12 @@ fn make_dir(dir: &Path) -> io::Result<()> {
 }
 
 fn write(path: &Path, value: &str) -> io::Result<()> {
-    fs::write(path, value)
-        .map_err(|err| io::Error::new(err.kind(), format!("writing {value:?} to {}: {err}", path.display())))
+    fs::write(path, value).map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!("writing {value:?} to {}: {err}", path.display()),
+        )
+    })
 }
 
 fn enable_v2_controllers(dir: &Path) -> io::Result<()> {
@@ -597,7 +611,10 @@ mod tests {
         let mountinfo = "34 33 0:29 / /sys/fs/cgroup rw,nosuid shared:10 - cgroup2 cgroup2 rw\n";
         let root = fake_fs(&[(
             "sys/fs/cgroup",
-            &[("cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma\n")],
+            &[(
+                "cgroup.controllers",
+                "cpuset cpu io memory hugetlb pids rdma\n",
+            )],
         )]);
         assert_eq!(
             detect(mountinfo, root.path()),
@@ -621,11 +638,17 @@ mod tests {
             panic!("expected off");
         };
         assert!(reason.contains("lacks memory, cpu"), "{reason}");
-        assert!(reason.contains("cgroup v1 lacks the cpu, freezer hierarchy"), "{reason}");
+        assert!(
+            reason.contains("cgroup v1 lacks the cpu, freezer hierarchy"),
+            "{reason}"
+        );
         let Detection::Off(reason) = detect("", root.path()) else {
             panic!("expected off");
         };
-        assert!(reason.contains("no cgroup2 file system is mounted"), "{reason}");
+        assert!(
+            reason.contains("no cgroup2 file system is mounted"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -646,7 +669,10 @@ mod tests {
             pod_limits(&[l(Some(10), Some(100))], &[l(Some(50), Some(50))]),
             l(Some(50), Some(100))
         );
-        assert_eq!(pod_limits(&[l(Some(1), Some(1))], &[l(None, Some(1))]).memory, None);
+        assert_eq!(
+            pod_limits(&[l(Some(1), Some(1))], &[l(None, Some(1))]).memory,
+            None
+        );
         assert_eq!(
             parse_oom_kill("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"),
             Some(3)

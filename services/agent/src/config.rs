@@ -187,7 +187,10 @@ fn parse_cgroup_parent(value: &str) -> Result<String, String> {
     if ok {
         Ok(trimmed.to_owned())
     } else {
-        Err("must be a relative cgroup path of [A-Za-z0-9._-] components, without . or ..".to_owned())
+        Err(
+            "must be a relative cgroup path of [A-Za-z0-9._-] components, without . or .."
+                .to_owned(),
+        )
     }
 }
 

@@ -37,7 +37,12 @@ impl Confinement {
     /// opened, so that nothing runs unconfined).
     pub fn apply(&self, command: &mut tokio::process::Command) -> io::Result<()> {
         let procs = open_procs(&self.cgroup_procs)?;
-        let groups: Vec<Gid> = self.identity.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+        let groups: Vec<Gid> = self
+            .identity
+            .groups
+            .iter()
+            .map(|g| Gid::from_raw(*g))
+            .collect();
         let hook = Hook {
             procs,
             set_groups: self.identity.changes_credentials().then_some(groups),

@@ -97,7 +97,9 @@ pub enum Unresolvable {
     #[error("divisor {0:?} must be positive")]
     Divisor(String),
     /// The expanded value is too long.
-    #[error("`NAME=value` is longer than {MAX_STRING_BYTES} bytes once $(VAR) references are expanded")]
+    #[error(
+        "`NAME=value` is longer than {MAX_STRING_BYTES} bytes once $(VAR) references are expanded"
+    )]
     TooLong,
 }
 
@@ -173,10 +175,12 @@ pub fn command_line(
     let mut total: usize = env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
     let mut argv = Vec::with_capacity(container.command.len() + container.args.len());
     for (i, arg) in container.command.iter().chain(&container.args).enumerate() {
-        let expanded = expand_bounded(arg, |name| lookup(env, name), MAX_STRING_BYTES)
-            .ok_or_else(|| TooLong {
-                what: format!("argument {i} of the command line"),
-                limit: MAX_STRING_BYTES,
+        let expanded =
+            expand_bounded(arg, |name| lookup(env, name), MAX_STRING_BYTES).ok_or_else(|| {
+                TooLong {
+                    what: format!("argument {i} of the command line"),
+                    limit: MAX_STRING_BYTES,
+                }
             })?;
         total += expanded.len() + 1;
         if total > MAX_TOTAL_BYTES {
@@ -646,7 +650,10 @@ mod tests {
         // Each variable doubles the previous one: 2^30 bytes if nothing stopped it.
         let mut env = vec![var("V0", &"x".repeat(64))];
         for i in 1..=24 {
-            env.push(var(&format!("V{i}"), &format!("$(V{})$(V{})", i - 1, i - 1)));
+            env.push(var(
+                &format!("V{i}"),
+                &format!("$(V{})$(V{})", i - 1, i - 1),
+            ));
         }
         let err = resolve(env).unwrap_err();
         assert_eq!(err.reason, Unresolvable::TooLong);
@@ -678,6 +685,9 @@ mod tests {
         );
         assert_eq!(expand_bounded("$(A)", |_| Some("12345"), 4), None);
         assert_eq!(expand_bounded("ab", |_| None, 1), None);
-        assert_eq!(expand_bounded("$(A)", |_| Some("1234"), 4).as_deref(), Some("1234"));
+        assert_eq!(
+            expand_bounded("$(A)", |_| Some("1234"), 4).as_deref(),
+            Some("1234")
+        );
     }
 }

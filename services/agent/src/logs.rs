@@ -147,7 +147,10 @@ mod tests {
             max_files: 3,
         };
         let mut writer = open_for_append(&log).unwrap();
-        assert!(!rotate_if_needed(&log, limits).unwrap(), "small: left alone");
+        assert!(
+            !rotate_if_needed(&log, limits).unwrap(),
+            "small: left alone"
+        );
         for round in 0..6 {
             writer
                 .write_all(format!("round-{round}-data\n").as_bytes())

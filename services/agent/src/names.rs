@@ -42,7 +42,10 @@ pub fn check_pod_uid(uid: &str) -> Result<(), NameError> {
     let safe_chars = uid
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    let starts_well = uid.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    let starts_well = uid
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric());
     if uid.len() <= MAX_UID_LENGTH && safe_chars && starts_well && !uid.contains("..") {
         Ok(())
     } else {
@@ -93,7 +96,10 @@ pub fn ensure_real_dir(path: &Path) -> io::Result<()> {
     if meta.file_type().is_symlink() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{} is a symbolic link; refusing to follow it", path.display()),
+            format!(
+                "{} is a symbolic link; refusing to follow it",
+                path.display()
+            ),
         ));
     }
     if !meta.is_dir() {
@@ -138,7 +144,10 @@ mod tests {
             assert!(check_pod_uid(bad).is_err(), "{bad:?} accepted");
         }
         let message = check_pod_uid("../../x").unwrap_err().to_string();
-        assert!(message.contains("\"../../x\"") && message.contains("[A-Za-z0-9._-]"), "{message}");
+        assert!(
+            message.contains("\"../../x\"") && message.contains("[A-Za-z0-9._-]"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -157,7 +166,10 @@ mod tests {
         let made = checked_dir(root.path(), "pod", 0o711).unwrap();
         assert!(made.is_dir());
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(fs::metadata(&made).unwrap().permissions().mode() & 0o7777, 0o711);
+        assert_eq!(
+            fs::metadata(&made).unwrap().permissions().mode() & 0o7777,
+            0o711
+        );
         // Existing: fine, and left alone.
         assert_eq!(checked_dir(root.path(), "pod", 0o700).unwrap(), made);
 

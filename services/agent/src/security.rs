@@ -31,7 +31,9 @@ impl Identity {
 }
 
 fn id(value: i64) -> Option<u32> {
-    u32::try_from(value).ok().filter(|v| i64::from(*v) <= 2_147_483_647)
+    u32::try_from(value)
+        .ok()
+        .filter(|v| i64::from(*v) <= 2_147_483_647)
 }
 
 /// The credentials of `container` in a pod of `spec`; `primary_group` gives a user's primary
@@ -156,7 +158,9 @@ mod tests {
     }
 
     fn of(spec: &PodSpec) -> Result<Identity, String> {
-        identity(spec, &spec.containers[0], |uid| (uid == 65534).then_some(65533))
+        identity(spec, &spec.containers[0], |uid| {
+            (uid == 65534).then_some(65533)
+        })
     }
 
     #[test]
@@ -208,7 +212,13 @@ mod tests {
             ..Default::default()
         };
         let check = |s: &PodSpec, agent_uid| {
-            check_non_root(s, &s.containers[0], "default/web", &of(s).unwrap(), agent_uid)
+            check_non_root(
+                s,
+                &s.containers[0],
+                "default/web",
+                &of(s).unwrap(),
+                agent_uid,
+            )
         };
         let refused = check(&spec(None, Some(non_root(None))), 0).unwrap_err();
         assert_eq!(

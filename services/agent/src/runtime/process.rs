@@ -65,11 +65,11 @@ use crate::confine::Confinement;
 use crate::env::{EnvContext, command_line, container_env};
 use crate::logs::{self, LogLimits};
 use crate::names::{check_container_name, check_pod_uid, checked_dir, ensure_real_dir};
-use crate::security::{self, Identity};
 use crate::pods::{PodSink, uid_of};
 use crate::probe::{ExecContext, Handler, ProbeError, ProbeSpec, Tally, probe_once};
 use crate::process_group::signal_group;
 use crate::procfs::{self, PidRecord};
+use crate::security::{self, Identity};
 use crate::status::{self, PodFacts, REASON_CRASH_LOOP_BACK_OFF};
 
 /// Waiting reason of a container without `command`.
@@ -446,7 +446,12 @@ impl PodContext {
     /// Checks the pod and makes its directories and cgroup; why it cannot run otherwise.
     fn prepare(&self) -> Result<(), String> {
         check_pod_uid(&self.uid).map_err(|e| e.to_string())?;
-        for container in self.spec.init_containers.iter().chain(&self.spec.containers) {
+        for container in self
+            .spec
+            .init_containers
+            .iter()
+            .chain(&self.spec.containers)
+        {
             check_container_name(&container.name).map_err(|e| e.to_string())?;
         }
         if let Some(refusal) =
