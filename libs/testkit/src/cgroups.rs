@@ -9,8 +9,8 @@ use everynode_agent::cgroup::{Detection, Hierarchy, detect_host};
 /// Where the test parents live, under each hierarchy.
 const ROOT: &str = "everynode-test";
 
-/// A cgroup parent `everynode-test/<random>` for one test; removed (with whatever is left
-/// below it) on drop.
+/// A cgroup parent `everynode-test/<random>` for one test; on drop, whatever still runs in it
+/// (a test that failed half-way) is killed and its cgroups are removed.
 #[derive(Debug)]
 pub struct TestCgroups {
     parent: String,
@@ -81,8 +81,36 @@ impl Default for TestCgroups {
 
 impl Drop for TestCgroups {
     fn drop(&mut self) {
-        for dir in self.dirs() {
-            remove_tree(&dir);
+        let dirs = self.dirs();
+        for _ in 0..50 {
+            let mut pids = Vec::new();
+            for dir in &dirs {
+                collect_procs(dir, &mut pids);
+            }
+            if pids.is_empty() {
+                break;
+            }
+            for pid in pids {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        for dir in &dirs {
+            remove_tree(dir);
+        }
+    }
+}
+
+fn collect_procs(dir: &Path, pids: &mut Vec<i32>) {
+    if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
+        pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    }
+    for entry in fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            collect_procs(&entry.path(), pids);
         }
     }
 }
