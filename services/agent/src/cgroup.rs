@@ -241,6 +241,33 @@ impl Cgroups {
         Ok(cgroups)
     }
 
+    /// Checks that a new process can really join a cgroup below the parent (a kernel may
+    /// refuse, e.g. across a cgroup namespace, or a file system may be read-only): starts
+    /// `program` (which must exit by itself) in a probe cgroup, then removes it.
+    pub async fn check_join(&self, program: &Path, args: &[&str]) -> io::Result<()> {
+        let uid = "join-check";
+        self.create_pod(uid, Limits::default())?;
+        let result = async {
+            let procs = self.create_container(uid, "probe", Limits::default())?;
+            let confinement = crate::confine::Confinement {
+                cgroup_procs: procs,
+                ..Default::default()
+            };
+            let mut command = tokio::process::Command::new(program);
+            command
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            confinement.apply(&mut command)?;
+            command.spawn()?.wait().await.map(drop)
+        }
+        .await;
+        self.kill_all(uid, None).await;
+        self.remove_pod(uid);
+        result
+    }
+
     /// Which hierarchy is used.
     pub fn hierarchy(&self) -> &Hierarchy {
         &self.hierarchy

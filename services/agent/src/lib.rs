@@ -214,7 +214,7 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
     match config.runtime {
         RuntimeKind::Process => {
             prepare_data_dir(&data_dir)?;
-            let cgroups = cgroups(&config);
+            let cgroups = cgroups(&config).await;
             let runtime = ProcessRuntime::new(
                 ProcessConfig {
                     data_dir,
@@ -274,18 +274,25 @@ fn prepare_data_dir(data_dir: &std::path::Path) -> Result<(), Error> {
 }
 
 /// The pods' cgroups, or `None` (said once, with the reason).
-fn cgroups(config: &Config) -> Option<cgroup::Cgroups> {
+async fn cgroups(config: &Config) -> Option<cgroup::Cgroups> {
     let parent = &config.process.cgroup_parent;
     match cgroup::detect_host() {
         cgroup::Detection::Usable(hierarchy) => {
             let shown = hierarchy.to_string();
-            match cgroup::Cgroups::new(hierarchy, parent) {
+            let usable = match cgroup::Cgroups::new(hierarchy, parent) {
+                Ok(cgroups) => cgroups
+                    .check_join(std::path::Path::new("/proc/self/exe"), &["--version"])
+                    .await
+                    .map(|()| cgroups),
+                Err(err) => Err(err),
+            };
+            match usable {
                 Ok(cgroups) => {
                     tracing::info!(cgroups = %shown, parent, "pods get a cgroup each: memory and cpu limits are enforced");
                     Some(cgroups)
                 }
                 Err(err) => {
-                    tracing::warn!(cgroups = %shown, parent, error = %err, "cgroups are off: the parent cgroup cannot be set up; limits are not enforced and pods are killed by process group only");
+                    tracing::warn!(cgroups = %shown, parent, error = %err, "cgroups are off: the parent cgroup cannot be set up, or a process cannot join a cgroup below it; limits are not enforced and pods are killed by process group only");
                     None
                 }
             }
