@@ -108,7 +108,11 @@ fn collect_procs(dir: &Path, pids: &mut Vec<i32>) {
     if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
         pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
     }
-    for entry in fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
+    for entry in fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+    {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             collect_procs(&entry.path(), pids);
         }
