@@ -259,7 +259,7 @@ impl Cgroups {
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());
-            confinement.apply(&mut command)?;
+            confinement.apply(&mut command, Path::new("/"))?;
             command.spawn()?.wait().await.map(drop)
         }
         .await;

@@ -4,17 +4,20 @@
 //!
 //! Everything is done in the child between `fork` and `exec` (a `pre_exec` hook), in this
 //! order: write `0` to each `cgroup.procs` file (opened by the agent before the fork, so the
-//! child needs no path lookup and no privilege for it), `setgroups`, `setgid`, `setuid`, then
-//! `PR_SET_NO_NEW_PRIVS`. No process of a container ever runs outside its cgroup or with the
+//! child needs no path lookup and no privilege for it), `setgroups`, `setgid`, `setuid`,
+//! `PR_SET_NO_NEW_PRIVS`, and only then `chdir` to the working directory, so that a
+//! `workingDir` is reached with the container's rights, not the agent's. No process of a container ever runs outside its cgroup or with the
 //! agent's credentials, not even for an instant, and a failure of any step fails the spawn.
 //!
 //! This module holds the agent's only `unsafe` code: registering the hook. The hook itself
 //! only makes async-signal-safe system calls on data prepared before the fork (no allocation,
 //! no locks), as `fork` in a multi-threaded process requires.
 
+use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
 
@@ -33,9 +36,16 @@ pub struct Confinement {
 }
 
 impl Confinement {
-    /// Installs the hook on `command`; opens the cgroup files now (an error if one cannot be
+    /// Installs the hook on `command`, which is to start in `cwd` (do not also give the
+    /// command a working directory); opens the cgroup files now (an error if one cannot be
     /// opened, so that nothing runs unconfined).
-    pub fn apply(&self, command: &mut tokio::process::Command) -> io::Result<()> {
+    pub fn apply(&self, command: &mut tokio::process::Command, cwd: &Path) -> io::Result<()> {
+        let cwd = CString::new(cwd.as_os_str().as_bytes()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a NUL in the working directory",
+            )
+        })?;
         let procs = open_procs(&self.cgroup_procs)?;
         let groups: Vec<Gid> = self
             .identity
@@ -49,6 +59,7 @@ impl Confinement {
             gid: self.identity.gid.map(Gid::from_raw),
             uid: self.identity.uid.map(Uid::from_raw),
             no_new_privs: self.no_new_privs,
+            cwd,
         };
         install(command, hook);
         Ok(())
@@ -62,6 +73,7 @@ struct Hook {
     gid: Option<Gid>,
     uid: Option<Uid>,
     no_new_privs: bool,
+    cwd: CString,
 }
 
 impl Hook {
@@ -82,6 +94,7 @@ impl Hook {
         if self.no_new_privs {
             nix::sys::prctl::set_no_new_privs()?;
         }
+        nix::unistd::chdir(self.cwd.as_c_str())?;
         Ok(())
     }
 }
@@ -90,8 +103,8 @@ impl Hook {
 fn install(command: &mut tokio::process::Command, hook: Hook) {
     // SAFETY: `pre_exec` runs the closure in the forked child of a multi-threaded process,
     // where only async-signal-safe operations are allowed. `Hook::run` only calls write(2),
-    // setgroups(2), setgid(2), setuid(2) and prctl(2) through nix's thin wrappers, on file
-    // descriptors and id lists prepared before the fork; it allocates nothing, takes no lock
+    // setgroups(2), setgid(2), setuid(2), prctl(2) and chdir(2) through nix's thin wrappers,
+    // on file descriptors, id lists and a C string prepared before the fork; it allocates nothing, takes no lock
     // and touches no shared state. Errors are plain errnos (`io::Error::from_raw_os_error`),
     // which do not allocate either.
     unsafe {

@@ -719,3 +719,40 @@ async fn privileged_host_path_and_host_network_pods_need_allow_privileged() {
     strict.stop().await;
     permissive.stop().await;
 }
+
+#[tokio::test]
+async fn a_working_dir_is_reached_with_the_containers_rights_not_the_agents() {
+    use std::os::unix::fs::PermissionsExt;
+    let bed = bed().await;
+    let agent = bed.start(bed.config("node-w")).await;
+    let secret = bed.dir.path().join("root-only");
+    std::fs::create_dir(&secret).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut snoop = container("snoop", "ls > listing.txt");
+    snoop.working_dir = secret.display().to_string();
+    snoop.security_context = Some(SecurityContext {
+        run_as_user: Some(65534),
+        ..SecurityContext::default()
+    });
+    let mut spec = pod("snoop", "uid-snoop", "node-w", vec![snoop]);
+    spec.spec.as_mut().unwrap().restart_policy = "Never".to_owned();
+    bed.create("node-w", spec).await;
+    let terminated = bed
+        .wait_pod("node-w", "snoop", "the start refused", |pod| {
+            status(pod)?
+                .state
+                .and_then(|s| s.terminated)
+                .ok_or_else(|| format!("not terminated: {:?}", pod.status))
+        })
+        .await;
+    assert_eq!(terminated.reason, "StartError", "{terminated:?}");
+    assert!(
+        terminated.message.contains("Permission denied"),
+        "{}",
+        terminated.message
+    );
+    assert!(!secret.join("listing.txt").exists());
+    bed.delete_and_wait_gone("node-w", "snoop", "uid-snoop")
+        .await;
+    agent.stop().await;
+}

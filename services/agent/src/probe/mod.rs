@@ -463,7 +463,6 @@ async fn exec_probe(
         .args(args)
         .env_clear()
         .envs(context.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&context.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -471,7 +470,7 @@ async fn exec_probe(
         .kill_on_drop(true);
     let mut child = context
         .confinement
-        .apply(&mut command)
+        .apply(&mut command, &context.cwd)
         .and_then(|()| command.spawn())
         .map_err(|source| ProbeError::Spawn {
             program: program.clone(),

@@ -894,13 +894,12 @@ fn spawn(
         .args(args)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(stderr)
         .process_group(0)
         .kill_on_drop(false);
-    confinement.apply(&mut command)?;
+    confinement.apply(&mut command, cwd)?;
     command.spawn()
 }
 
