@@ -496,6 +496,51 @@ mod tests {
     }
 
     #[test]
+    fn process_runtime_flags_parse_with_kubelet_defaults() {
+        let defaults = Config::try_parse_from(["everynode-agent"]).unwrap().process;
+        assert_eq!(defaults, ProcessArgs::default());
+        assert!(!defaults.allow_privileged);
+        assert_eq!(defaults.cgroup_parent, "everynode");
+        assert_eq!(defaults.log_limits(), LogLimits::default());
+        assert_eq!(defaults.container_log_max_size, 10 * 1024 * 1024);
+        assert_eq!(defaults.container_log_max_files, 5);
+
+        let set = Config::try_parse_from([
+            "everynode-agent",
+            "--allow-privileged",
+            "--cgroup-parent",
+            "/system.slice/everynode/",
+            "--container-log-max-size",
+            "64Ki",
+            "--container-log-max-files",
+            "2",
+        ])
+        .unwrap()
+        .process;
+        assert!(set.allow_privileged);
+        assert_eq!(set.cgroup_parent, "system.slice/everynode");
+        assert_eq!(
+            set.log_limits(),
+            LogLimits {
+                max_size: 65_536,
+                max_files: 2
+            }
+        );
+        for bad in [
+            &["--cgroup-parent", "../escape"][..],
+            &["--cgroup-parent", "a/./b"],
+            &["--cgroup-parent", "/"],
+            &["--cgroup-parent", "sp ace"],
+            &["--container-log-max-size", "0"],
+            &["--container-log-max-size", "lots"],
+            &["--container-log-max-files", "1"],
+        ] {
+            let args = std::iter::once("everynode-agent").chain(bad.iter().copied());
+            assert!(Config::try_parse_from(args).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
     fn every_flag_parses() {
         let config = Config::try_parse_from([
             "everynode-agent",
