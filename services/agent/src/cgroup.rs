@@ -678,6 +678,109 @@ mod tests {
         );
     }
 
+    fn read(path: &Path) -> String {
+        fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn v2_files_are_written_as_the_kernel_expects() {
+        // A plain directory stands in for the cgroup file system: what is written is checked.
+        let root = tempfile::tempdir().unwrap();
+        let mount = root.path().to_path_buf();
+        let cgroups = Cgroups::new(Hierarchy::V2(mount.clone()), "/everynode/").unwrap();
+        assert_eq!(
+            read(&mount.join("cgroup.subtree_control")),
+            "+memory +cpu +pids"
+        );
+        let parent = mount.join("everynode");
+        assert_eq!(
+            read(&parent.join("cgroup.subtree_control")),
+            "+memory +cpu +pids"
+        );
+        let limits = Limits {
+            memory: Some(64 << 20),
+            cpu_millis: Some(250),
+        };
+        cgroups.create_pod("u1", limits).unwrap();
+        let pod = parent.join("pod-u1");
+        assert_eq!(read(&pod.join("memory.max")), "67108864");
+        assert_eq!(read(&pod.join("memory.swap.max")), "0");
+        assert_eq!(read(&pod.join("cpu.max")), "25000 100000");
+        assert_eq!(
+            read(&pod.join("cgroup.subtree_control")),
+            "+memory +cpu +pids"
+        );
+        let procs = cgroups
+            .create_container("u1", "app", Limits::default())
+            .unwrap();
+        assert_eq!(procs, vec![pod.join("app").join("cgroup.procs")]);
+        assert_eq!(read(&pod.join("app/memory.max")), "max");
+        assert_eq!(read(&pod.join("app/cpu.max")), "max 100000");
+
+        fs::write(pod.join("app/memory.events"), "oom 1\noom_kill 2\n").unwrap();
+        fs::write(pod.join("memory.events"), "oom 1\noom_kill 2\n").unwrap();
+        assert_eq!(cgroups.oom_kills("u1", "app"), 4);
+        fs::write(pod.join("app/cgroup.procs"), "").unwrap();
+        assert!(cgroups.processes("u1", None).is_empty());
+    }
+
+    #[test]
+    fn v1_files_are_written_per_controller() {
+        let root = tempfile::tempdir().unwrap();
+        let at = |c: &str| {
+            let dir = root.path().join(c);
+            fs::create_dir_all(&dir).unwrap();
+            dir
+        };
+        let hierarchy = Hierarchy::V1 {
+            memory: at("memory"),
+            cpu: at("cpu"),
+            freezer: at("freezer"),
+            pids: None,
+        };
+        let cgroups = Cgroups::new(hierarchy, "everynode").unwrap();
+        cgroups
+            .create_pod(
+                "u1",
+                Limits {
+                    memory: Some(1000),
+                    cpu_millis: None,
+                },
+            )
+            .unwrap();
+        let memory = root.path().join("memory/everynode/pod-u1");
+        let cpu = root.path().join("cpu/everynode/pod-u1");
+        assert_eq!(read(&memory.join("memory.limit_in_bytes")), "1000");
+        assert!(
+            !memory.join("memory.memsw.limit_in_bytes").exists(),
+            "only where it exists"
+        );
+        assert_eq!(read(&cpu.join("cpu.cfs_period_us")), "100000");
+        assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "-1");
+        assert!(root.path().join("freezer/everynode/pod-u1").is_dir());
+        let procs = cgroups
+            .create_container(
+                "u1",
+                "app",
+                Limits {
+                    memory: None,
+                    cpu_millis: Some(1500),
+                },
+            )
+            .unwrap();
+        assert_eq!(procs.len(), 3, "one cgroup.procs per hierarchy: {procs:?}");
+        assert_eq!(read(&memory.join("app/memory.limit_in_bytes")), "-1");
+        assert_eq!(read(&cpu.join("app/cpu.cfs_quota_us")), "150000");
+        fs::write(
+            memory.join("app/memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n",
+        )
+        .unwrap();
+        assert_eq!(cgroups.oom_kills("u1", "app"), 1);
+        cgroups.remove_pod("u1");
+        assert!(!root.path().join("freezer/everynode/pod-u1").exists());
+    }
+
     #[test]
     fn limits_and_counters() {
         assert_eq!(cpu_quota_us(500), 50_000);
