@@ -546,6 +546,16 @@ async fn deleting_a_pod_leaves_no_process_behind_not_even_setsid_or_double_forke
         }
     })
     .await;
+    let pod_cgroup = format!("{}/pod-uid-forky/app", bed.cgroups.parent());
+    for pid in &escapees {
+        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert!(
+            cgroup
+                .lines()
+                .any(|l| l.contains(":freezer:") && l.ends_with(&pod_cgroup)),
+            "{pid} is not in {pod_cgroup}:\n{cgroup}"
+        );
+    }
     let setsid = procfs::read_stat(escapees[0]).unwrap();
     assert_ne!(setsid.pgrp, main, "the setsid child left the process group");
     let forked = procfs::read_stat(escapees[1]).unwrap();
@@ -755,4 +765,70 @@ async fn a_working_dir_is_reached_with_the_containers_rights_not_the_agents() {
     bed.delete_and_wait_gone("node-w", "snoop", "uid-snoop")
         .await;
     agent.stop().await;
+}
+
+#[tokio::test]
+async fn a_restarted_agent_reattaches_within_the_cgroups_and_still_kills_everything() {
+    let bed = bed().await;
+    let first = bed.start(bed.config("node-a")).await;
+    let mut app = container(
+        "app",
+        "trap '' TERM; setsid sh -c \"trap '' TERM; sleep 1001\" & echo $! > setsid.pid; exec sleep 1000",
+    );
+    app.resources = Some(ResourceRequirements {
+        limits: [("memory".to_owned(), "96Mi".to_owned())].into(),
+        ..ResourceRequirements::default()
+    });
+    bed.create("node-a", pod("kept", "uid-kept", "node-a", vec![app]))
+        .await;
+    let pid = bed
+        .wait_pod("node-a", "kept", "the pod running", running_pid)
+        .await;
+    let setsid_file = bed.data_dir("node-a").join("pods/uid-kept/setsid.pid");
+    let setsid: i32 = eventually("the setsid child started", WAIT, || async {
+        let pid: i32 = std::fs::read_to_string(&setsid_file)
+            .map_err(|e| e.to_string())?
+            .trim()
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        match procfs::read_stat(pid) {
+            Some(stat) if stat.pgrp == pid => Ok(pid),
+            other => Err(format!("not in its own session yet: {other:?}")),
+        }
+    })
+    .await;
+    // The agent goes away (its pods keep running) and another takes over the data dir.
+    first.stop().await;
+    assert!(alive(pid) && alive(setsid), "pods outlive their agent");
+    let second = bed.start(bed.config("node-a")).await;
+    let reattached = bed
+        .wait_pod("node-a", "kept", "the pod re-attached", |pod| {
+            let status = status(pod)?;
+            if status.restart_count != 0 {
+                return Err(format!("restarted instead: {status:?}"));
+            }
+            running_pid(pod)
+        })
+        .await;
+    assert_eq!(reattached, pid, "the same process, not a second one");
+    let limit = bed.cgroups.dirs()[0].join("pod-uid-kept/app/memory.limit_in_bytes");
+    assert_eq!(std::fs::read_to_string(limit).unwrap().trim(), "100663296");
+
+    bed.delete_and_wait_gone("node-a", "kept", "uid-kept").await;
+    eventually("every process of the pod gone", WAIT, || async {
+        if alive(pid) || alive(setsid) {
+            Err(format!(
+                "alive: main {} setsid {}",
+                alive(pid),
+                alive(setsid)
+            ))
+        } else {
+            Ok(())
+        }
+    })
+    .await;
+    for dir in bed.cgroups.dirs() {
+        assert!(!dir.join("pod-uid-kept").exists(), "{}", dir.display());
+    }
+    second.stop().await;
 }
