@@ -71,8 +71,8 @@ pub struct Config {
     #[arg(long, env = "EVERYNODE_RUNTIME", value_enum, default_value_t = RuntimeKind::Process)]
     pub runtime: RuntimeKind,
 
-    /// Where pod directories (`pods/<uid>/`: working directory, `<container>.log`,
-    /// `<container>.pid`) live. Default: `/var/lib/everynode` as root, else
+    /// Where pods live: `pods/<uid>/` (each pod's working directory, the pod's own) and
+    /// `state/<uid>/` (the agent's: `<container>.log`, `<container>.pid`). Default: `/var/lib/everynode` as root, else
     /// `$XDG_STATE_HOME/everynode` (`~/.local/state/everynode`).
     #[arg(long, env = "EVERYNODE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

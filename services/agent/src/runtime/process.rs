@@ -89,7 +89,8 @@ pub const REASON_OOM_KILLED: &str = "OOMKilled";
 /// Settings of the process runtime.
 #[derive(Debug, Clone)]
 pub struct ProcessConfig {
-    /// The agent's data dir; pods live in `<data_dir>/pods/<uid>/`.
+    /// The agent's data dir; pods live in `<data_dir>/pods/<uid>/`, the agent's records of
+    /// them in `<data_dir>/state/<uid>/`.
     pub data_dir: PathBuf,
     /// Crash back-off.
     pub backoff: BackoffPolicy,
