@@ -500,6 +500,63 @@ async fn an_invalid_daemonset_is_refused_with_every_field_and_never_stored() {
 }
 
 #[tokio::test]
+async fn security_contexts_and_host_paths_are_validated_as_kubernetes_does() {
+    let nats = NatsServer::start().await.unwrap();
+    let admission = Admission::start(&nats).await;
+    let mut client = admission.client().await;
+    let mut bad = daemon_set("insecure", "");
+    let pod = bad
+        .spec
+        .as_mut()
+        .unwrap()
+        .template
+        .as_mut()
+        .unwrap()
+        .spec
+        .as_mut()
+        .unwrap();
+    pod.containers[0].security_context = Some(v1::SecurityContext {
+        run_as_user: Some(-1),
+        privileged: Some(true),
+        allow_privilege_escalation: Some(false),
+        ..Default::default()
+    });
+    pod.security_context = Some(v1::PodSecurityContext {
+        fs_group: Some(1 << 40),
+        ..Default::default()
+    });
+    pod.volumes = vec![v1::Volume {
+        name: "host".into(),
+        host_path: Some(v1::HostPathVolumeSource::default()),
+        ..Default::default()
+    }];
+    let status = client
+        .create(v1::DaemonSetsCreateRequest {
+            daemon_set: Some(bad),
+            dry_run: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let message = status.message();
+    for expected in [
+        "spec.template.spec.containers[0].securityContext.runAsUser: Invalid value: -1: must be between 0 and 2147483647, inclusive",
+        "spec.template.spec.containers[0].securityContext: Invalid value: {...}: cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
+        "spec.template.spec.securityContext.fsGroup: Invalid value: 1099511627776: must be between 0 and 2147483647, inclusive",
+        "spec.template.spec.volumes[0].hostPath.path: Required value",
+    ] {
+        assert!(
+            message.contains(expected),
+            "{expected}\nmissing from: {message}"
+        );
+    }
+    assert!(
+        list(&mut client, "").await.items.is_empty(),
+        "nothing was stored"
+    );
+}
+
+#[tokio::test]
 async fn dry_run_validates_and_defaults_without_storing() {
     let nats = NatsServer::start().await.unwrap();
     let admission = Admission::start(&nats).await;
