@@ -808,6 +808,7 @@ fn the_agent_daemon_set_is_a_valid_daemon_set() {
         "CHOWN",
         "FOWNER",
         "DAC_OVERRIDE",
+        "SETPCAP",
     ]
     .into_iter()
     .map(str::to_owned)

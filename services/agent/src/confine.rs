@@ -4,7 +4,8 @@
 //!
 //! Everything is done in the child between `fork` and `exec` (a `pre_exec` hook), in this
 //! order: write `0` to each `cgroup.procs` file (opened by the agent before the fork, so the
-//! child needs no path lookup and no privilege for it), `setgroups`, `setgid`, `setuid`,
+//! child needs no path lookup and no privilege for it), drop `capabilities.drop` from the
+//! bounding set (`PR_CAPBSET_DROP`, which needs `CAP_SETPCAP`), `setgroups`, `setgid`, `setuid`,
 //! `PR_SET_NO_NEW_PRIVS`, and only then `chdir` to the working directory, so that a
 //! `workingDir` is reached with the container's rights, not the agent's. No process of a container ever runs outside its cgroup or with the
 //! agent's credentials, not even for an instant, and a failure of any step fails the spawn.
@@ -33,6 +34,8 @@ pub struct Confinement {
     pub identity: Identity,
     /// Set `no_new_privs` (`allowPrivilegeEscalation: false`).
     pub no_new_privs: bool,
+    /// Capabilities to drop from the bounding set.
+    pub drop_capabilities: Vec<u8>,
 }
 
 impl Confinement {
@@ -60,6 +63,7 @@ impl Confinement {
             uid: self.identity.uid.map(Uid::from_raw),
             no_new_privs: self.no_new_privs,
             cwd,
+            drop_capabilities: self.drop_capabilities.clone(),
         };
         install(command, hook);
         Ok(())
@@ -74,6 +78,7 @@ struct Hook {
     uid: Option<Uid>,
     no_new_privs: bool,
     cwd: CString,
+    drop_capabilities: Vec<u8>,
 }
 
 impl Hook {
@@ -81,6 +86,9 @@ impl Hook {
     fn run(&self) -> io::Result<()> {
         for file in &self.procs {
             nix::unistd::write(file, b"0")?;
+        }
+        for capability in &self.drop_capabilities {
+            drop_from_bounding_set(*capability)?;
         }
         if let Some(groups) = &self.set_groups {
             setgroups(groups)?;
@@ -99,11 +107,31 @@ impl Hook {
     }
 }
 
+/// `prctl(PR_CAPBSET_DROP, capability)`; async-signal-safe.
+#[allow(unsafe_code)]
+fn drop_from_bounding_set(capability: u8) -> io::Result<()> {
+    // SAFETY: prctl(2) with PR_CAPBSET_DROP takes plain integers and touches no memory of this
+    // process; nix has no wrapper for it.
+    let result = unsafe {
+        nix::libc::prctl(
+            nix::libc::PR_CAPBSET_DROP,
+            nix::libc::c_ulong::from(capability),
+            0 as nix::libc::c_ulong,
+            0 as nix::libc::c_ulong,
+            0 as nix::libc::c_ulong,
+        )
+    };
+    nix::errno::Errno::result(result)
+        .map(drop)
+        .map_err(io::Error::from)
+}
+
 #[allow(unsafe_code)]
 fn install(command: &mut tokio::process::Command, hook: Hook) {
     // SAFETY: `pre_exec` runs the closure in the forked child of a multi-threaded process,
     // where only async-signal-safe operations are allowed. `Hook::run` only calls write(2),
-    // setgroups(2), setgid(2), setuid(2), prctl(2) and chdir(2) through nix's thin wrappers,
+    // prctl(2) (PR_CAPBSET_DROP, directly), setgroups(2), setgid(2), setuid(2), prctl(2) and
+    // chdir(2) through nix's thin wrappers,
     // on file descriptors, id lists and a C string prepared before the fork; it allocates nothing, takes no lock
     // and touches no shared state. Errors are plain errnos (`io::Error::from_raw_os_error`),
     // which do not allocate either.

@@ -8,7 +8,11 @@
 //!   `CreateContainerConfigError`);
 //! - [`privilege_refusal`]: privileged containers, `hostPath` volumes and host namespaces
 //!   (`hostNetwork`, `hostPID`, `hostIPC`) are refused unless the agent runs with
-//!   `--allow-privileged`.
+//!   `--allow-privileged`;
+//! - [`dropped_capabilities`]: `capabilities.drop` (`ALL` or names) less `capabilities.add`,
+//!   dropped from the process's bounding set: a container running as root has the agent's
+//!   capabilities less these after `exec`, and no setuid binary can give them back. `add`
+//!   cannot give more than the agent has.
 
 use everynode_core::model::{Container, PodSpec};
 
@@ -137,10 +141,108 @@ pub fn privilege_refusal(spec: &PodSpec, allow_privileged: bool) -> Option<Strin
     }
 }
 
+/// Linux capabilities by number (`linux/capability.h`), without the `CAP_` prefix.
+const CAPABILITIES: [&str; 41] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// The number of capability `name` (`NET_ADMIN` or `CAP_NET_ADMIN`, any case).
+pub fn capability_number(name: &str) -> Option<u8> {
+    let upper = name.to_ascii_uppercase();
+    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+    CAPABILITIES
+        .iter()
+        .position(|c| *c == bare)
+        .and_then(|n| u8::try_from(n).ok())
+}
+
+/// The capabilities to drop from `container`'s bounding set, up to `last_cap` (the kernel's
+/// `cap_last_cap`); unknown names are an error.
+pub fn dropped_capabilities(container: &Container, last_cap: u8) -> Result<Vec<u8>, String> {
+    let Some(caps) = container
+        .security_context
+        .as_ref()
+        .and_then(|s| s.capabilities.as_ref())
+    else {
+        return Ok(Vec::new());
+    };
+    let numbers = |names: &[String], what: &str| -> Result<(bool, Vec<u8>), String> {
+        let mut all = false;
+        let mut numbers = Vec::new();
+        for name in names {
+            if name.eq_ignore_ascii_case("ALL") {
+                all = true;
+            } else {
+                numbers.push(capability_number(name).ok_or_else(|| {
+                    format!("unknown capability {name:?} in securityContext.capabilities.{what}")
+                })?);
+            }
+        }
+        Ok((all, numbers))
+    };
+    let (drop_all, drop) = numbers(&caps.drop, "drop")?;
+    let (add_all, add) = numbers(&caps.add, "add")?;
+    if add_all {
+        return Ok(Vec::new());
+    }
+    let candidates: Vec<u8> = if drop_all {
+        (0..=last_cap).collect()
+    } else {
+        drop.into_iter().filter(|c| *c <= last_cap).collect()
+    };
+    let mut dropped: Vec<u8> = candidates
+        .into_iter()
+        .filter(|c| !add.contains(c))
+        .collect();
+    dropped.sort_unstable();
+    dropped.dedup();
+    Ok(dropped)
+}
+
 #[cfg(test)]
 mod tests {
     use everynode_core::model::{
-        HostPathVolumeSource, PodSecurityContext, SecurityContext, Volume,
+        Capabilities, HostPathVolumeSource, PodSecurityContext, SecurityContext, Volume,
     };
 
     use super::*;
@@ -262,5 +364,51 @@ mod tests {
             assert!(refusal.contains(part), "{part}: {refusal}");
         }
         assert_eq!(privilege_refusal(&s, true), None);
+    }
+
+    #[test]
+    fn capabilities_drop_less_add_up_to_the_last_one() {
+        assert_eq!(capability_number("NET_ADMIN"), Some(12));
+        assert_eq!(capability_number("cap_net_raw"), Some(13));
+        assert_eq!(capability_number("CHECKPOINT_RESTORE"), Some(40));
+        assert_eq!(capability_number("FLY"), None);
+        let with = |add: &[&str], drop: &[&str]| {
+            let container = Container {
+                security_context: Some(SecurityContext {
+                    capabilities: Some(Capabilities {
+                        add: add.iter().map(|s| (*s).to_owned()).collect(),
+                        drop: drop.iter().map(|s| (*s).to_owned()).collect(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            dropped_capabilities(&container, 40)
+        };
+        assert_eq!(with(&[], &[]), Ok(vec![]));
+        assert_eq!(with(&[], &["NET_RAW", "CAP_MKNOD"]), Ok(vec![13, 27]));
+        let all_but = with(&["NET_BIND_SERVICE"], &["ALL"]).unwrap();
+        assert_eq!(all_but.len(), 40);
+        assert!(!all_but.contains(&10));
+        assert_eq!(with(&["ALL"], &["ALL"]), Ok(vec![]));
+        assert_eq!(
+            with(&[], &["NET_FLY"]),
+            Err("unknown capability \"NET_FLY\" in securityContext.capabilities.drop".to_owned())
+        );
+        assert!(with(&["X"], &[]).is_err());
+        assert_eq!(dropped_capabilities(&Container::default(), 40), Ok(vec![]));
+        // A kernel that knows fewer capabilities: those beyond it are left out.
+        let container = Container {
+            security_context: Some(SecurityContext {
+                capabilities: Some(Capabilities {
+                    drop: vec!["ALL".to_owned(), "BPF".to_owned()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(dropped_capabilities(&container, 37).unwrap().len(), 38);
     }
 }

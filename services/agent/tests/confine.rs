@@ -832,3 +832,64 @@ async fn a_restarted_agent_reattaches_within_the_cgroups_and_still_kills_everyth
     }
     second.stop().await;
 }
+
+#[tokio::test]
+async fn dropped_capabilities_are_gone_from_a_root_container() {
+    let bed = bed().await;
+    let agent = bed.start(bed.config("node-c")).await;
+    let mut app = container("app", "exec sleep 1000");
+    app.security_context = Some(SecurityContext {
+        capabilities: Some(v1::Capabilities {
+            drop: vec!["ALL".to_owned()],
+            add: vec!["NET_BIND_SERVICE".to_owned()],
+            ..v1::Capabilities::default()
+        }),
+        ..SecurityContext::default()
+    });
+    let mut odd = container("odd", "exec sleep 1000");
+    odd.security_context = Some(SecurityContext {
+        capabilities: Some(v1::Capabilities {
+            drop: vec!["NET_FLY".to_owned()],
+            ..v1::Capabilities::default()
+        }),
+        ..SecurityContext::default()
+    });
+    bed.create("node-c", pod("caps", "uid-caps", "node-c", vec![app, odd]))
+        .await;
+    let pid = bed
+        .wait_pod("node-c", "caps", "the first container running", running_pid)
+        .await;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |key: &str| -> String {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(ids(pid, "Uid:"), vec![0; 4], "it runs as root");
+    assert_eq!(
+        field("CapBnd:"),
+        "0000000000000400",
+        "only NET_BIND_SERVICE"
+    );
+    assert_eq!(field("CapEff:"), "0000000000000400");
+    let odd = bed
+        .wait_pod("node-c", "caps", "the second container refused", |pod| {
+            pod.status
+                .as_ref()
+                .and_then(|s| s.container_statuses.get(1))
+                .and_then(|s| s.state.as_ref())
+                .and_then(|s| s.waiting.clone())
+                .filter(|w| w.reason == "CreateContainerConfigError")
+                .ok_or_else(|| format!("{:?}", pod.status))
+        })
+        .await;
+    assert_eq!(
+        odd.message,
+        "unknown capability \"NET_FLY\" in securityContext.capabilities.drop"
+    );
+    bed.delete_and_wait_gone("node-c", "caps", "uid-caps").await;
+    agent.stop().await;
+}

@@ -420,10 +420,16 @@ impl PodContext {
             .as_ref()
             .and_then(|s| s.allow_privilege_escalation)
             == Some(false);
+        let last_cap = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(40);
+        let drop_capabilities = security::dropped_capabilities(container, last_cap)?;
         Ok(Confinement {
             cgroup_procs,
             identity,
             no_new_privs,
+            drop_capabilities,
         })
     }
 
