@@ -23,14 +23,14 @@ pub struct Identity {
     pub uid: Option<u32>,
     /// Primary group id.
     pub gid: Option<u32>,
-    /// Supplementary groups (set whenever `uid` or `gid` is).
+    /// Supplementary groups (set whenever anything is: an empty list then drops the agent's).
     pub groups: Vec<u32>,
 }
 
 impl Identity {
-    /// Whether it changes anything.
+    /// Whether it changes anything (supplementary groups alone replace the agent's too).
     pub fn changes_credentials(&self) -> bool {
-        self.uid.is_some() || self.gid.is_some()
+        self.uid.is_some() || self.gid.is_some() || !self.groups.is_empty()
     }
 }
 
