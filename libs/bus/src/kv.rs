@@ -13,8 +13,14 @@
 //!   to; [`Store::watch`] from `revision + 1` then delivers every later change, so an informer
 //!   built from the two misses nothing (it may see a change twice, which compare-by-revision
 //!   absorbs).
+//! - An entry that does not decode (a foreign or corrupt write) never fails a list or a watch:
+//!   it is skipped, logged once per key and revision, counted ([`undecodable_seen`]), and a
+//!   listing names it in [`Listing::undecodable`] so an informer can keep its last good copy.
 
+use std::collections::HashSet;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, ReplayPolicy, push};
@@ -53,6 +59,18 @@ pub struct Entry<K, M> {
     pub revision: u64,
 }
 
+/// A live entry that does not decode: its key as stored, the key decoded if the key itself is
+/// well-formed (only the value is bad), and the revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undecodable<K> {
+    /// The key as stored in the bucket.
+    pub raw_key: String,
+    /// The key, when it decodes.
+    pub key: Option<K>,
+    /// The entry's revision.
+    pub revision: u64,
+}
+
 /// Every live entry of a bucket (or of a filtered part of it), and the revision the listing is
 /// complete up to: every write at or below `revision` is reflected, so a watch from
 /// `revision + 1` continues exactly where the list ends.
@@ -62,6 +80,73 @@ pub struct Listing<K, M> {
     pub entries: Vec<Entry<K, M>>,
     /// The bucket revision the listing is complete up to.
     pub revision: u64,
+    /// Live entries skipped because they do not decode (their key still exists: a cache
+    /// should keep what it last knew of them rather than treat them as deleted).
+    pub undecodable: Vec<Undecodable<K>>,
+}
+
+impl<K, M> Listing<K, M> {
+    /// A listing of `entries` complete up to `revision`, with nothing undecodable.
+    pub fn new(entries: Vec<Entry<K, M>>, revision: u64) -> Self {
+        Self {
+            entries,
+            revision,
+            undecodable: Vec::new(),
+        }
+    }
+}
+
+/// How many distinct (bucket, key, revision) entries this process has skipped because they
+/// do not decode.
+pub fn undecodable_seen() -> u64 {
+    UNDECODABLE.count.load(Ordering::Relaxed)
+}
+
+/// The undecodable entries already reported: each is logged once, however often it is listed
+/// again. Bounded, so that a flood of garbage cannot grow the agent's or a service's memory;
+/// past the bound entries are still skipped and counted, but no longer named one by one.
+struct UndecodableLog {
+    seen: OnceLock<Mutex<HashSet<(Bucket, String, u64)>>>,
+    count: AtomicU64,
+}
+
+/// Most undecodable entries remembered (and logged) individually.
+const UNDECODABLE_REMEMBERED: usize = 10_000;
+
+static UNDECODABLE: UndecodableLog = UndecodableLog {
+    seen: OnceLock::new(),
+    count: AtomicU64::new(0),
+};
+
+impl UndecodableLog {
+    fn note(&self, bucket: Bucket, raw_key: &str, revision: u64, error: &str) {
+        let mut seen = self
+            .seen
+            .get_or_init(|| Mutex::new(HashSet::new()))
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= UNDECODABLE_REMEMBERED {
+            if seen.len() == UNDECODABLE_REMEMBERED {
+                tracing::error!(
+                    %bucket,
+                    "too many undecodable entries; skipping further ones without naming them"
+                );
+                seen.insert((bucket, String::new(), 0));
+            }
+            self.count.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if seen.insert((bucket, raw_key.to_owned(), revision)) {
+            self.count.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                %bucket,
+                key = raw_key,
+                revision,
+                error,
+                "skipping an entry that does not decode; every other entry is still served"
+            );
+        }
+    }
 }
 
 /// A change delivered by [`Store::watch`].
@@ -258,10 +343,7 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
             .map_err(|err| Error::nats(what.clone(), err))?;
         let consumer_name = consumer.cached_info().name.clone();
         let listing = if consumer.cached_info().num_pending == 0 {
-            Ok(Listing {
-                entries: Vec::new(),
-                revision: before,
-            })
+            Ok(Listing::new(Vec::new(), before))
         } else {
             match consumer.messages().await {
                 Ok(messages) => self.read_snapshot(messages, before, &what).await,
@@ -283,10 +365,7 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
         before: u64,
         what: &str,
     ) -> Result<Listing<K, M>, Error> {
-        let mut listing = Listing {
-            entries: Vec::new(),
-            revision: before,
-        };
+        let mut listing = Listing::new(Vec::new(), before);
         loop {
             let message = match tokio::time::timeout(LIST_STALL_TIMEOUT, messages.next()).await {
                 Ok(Some(Ok(message))) => message,
@@ -304,11 +383,26 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
                     .subject
                     .strip_prefix(self.kv.prefix.as_str())
                     .unwrap_or(message.subject.as_str());
-                listing.entries.push(Entry {
-                    key: K::decode(raw)?,
-                    value: decode::<K, M>(raw, &message.payload)?,
-                    revision,
-                });
+                match (K::decode(raw), decode::<K, M>(raw, &message.payload)) {
+                    (Ok(key), Ok(value)) => listing.entries.push(Entry {
+                        key,
+                        value,
+                        revision,
+                    }),
+                    (key, value) => {
+                        let error = match (&key, value) {
+                            (Err(err), _) => err.to_string(),
+                            (Ok(_), Err(err)) => err.to_string(),
+                            (Ok(_), Ok(_)) => String::new(),
+                        };
+                        UNDECODABLE.note(K::BUCKET, raw, revision, &error);
+                        listing.undecodable.push(Undecodable {
+                            raw_key: raw.to_owned(),
+                            key: key.ok(),
+                            revision,
+                        });
+                    }
+                }
             }
             if pending == 0 || revision >= before {
                 return Ok(listing);
@@ -335,23 +429,39 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
                 )
             })?;
         Ok(watch
-            .map(|entry| {
-                let entry =
-                    entry.map_err(|err| Error::nats(format!("watching {}", K::BUCKET), err))?;
-                let key = K::decode(&entry.key)?;
-                Ok(match entry.operation {
-                    Operation::Put => Change::Put {
-                        value: decode::<K, M>(&entry.key, &entry.value)?,
-                        key,
-                        revision: entry.revision,
-                    },
-                    Operation::Delete | Operation::Purge => Change::Deleted {
-                        key,
-                        revision: entry.revision,
-                    },
-                })
-            })
+            .filter_map(|entry| futures::future::ready(Self::change(entry)))
             .boxed())
+    }
+
+    /// One watched entry as a [`Change`]; `None` (after noting it) for an entry that does not
+    /// decode, so that one bad write never ends a watch.
+    fn change(entry: Result<kv::Entry, kv::WatcherError>) -> Option<Result<Change<K, M>, Error>> {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => return Some(Err(Error::nats(format!("watching {}", K::BUCKET), err))),
+        };
+        let decoded = K::decode(&entry.key)
+            .map_err(|err| err.to_string())
+            .and_then(|key| match entry.operation {
+                Operation::Put => decode::<K, M>(&entry.key, &entry.value)
+                    .map(|value| Change::Put {
+                        key,
+                        value,
+                        revision: entry.revision,
+                    })
+                    .map_err(|err| err.to_string()),
+                Operation::Delete | Operation::Purge => Ok(Change::Deleted {
+                    key,
+                    revision: entry.revision,
+                }),
+            });
+        match decoded {
+            Ok(change) => Some(Ok(change)),
+            Err(error) => {
+                UNDECODABLE.note(K::BUCKET, &entry.key, entry.revision, &error);
+                None
+            }
+        }
     }
 
     fn cas_error(&self, raw: &str, expected: u64, doing: &str, err: kv::UpdateError) -> Error {

@@ -466,6 +466,18 @@ impl<R: Runtime> Agent<R> {
             }
         };
         let mut recovered = 0;
+        // A record of ours that does not decode may be a pod still running here: keep every
+        // process rather than stop one that may be wanted (stopping needs an authoritative
+        // instruction, which an unreadable record is not).
+        let unreadable = listing
+            .undecodable
+            .iter()
+            .filter(|u| {
+                u.key
+                    .as_ref()
+                    .is_none_or(|key| self.nodes.contains(key.node()))
+            })
+            .count();
         for entry in listing.entries {
             if !self.nodes.contains(entry.key.node()) {
                 continue;
@@ -514,7 +526,14 @@ impl<R: Runtime> Agent<R> {
             }
             recovered += 1;
         }
-        self.runtime.clean_up_orphans(&self.table.uids()).await;
+        if unreadable == 0 {
+            self.runtime.clean_up_orphans(&self.table.uids()).await;
+        } else {
+            tracing::warn!(
+                unreadable,
+                "some pod records of this node do not decode; leaving processes of unknown pods running"
+            );
+        }
         Ok(recovered)
     }
 }

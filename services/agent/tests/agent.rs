@@ -893,6 +893,66 @@ async fn an_agent_killed_with_sigkill_reattaches_and_one_stopped_with_sigterm_le
     kill_group(second);
 }
 
+/// A record of this node's that no longer decodes is no instruction to stop anything: the
+/// restarted agent recovers what it can read and leaves the unknown pod's process running.
+#[tokio::test]
+async fn an_unreadable_pod_record_never_stops_a_running_pod() {
+    let bed = bed().await;
+    let marker = format!("marker-{}", uuid::Uuid::new_v4());
+    let agent = bed
+        .start_agent(bed.config("node-u", "https://127.0.0.1:1"))
+        .await;
+    let app = container("app", &["sh", "-c", "while :; do sleep 1; done", &marker]);
+    let reply = command(
+        &bed.client,
+        "node-u",
+        create(pod("kept", "uid-kept", "node-u", vec![app])),
+    )
+    .await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    let key = PodKey::new("node-u", "default", "kept").unwrap();
+    let pid = bed.wait_pod(&key, "the pod running", running_pid).await;
+    agent.stop().await;
+    assert!(alive(pid), "the pod outlives its agent");
+
+    let raw = async_nats::jetstream::new(bed.client.clone())
+        .get_key_value("pods")
+        .await
+        .unwrap();
+    raw.put(everynode_bus::Key::encode(&key), vec![0xff_u8, 0xff].into())
+        .await
+        .unwrap();
+    let agent = bed
+        .start_agent(bed.config("node-u", "https://127.0.0.1:1"))
+        .await;
+    // The agent answers only after its recovery (and any orphan clean-up) is over; a second
+    // pod that runs proves it is at work.
+    let reply = command(
+        &bed.client,
+        "node-u",
+        create(pod(
+            "second",
+            "uid-second-u",
+            "node-u",
+            vec![container("app", &["sleep", "1000"])],
+        )),
+    )
+    .await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    let second = bed
+        .wait_pod(
+            &PodKey::new("node-u", "default", "second").unwrap(),
+            "the second pod running",
+            running_pid,
+        )
+        .await;
+    assert!(alive(pid), "the pod with the unreadable record still runs");
+    assert_eq!(processes_with(&marker), vec![pid]);
+    agent.stop().await;
+    kill_group(pid);
+    kill_group(second);
+}
+
 #[tokio::test]
 async fn simulated_nodes_register_before_and_after_the_registry_comes_up_and_run_pods() {
     let bed = bed().await;

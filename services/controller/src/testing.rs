@@ -505,9 +505,8 @@ impl Bed {
     /// Lists everything into the caches, as a (re-)list of every bucket would.
     fn publish(&self) {
         let world = &self.deps.world;
-        let deltas = world.nodes.apply_listing(Listing {
-            entries: self
-                .nodes
+        let deltas = world.nodes.apply_listing(Listing::new(
+            self.nodes
                 .iter()
                 .map(|(name, (at, node))| Entry {
                     key: NodeKey::new(name.clone()).expect("node key"),
@@ -515,12 +514,11 @@ impl Bed {
                     revision: *at,
                 })
                 .collect(),
-            revision: self.revision,
-        });
+            self.revision,
+        ));
         self.router.nodes(&deltas);
-        let deltas = world.daemonsets.apply_listing(Listing {
-            entries: self
-                .daemonsets
+        let deltas = world.daemonsets.apply_listing(Listing::new(
+            self.daemonsets
                 .values()
                 .map(|(at, ds)| Entry {
                     key: DaemonSetKey::new(ds.namespace(), ds.name()).expect("daemonset key"),
@@ -528,12 +526,11 @@ impl Bed {
                     revision: *at,
                 })
                 .collect(),
-            revision: self.revision,
-        });
+            self.revision,
+        ));
         self.router.daemonsets(&deltas);
-        let deltas = world.pods.apply_listing(Listing {
-            entries: self
-                .pods
+        let deltas = world.pods.apply_listing(Listing::new(
+            self.pods
                 .iter()
                 .map(|(key, (at, pod))| Entry {
                     key: key.clone(),
@@ -541,12 +538,11 @@ impl Bed {
                     revision: *at,
                 })
                 .collect(),
-            revision: self.revision,
-        });
+            self.revision,
+        ));
         self.router.pods(&deltas);
-        let deltas = world.revisions.apply_listing(Listing {
-            entries: self
-                .revisions
+        let deltas = world.revisions.apply_listing(Listing::new(
+            self.revisions
                 .values()
                 .map(|(at, r)| Entry {
                     key: RevisionKey::new(rev_namespace(r), r.name()).expect("revision key"),
@@ -554,8 +550,8 @@ impl Bed {
                     revision: *at,
                 })
                 .collect(),
-            revision: self.revision,
-        });
+            self.revision,
+        ));
         self.router.revisions(&deltas);
     }
 
