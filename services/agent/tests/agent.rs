@@ -953,6 +953,104 @@ async fn an_unreadable_pod_record_never_stops_a_running_pod() {
     kill_group(second);
 }
 
+/// Two agents on two machines (two boot ids) started with one node name: the second is
+/// refused by the registry and exits naming the conflict; the first keeps its node and keeps
+/// taking commands.
+#[tokio::test]
+async fn a_second_agent_with_a_live_node_name_is_refused_and_exits() {
+    let bed = bed().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry_url = format!("https://{}", listener.local_addr().unwrap());
+    let mut registry_config = everynode_registry::Config::for_nats(&bed.nats.url());
+    registry_config.not_ready_after = Duration::from_secs(3);
+    registry_config.common.security = bed.pki.credentials("registry");
+    let registry_nats = everynode_bus::connect(&bed.nats.url(), "registry")
+        .await
+        .unwrap();
+    let registry_shutdown = Shutdown::new(Duration::from_secs(5));
+    let registry = tokio::spawn(everynode_registry::run(
+        registry_config,
+        listener,
+        registry_nats,
+        registry_shutdown.clone(),
+    ));
+    let mut nodes = NodesClient::new(bed.pki.channel("admin", &registry_url));
+    let twin_config = || {
+        let mut config = bed.config("twin", &registry_url);
+        config.runtime = RuntimeKind::Fake;
+        config
+    };
+    let boot_id = |node: &v1::Node| {
+        node.status
+            .as_ref()
+            .and_then(|s| s.node_info.as_ref())
+            .map(|i| i.boot_id.clone())
+            .unwrap_or_default()
+    };
+    let first = bed.start_agent(twin_config()).await;
+    let holder = eventually("the first agent registered", WAIT, || {
+        let mut nodes = nodes.clone();
+        async move {
+            let node = nodes
+                .get(everynode_api::v1::NodesGetRequest {
+                    name: "twin".into(),
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .into_inner()
+                .node
+                .unwrap_or_default();
+            Ok::<_, String>(boot_id(&node))
+        }
+    })
+    .await;
+    assert!(!holder.is_empty());
+
+    let client = everynode_bus::connect(&bed.nats.url(), "agent")
+        .await
+        .unwrap();
+    let second = tokio::spawn(everynode_agent::run(
+        twin_config(),
+        client,
+        Shutdown::new(Duration::from_secs(5)),
+    ));
+    let ended = tokio::time::timeout(WAIT, second)
+        .await
+        .expect("the second agent ends on its own")
+        .unwrap();
+    let message = format!("{:#}", ended.expect_err("the second agent fails"));
+    for words in ["\"twin\"", "live agent", holder.as_str()] {
+        assert!(message.contains(words), "{words} in {message}");
+    }
+
+    // The first agent still holds the node and still takes commands.
+    let stored = nodes
+        .get(everynode_api::v1::NodesGetRequest {
+            name: "twin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .node
+        .unwrap();
+    assert_eq!(boot_id(&stored), holder);
+    let reply = command(
+        &bed.client,
+        "twin",
+        create(pod(
+            "after",
+            "uid-after-twin",
+            "twin",
+            vec![container("app", &["sleep", "1"])],
+        )),
+    )
+    .await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    first.stop().await;
+    registry_shutdown.trigger();
+    registry.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn simulated_nodes_register_before_and_after_the_registry_comes_up_and_run_pods() {
     let bed = bed().await;
