@@ -200,10 +200,10 @@ impl Leases {
 
     /// Records the boot id of the agent holding `name` (empty: unknown).
     pub fn set_holder(&mut self, name: &str, boot_id: &str) {
-        if let Some(lease) = self.leases.get_mut(name) {
-            if lease.holder.as_deref() != Some(boot_id) {
-                lease.holder = (!boot_id.is_empty()).then(|| Arc::from(boot_id));
-            }
+        if let Some(lease) = self.leases.get_mut(name)
+            && lease.holder.as_deref() != Some(boot_id)
+        {
+            lease.holder = (!boot_id.is_empty()).then(|| Arc::from(boot_id));
         }
     }
 
