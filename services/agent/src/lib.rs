@@ -32,6 +32,7 @@ pub mod commands;
 pub mod config;
 pub mod env;
 pub mod error;
+pub mod fence;
 pub mod host;
 pub mod join;
 pub mod pods;
@@ -55,6 +56,7 @@ pub use agent::{Agent, NodeSet};
 pub use config::{Config, ConfigError, RuntimeKind};
 pub use error::Error;
 
+use crate::fence::Fence;
 use crate::host::{HostFacts, NodeTemplate};
 use crate::join::{Claim, JoinConfig};
 use crate::pods::{PodTable, WriterConfig};
@@ -181,6 +183,14 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
         facts,
     });
 
+    let fence_file = match std::fs::create_dir_all(&data_dir) {
+        Ok(()) => Some(data_dir.join(fence::TERM_FILE)),
+        Err(err) => {
+            tracing::warn!(dir = %data_dir.display(), error = %err, "no data directory: the controller term seen is not kept across restarts");
+            None
+        }
+    };
+    let fence = Arc::new(Fence::load(fence_file));
     let js = jetstream::new(nats.clone());
     let Some(store) = open_pods_store(&js, config.tuning.retry_max, &shutdown).await else {
         return Ok(());
@@ -197,6 +207,7 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
         shutdown.clone(),
     ));
     let parts = Parts {
+        fence,
         registry,
         nodes,
         template,
@@ -242,6 +253,7 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
 
 /// What [`run`] has set up before the runtime is chosen.
 struct Parts {
+    fence: Arc<Fence>,
     registry: tonic::transport::Channel,
     nodes: NodeSet,
     template: Arc<NodeTemplate>,
@@ -254,6 +266,7 @@ struct Parts {
 
 async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<(), Error> {
     let Parts {
+        fence,
         registry,
         nodes,
         template,
@@ -269,6 +282,7 @@ async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<
         table,
         store,
         runtime,
+        Arc::clone(&fence),
         shutdown.clone(),
     ));
     let recovered = agent
@@ -279,6 +293,12 @@ async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<
     // can take commands; but commands wait until the registry has said that no other live
     // agent holds the node (or could not be asked).
     let subscriber = commands::subscribe(&nats, &nodes).await?;
+    let announcements = commands::subscribe_terms(&nats).await?;
+    shutdown.spawn(commands::follow_terms(
+        fence,
+        announcements,
+        shutdown.clone(),
+    ));
     let (claim_tx, mut claim) = tokio::sync::watch::channel(Claim::Pending);
     shutdown.spawn(join::run(
         JoinConfig {

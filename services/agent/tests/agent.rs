@@ -137,8 +137,19 @@ async fn command(
     node: &str,
     command: pod_command::Command,
 ) -> PodCommandReply {
+    command_in_term(client, node, 0, command).await
+}
+
+/// A command as the controller of lease term `term` sends it.
+async fn command_in_term(
+    client: &async_nats::Client,
+    node: &str,
+    term: u64,
+    command: pod_command::Command,
+) -> PodCommandReply {
     let payload = PodCommand {
         node_name: node.to_owned(),
+        term,
         command: Some(command),
     }
     .encode_to_vec();
@@ -156,6 +167,7 @@ async fn wait_answering(client: &async_nats::Client, node: &str) {
     eventually("the agent to answer commands", WAIT, || async {
         let probe = PodCommand {
             node_name: node.to_owned(),
+            term: 0,
             command: Some(delete("default", "nothing", "")),
         };
         request(
@@ -634,6 +646,7 @@ async fn commands_are_idempotent_and_checked() {
     let subject = agent_pods_subject(&NodeKey::new("node-d").unwrap());
     let wrong_node = PodCommand {
         node_name: "node-x".to_owned(),
+        term: 0,
         command: Some(create(pod(
             "x",
             "uid-x",
@@ -891,6 +904,95 @@ async fn an_agent_killed_with_sigkill_reattaches_and_one_stopped_with_sigterm_le
     assert_eq!(processes_with(&marker), vec![pid]);
     kill_group(pid);
     kill_group(second);
+}
+
+/// Fencing: commands of a controller term older than one the agent has seen (in a command or
+/// an announcement) are refused and change nothing; the highest term survives a restart.
+#[tokio::test]
+async fn commands_of_a_stale_controller_term_are_refused_even_after_a_restart() {
+    let bed = bed().await;
+    let node = "node-f";
+    let agent = bed
+        .start_agent(bed.config(node, "https://127.0.0.1:1"))
+        .await;
+    let sleeper = |name: &str, uid: &str| {
+        create(pod(
+            name,
+            uid,
+            node,
+            vec![container("app", &["sleep", "1000"])],
+        ))
+    };
+    let reply = command_in_term(&bed.client, node, 10, sleeper("current", "uid-current")).await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    let current = bed
+        .wait_pod(
+            &PodKey::new(node, "default", "current").unwrap(),
+            "the pod running",
+            running_pid,
+        )
+        .await;
+    let reply = command_in_term(&bed.client, node, 5, sleeper("stale", "uid-stale")).await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::StaleTerm, "{reply:?}");
+    for words in ["term 5", "term 10"] {
+        assert!(reply.message.contains(words), "{words} in {reply:?}");
+    }
+    assert!(
+        bed.pod(&PodKey::new(node, "default", "stale").unwrap())
+            .await
+            .is_none(),
+        "a refused command writes nothing"
+    );
+    assert!(!bed.pod_dir(node, "uid-stale").exists());
+
+    // A new leader announces term 20: term 15's commands are refused from then on.
+    let announcement = v1::TermAnnouncement {
+        term: 20,
+        holder_identity: "controller-b".into(),
+    };
+    bed.client
+        .publish(
+            everynode_bus::names::CONTROLLER_TERM,
+            announcement.encode_to_vec().into(),
+        )
+        .await
+        .unwrap();
+    eventually(
+        "term 15 refused after the announcement of 20",
+        WAIT,
+        || async {
+            let reply =
+                command_in_term(&bed.client, node, 15, delete("default", "none", "x")).await;
+            match outcome(&reply) {
+                PodCommandOutcome::StaleTerm => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    agent.stop().await;
+    let kept = std::fs::read_to_string(
+        bed.dir
+            .path()
+            .join(node)
+            .join(everynode_agent::fence::TERM_FILE),
+    )
+    .unwrap();
+    assert_eq!(kept.trim(), "20");
+
+    let agent = bed
+        .start_agent(bed.config(node, "https://127.0.0.1:1"))
+        .await;
+    let reply = command_in_term(&bed.client, node, 19, sleeper("late", "uid-late")).await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::StaleTerm, "{reply:?}");
+    let reply = command_in_term(&bed.client, node, 20, delete("default", "none", "x")).await;
+    assert_eq!(
+        outcome(&reply),
+        PodCommandOutcome::NotFound,
+        "accepted: {reply:?}"
+    );
+    agent.stop().await;
+    kill_group(current);
 }
 
 /// A record of this node's that no longer decodes is no instruction to stop anything: the
@@ -1152,6 +1254,7 @@ async fn simulated_nodes_register_before_and_after_the_registry_comes_up_and_run
     // Nodes this process does not simulate get no answer from it.
     let stranger = PodCommand {
         node_name: "sim-100".to_owned(),
+        term: 0,
         command: Some(delete("default", "daemon", "")),
     };
     let subject = agent_pods_subject(&NodeKey::new("sim-100").unwrap());

@@ -350,6 +350,7 @@ mod tests {
         let term = Arc::new(Term::new(
             CancellationToken::new(),
             &crate::testing::settings(),
+            crate::testing::TEST_FENCE,
         ));
         router.set_active(Some(Arc::clone(&term)));
         (router, term)

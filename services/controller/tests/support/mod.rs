@@ -278,6 +278,14 @@ impl Cluster {
     }
 
     /// The holder of the controller lease ("" when released or absent).
+    pub async fn lease_term(&self) -> u64 {
+        self.leases
+            .get(&LeaseKey::new("controller").unwrap())
+            .await
+            .unwrap()
+            .map_or(0, |v| v.value.term)
+    }
+
     pub async fn lease_holder(&self) -> String {
         self.leases
             .get(&LeaseKey::new("controller").unwrap())
@@ -425,9 +433,25 @@ pub async fn agent_command(
     use prost::Message;
     let subject =
         everynode_bus::names::agent_pods_subject(&everynode_bus::NodeKey::new(node).unwrap());
+    // As the current leader would send it: with the lease's term (agents refuse older ones).
+    let leases = everynode_bus::Store::<everynode_bus::LeaseKey, v1::Lease>::open(
+        &everynode_bus::async_nats::jetstream::new(client.clone()),
+    )
+    .await
+    .unwrap();
+    let term = leases
+        .list()
+        .await
+        .unwrap()
+        .entries
+        .iter()
+        .map(|entry| entry.value.term)
+        .max()
+        .unwrap_or(0);
     let payload = v1::PodCommand {
         node_name: node.to_string(),
         command: Some(command),
+        term,
     }
     .encode_to_vec();
     let answer = tokio::time::timeout(WAIT, client.request(subject, payload.into()))
