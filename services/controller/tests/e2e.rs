@@ -625,46 +625,14 @@ async fn a_controller_paused_past_its_lease_cannot_act_after_its_successor() {
         template.spec.as_mut().unwrap().containers[0].image = "example/fenced:2".into();
     })
     .await;
-    c.wait_pods("fenced", "the rollout to be under way", |pods| {
-        let updated = pods
-            .iter()
-            .filter(|(_, p)| p.spec.as_ref().unwrap().containers[0].image == "example/fenced:2")
-            .count();
-        if updated >= 2 {
-            Ok(())
-        } else {
-            Err(format!("{updated} updated"))
-        }
-    })
-    .await;
+    c.wait_updated("fenced", "example/fenced:2", 2).await;
     signal(nix::sys::signal::Signal::SIGSTOP);
-    everynode_testkit::eventually("the standby to take over", WAIT, || async {
-        match c.lease_holder().await.as_str() {
-            "first" | "" => Err("not yet".to_string()),
-            _ => Ok(()),
-        }
-    })
-    .await;
+    c.wait_taken_over_from("first").await;
     let second_term = c.lease_term().await;
     assert!(second_term > first_term, "{second_term} > {first_term}");
     // Thaw the old leader while the new one is rolling out.
     signal(nix::sys::signal::Signal::SIGCONT);
-    c.wait_pods("fenced", "the rollout to finish", |pods| {
-        let live: Vec<_> = pods.iter().filter(|(_, p)| !deleting(p)).collect();
-        let done = live
-            .iter()
-            .filter(|(_, p)| {
-                p.spec.as_ref().unwrap().containers[0].image == "example/fenced:2"
-                    && support::ready(p)
-            })
-            .count();
-        if done == 12 && live.len() == 12 {
-            Ok(())
-        } else {
-            Err(format!("{done} of 12"))
-        }
-    })
-    .await;
+    c.wait_rolled_out("fenced", "example/fenced:2", 12).await;
     c.wait_status("fenced", Counts::all(12)).await;
     let seen = monitor.finish().await;
     assert!(seen.polls > 10, "{seen:?}");
@@ -709,18 +677,7 @@ async fn a_controller_killed_mid_rollout_is_replaced_by_the_standby_without_dupl
         template.spec.as_mut().unwrap().containers[0].image = "example/ha:2".into();
     })
     .await;
-    c.wait_pods("ha", "the rollout to be under way", |pods| {
-        let updated = pods
-            .iter()
-            .filter(|(_, p)| p.spec.as_ref().unwrap().containers[0].image == "example/ha:2")
-            .count();
-        if updated >= 2 {
-            Ok(())
-        } else {
-            Err(format!("{updated} updated"))
-        }
-    })
-    .await;
+    c.wait_updated("ha", "example/ha:2", 2).await;
     first.kill();
     let killed_at = tokio::time::Instant::now();
     let updated_at_kill = c
@@ -739,29 +696,9 @@ async fn a_controller_killed_mid_rollout_is_replaced_by_the_standby_without_dupl
         .unwrap()
         .into_inner();
     assert!(!listed.items.is_empty());
-    everynode_testkit::eventually("the standby to take the lease", WAIT, || async {
-        match c.lease_holder().await.as_str() {
-            "first" | "" => Err("not yet".to_string()),
-            _ => Ok(()),
-        }
-    })
-    .await;
+    c.wait_taken_over_from("first").await;
     let takeover = killed_at.elapsed();
-    c.wait_pods("ha", "the rollout to finish", |pods| {
-        let live: Vec<_> = pods.iter().filter(|(_, p)| !deleting(p)).collect();
-        let done = live
-            .iter()
-            .filter(|(_, p)| {
-                p.spec.as_ref().unwrap().containers[0].image == "example/ha:2" && support::ready(p)
-            })
-            .count();
-        if done == 12 && live.len() == 12 {
-            Ok(())
-        } else {
-            Err(format!("{done} of 12"))
-        }
-    })
-    .await;
+    c.wait_rolled_out("ha", "example/ha:2", 12).await;
     c.wait_status("ha", Counts::all(12)).await;
     let availability = availability.finish().await;
 
