@@ -695,6 +695,38 @@ async fn a_restarted_service_serves_what_was_stored() {
     second.stop().await;
 }
 
+/// One entry in the bucket that does not decode (a foreign or corrupt write) costs only that
+/// entry: List serves every other DaemonSet, Get of it is an internal error (the log names the key),
+/// nothing panics, and the service keeps answering.
+#[tokio::test]
+async fn an_undecodable_entry_costs_only_itself() {
+    let nats = NatsServer::start().await.unwrap();
+    let admission = Admission::start(&nats).await;
+    let mut client = admission.client().await;
+    create(&mut client, daemon_set("fine", "img:1")).await;
+    let raw = jetstream::new(everynode_bus::connect(&nats.url(), "vandal").await.unwrap())
+        .get_key_value("daemonsets")
+        .await
+        .unwrap();
+    raw.put("default.broken", vec![0xff_u8, 0xff, 0xff].into())
+        .await
+        .unwrap();
+
+    let listed: Vec<String> = list(&mut client, "")
+        .await
+        .items
+        .iter()
+        .map(|ds| meta(ds).name.clone())
+        .collect();
+    assert_eq!(listed, ["fine"]);
+    let err = get(&mut client, "broken").await.unwrap_err();
+    // The key and the decode error go to the service's log, never to the caller.
+    assert_eq!(err.code(), Code::Internal, "{err:?}");
+    create(&mut client, daemon_set("after", "img:2")).await;
+    assert_eq!(list(&mut client, "").await.items.len(), 2);
+    admission.stop().await;
+}
+
 /// grpcurl, the real binary, through server reflection.
 #[tokio::test]
 async fn grpcurl_lists_the_service_and_creates_from_kubernetes_json() {

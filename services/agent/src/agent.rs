@@ -24,6 +24,7 @@ use everynode_service::Shutdown;
 use prost::Message;
 use tokio::sync::OwnedMutexGuard;
 
+use crate::fence::Fence;
 use crate::pods::{PodSink, PodTable, Stage, content_hash, uid_of};
 use crate::runtime::{PodRun, Runtime, StartMode};
 use crate::status::{self, PodFacts};
@@ -153,6 +154,7 @@ pub struct Agent<R> {
     runtime: R,
     shutdown: Shutdown,
     locks: KeyedLocks,
+    fence: Arc<Fence>,
 }
 
 impl<R> std::fmt::Debug for Agent<R> {
@@ -181,13 +183,15 @@ fn rejected(message: impl Into<String>) -> PodCommandReply {
 }
 
 impl<R: Runtime> Agent<R> {
-    /// An agent for `nodes` whose pods get `host_ip` as host and pod IP.
+    /// An agent for `nodes` whose pods get `host_ip` as host and pod IP, refusing commands of
+    /// controller terms older than `fence` has seen.
     pub fn new(
         nodes: NodeSet,
         host_ip: String,
         table: Arc<PodTable>,
         store: Store<PodKey, v1::Pod>,
         runtime: R,
+        fence: Arc<Fence>,
         shutdown: Shutdown,
     ) -> Self {
         Self {
@@ -198,6 +202,7 @@ impl<R: Runtime> Agent<R> {
             runtime,
             shutdown,
             locks: KeyedLocks::default(),
+            fence,
         }
     }
 
@@ -247,6 +252,22 @@ impl<R: Runtime> Agent<R> {
                 command.node_name,
                 node.name()
             )));
+        }
+        if let Err(highest) = self.fence.admit(command.term) {
+            tracing::warn!(
+                node = node.name(),
+                term = command.term,
+                highest,
+                "refusing a pod command of a stale controller term"
+            );
+            return Some(reply(
+                PodCommandOutcome::StaleTerm,
+                format!(
+                    "the command's controller term {} is older than term {highest}: its sender is no longer the leader",
+                    command.term
+                ),
+                None,
+            ));
         }
         Some(match command.command {
             Some(pod_command::Command::Create(create)) => self.create(&node, create).await,
@@ -479,6 +500,18 @@ impl<R: Runtime> Agent<R> {
             }
         };
         let mut recovered = 0;
+        // A record of ours that does not decode may be a pod still running here: keep every
+        // process rather than stop one that may be wanted (stopping needs an authoritative
+        // instruction, which an unreadable record is not).
+        let unreadable = listing
+            .undecodable
+            .iter()
+            .filter(|u| {
+                u.key
+                    .as_ref()
+                    .is_none_or(|key| self.nodes.contains(key.node()))
+            })
+            .count();
         for entry in listing.entries {
             if !self.nodes.contains(entry.key.node()) {
                 continue;
@@ -527,7 +560,14 @@ impl<R: Runtime> Agent<R> {
             }
             recovered += 1;
         }
-        self.runtime.clean_up_orphans(&self.table.uids()).await;
+        if unreadable == 0 {
+            self.runtime.clean_up_orphans(&self.table.uids()).await;
+        } else {
+            tracing::warn!(
+                unreadable,
+                "some pod records of this node do not decode; leaving processes of unknown pods running"
+            );
+        }
         Ok(recovered)
     }
 }

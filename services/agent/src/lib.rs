@@ -39,6 +39,7 @@ pub mod config;
 pub mod confine;
 pub mod env;
 pub mod error;
+pub mod fence;
 pub mod host;
 pub mod join;
 pub mod logs;
@@ -65,8 +66,9 @@ pub use agent::{Agent, NodeSet};
 pub use config::{Config, ConfigError, RuntimeKind};
 pub use error::Error;
 
+use crate::fence::Fence;
 use crate::host::{HostFacts, NodeTemplate};
-use crate::join::JoinConfig;
+use crate::join::{Claim, JoinConfig};
 use crate::pods::{PodTable, WriterConfig};
 use crate::runtime::Runtime;
 use crate::runtime::fake::{FakeConfig, FakeRuntime};
@@ -178,7 +180,12 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
         RuntimeKind::Process => "process",
         RuntimeKind::Fake => "fake",
     };
-    let facts = HostFacts::gather(config.node_ip, runtime_name);
+    let mut facts = HostFacts::gather(config.node_ip, runtime_name);
+    if config.runtime == RuntimeKind::Fake {
+        // Each fake agent process simulates machines of its own: a boot id of its own, so the
+        // registry tells two simulated machines claiming one node name apart.
+        facts.node_info.boot_id = uuid::Uuid::new_v4().to_string();
+    }
     let host_ip = facts.ip.to_string();
     let template = Arc::new(NodeTemplate {
         labels: config.labels.0.clone(),
@@ -186,6 +193,14 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
         facts,
     });
 
+    let fence_file = match std::fs::create_dir_all(&data_dir) {
+        Ok(()) => Some(data_dir.join(fence::TERM_FILE)),
+        Err(err) => {
+            tracing::warn!(dir = %data_dir.display(), error = %err, "no data directory: the controller term seen is not kept across restarts");
+            None
+        }
+    };
+    let fence = Arc::new(Fence::load(fence_file));
     let js = jetstream::new(nats.clone());
     let Some(store) = open_pods_store(&js, config.tuning.retry_max, &shutdown).await else {
         return Ok(());
@@ -202,6 +217,7 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
         shutdown.clone(),
     ));
     let parts = Parts {
+        fence,
         registry,
         nodes,
         template,
@@ -306,6 +322,7 @@ async fn cgroups(config: &Config) -> Option<cgroup::Cgroups> {
 
 /// What [`run`] has set up before the runtime is chosen.
 struct Parts {
+    fence: Arc<Fence>,
     registry: tonic::transport::Channel,
     nodes: NodeSet,
     template: Arc<NodeTemplate>,
@@ -318,6 +335,7 @@ struct Parts {
 
 async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<(), Error> {
     let Parts {
+        fence,
         registry,
         nodes,
         template,
@@ -333,20 +351,24 @@ async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<
         table,
         store,
         runtime,
+        Arc::clone(&fence),
         shutdown.clone(),
     ));
     let recovered = agent
         .recover(config.tuning.retry_max)
         .await
         .map_err(Error::Recover)?;
+    // Subscribed before registering, so that the node is never announced before its agent
+    // can take commands; but commands wait until the registry has said that no other live
+    // agent holds the node (or could not be asked).
     let subscriber = commands::subscribe(&nats, &nodes).await?;
-    shutdown.spawn(commands::serve(
-        Arc::clone(&agent),
-        nats.clone(),
-        subscriber,
-        config.tuning.command_concurrency.get(),
+    let announcements = commands::subscribe_terms(&nats).await?;
+    shutdown.spawn(commands::follow_terms(
+        fence,
+        announcements,
         shutdown.clone(),
     ));
+    let (claim_tx, mut claim) = tokio::sync::watch::channel(Claim::Pending);
     shutdown.spawn(join::run(
         JoinConfig {
             registry: config.registry.clone(),
@@ -356,6 +378,24 @@ async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<
         },
         nodes.clone(),
         template,
+        claim_tx,
+        shutdown.clone(),
+    ));
+    let first = tokio::select! {
+        answer = async { claim.wait_for(|c| *c != Claim::Pending).await.map(|c| c.clone()).ok() } => answer,
+        () = shutdown.signal() => None,
+    };
+    if let Some(Claim::Refused(message)) = first {
+        shutdown.trigger();
+        drop(subscriber);
+        let _ = shutdown.wait_tasks().await;
+        return Err(Error::NodeHeld(message));
+    }
+    shutdown.spawn(commands::serve(
+        Arc::clone(&agent),
+        nats.clone(),
+        subscriber,
+        config.tuning.command_concurrency.get(),
         shutdown.clone(),
     ));
     tracing::info!(
@@ -365,7 +405,21 @@ async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<
         registry = %config.registry,
         "everynode-agent running"
     );
-    shutdown.signal().await;
+    let refused = tokio::select! {
+        () = shutdown.signal() => None,
+        answer = async {
+            claim.wait_for(|c| matches!(c, Claim::Refused(_))).await.map(|c| c.clone()).ok()
+        } => match answer {
+            Some(Claim::Refused(message)) => Some(message),
+            _ => {
+                shutdown.signal().await;
+                None
+            }
+        },
+    };
+    if refused.is_some() {
+        shutdown.trigger();
+    }
     tracing::info!("shutting down: no more commands or heartbeats; pods keep running");
     let waited = shutdown.wait_tasks().await;
     if let Err(err) = nats.drain().await {
@@ -373,5 +427,8 @@ async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<
     }
     drop(agent);
     waited?;
-    Ok(())
+    match refused {
+        Some(message) => Err(Error::NodeHeld(message)),
+        None => Ok(()),
+    }
 }

@@ -140,8 +140,19 @@ async fn command(
     node: &str,
     command: pod_command::Command,
 ) -> PodCommandReply {
+    command_in_term(client, node, 0, command).await
+}
+
+/// A command as the controller of lease term `term` sends it.
+async fn command_in_term(
+    client: &async_nats::Client,
+    node: &str,
+    term: u64,
+    command: pod_command::Command,
+) -> PodCommandReply {
     let payload = PodCommand {
         node_name: node.to_owned(),
+        term,
         command: Some(command),
     }
     .encode_to_vec();
@@ -159,6 +170,7 @@ async fn wait_answering(client: &async_nats::Client, node: &str) {
     eventually("the agent to answer commands", WAIT, || async {
         let probe = PodCommand {
             node_name: node.to_owned(),
+            term: 0,
             command: Some(delete("default", "nothing", "")),
         };
         request(
@@ -638,6 +650,7 @@ async fn commands_are_idempotent_and_checked() {
     let subject = agent_pods_subject(&NodeKey::new("node-d").unwrap());
     let wrong_node = PodCommand {
         node_name: "node-x".to_owned(),
+        term: 0,
         command: Some(create(pod(
             "x",
             "uid-x",
@@ -899,6 +912,253 @@ async fn an_agent_killed_with_sigkill_reattaches_and_one_stopped_with_sigterm_le
     kill_group(second);
 }
 
+/// Fencing: commands of a controller term older than one the agent has seen (in a command or
+/// an announcement) are refused and change nothing; the highest term survives a restart.
+#[tokio::test]
+async fn commands_of_a_stale_controller_term_are_refused_even_after_a_restart() {
+    let bed = bed().await;
+    let node = "node-f";
+    let agent = bed
+        .start_agent(bed.config(node, "https://127.0.0.1:1"))
+        .await;
+    let sleeper = |name: &str, uid: &str| {
+        create(pod(
+            name,
+            uid,
+            node,
+            vec![container("app", &["sleep", "1000"])],
+        ))
+    };
+    let reply = command_in_term(&bed.client, node, 10, sleeper("current", "uid-current")).await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    let current = bed
+        .wait_pod(
+            &PodKey::new(node, "default", "current").unwrap(),
+            "the pod running",
+            running_pid,
+        )
+        .await;
+    let reply = command_in_term(&bed.client, node, 5, sleeper("stale", "uid-stale")).await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::StaleTerm, "{reply:?}");
+    for words in ["term 5", "term 10"] {
+        assert!(reply.message.contains(words), "{words} in {reply:?}");
+    }
+    assert!(
+        bed.pod(&PodKey::new(node, "default", "stale").unwrap())
+            .await
+            .is_none(),
+        "a refused command writes nothing"
+    );
+    assert!(!bed.pod_dir(node, "uid-stale").exists());
+
+    // A new leader announces term 20: term 15's commands are refused from then on.
+    let announcement = v1::TermAnnouncement {
+        term: 20,
+        holder_identity: "controller-b".into(),
+    };
+    bed.client
+        .publish(
+            everynode_bus::names::CONTROLLER_TERM,
+            announcement.encode_to_vec().into(),
+        )
+        .await
+        .unwrap();
+    eventually(
+        "term 15 refused after the announcement of 20",
+        WAIT,
+        || async {
+            let reply =
+                command_in_term(&bed.client, node, 15, delete("default", "none", "x")).await;
+            match outcome(&reply) {
+                PodCommandOutcome::StaleTerm => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    agent.stop().await;
+    let kept = std::fs::read_to_string(
+        bed.dir
+            .path()
+            .join(node)
+            .join(everynode_agent::fence::TERM_FILE),
+    )
+    .unwrap();
+    assert_eq!(kept.trim(), "20");
+
+    let agent = bed
+        .start_agent(bed.config(node, "https://127.0.0.1:1"))
+        .await;
+    let reply = command_in_term(&bed.client, node, 19, sleeper("late", "uid-late")).await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::StaleTerm, "{reply:?}");
+    let reply = command_in_term(&bed.client, node, 20, delete("default", "none", "x")).await;
+    assert_eq!(
+        outcome(&reply),
+        PodCommandOutcome::NotFound,
+        "accepted: {reply:?}"
+    );
+    agent.stop().await;
+    kill_group(current);
+}
+
+/// A record of this node's that no longer decodes is no instruction to stop anything: the
+/// restarted agent recovers what it can read and leaves the unknown pod's process running.
+#[tokio::test]
+async fn an_unreadable_pod_record_never_stops_a_running_pod() {
+    let bed = bed().await;
+    let marker = format!("marker-{}", uuid::Uuid::new_v4());
+    let agent = bed
+        .start_agent(bed.config("node-u", "https://127.0.0.1:1"))
+        .await;
+    let app = container("app", &["sh", "-c", "while :; do sleep 1; done", &marker]);
+    let reply = command(
+        &bed.client,
+        "node-u",
+        create(pod("kept", "uid-kept", "node-u", vec![app])),
+    )
+    .await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    let key = PodKey::new("node-u", "default", "kept").unwrap();
+    let pid = bed.wait_pod(&key, "the pod running", running_pid).await;
+    agent.stop().await;
+    assert!(alive(pid), "the pod outlives its agent");
+
+    let raw = async_nats::jetstream::new(bed.client.clone())
+        .get_key_value("pods")
+        .await
+        .unwrap();
+    raw.put(everynode_bus::Key::encode(&key), vec![0xff_u8, 0xff].into())
+        .await
+        .unwrap();
+    let agent = bed
+        .start_agent(bed.config("node-u", "https://127.0.0.1:1"))
+        .await;
+    // The agent answers only after its recovery (and any orphan clean-up) is over; a second
+    // pod that runs proves it is at work.
+    let reply = command(
+        &bed.client,
+        "node-u",
+        create(pod(
+            "second",
+            "uid-second-u",
+            "node-u",
+            vec![container("app", &["sleep", "1000"])],
+        )),
+    )
+    .await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    let second = bed
+        .wait_pod(
+            &PodKey::new("node-u", "default", "second").unwrap(),
+            "the second pod running",
+            running_pid,
+        )
+        .await;
+    assert!(alive(pid), "the pod with the unreadable record still runs");
+    assert_eq!(processes_with(&marker), vec![pid]);
+    agent.stop().await;
+    kill_group(pid);
+    kill_group(second);
+}
+
+/// Two agents on two machines (two boot ids) started with one node name: the second is
+/// refused by the registry and exits naming the conflict; the first keeps its node and keeps
+/// taking commands.
+#[tokio::test]
+async fn a_second_agent_with_a_live_node_name_is_refused_and_exits() {
+    let bed = bed().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry_url = format!("https://{}", listener.local_addr().unwrap());
+    let mut registry_config = everynode_registry::Config::for_nats(&bed.nats.url());
+    registry_config.not_ready_after = Duration::from_secs(3);
+    registry_config.common.security = bed.pki.credentials("registry");
+    let registry_nats = everynode_bus::connect(&bed.nats.url(), "registry")
+        .await
+        .unwrap();
+    let registry_shutdown = Shutdown::new(Duration::from_secs(5));
+    let registry = tokio::spawn(everynode_registry::run(
+        registry_config,
+        listener,
+        registry_nats,
+        registry_shutdown.clone(),
+    ));
+    let mut nodes = NodesClient::new(bed.pki.channel("admin", &registry_url));
+    let twin_config = || {
+        let mut config = bed.config("twin", &registry_url);
+        config.runtime = RuntimeKind::Fake;
+        config
+    };
+    let boot_id = |node: &v1::Node| {
+        node.status
+            .as_ref()
+            .and_then(|s| s.node_info.as_ref())
+            .map(|i| i.boot_id.clone())
+            .unwrap_or_default()
+    };
+    let first = bed.start_agent(twin_config()).await;
+    let holder = eventually("the first agent registered", WAIT, || {
+        let mut nodes = nodes.clone();
+        async move {
+            let node = nodes
+                .get(everynode_api::v1::NodesGetRequest {
+                    name: "twin".into(),
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .into_inner()
+                .node
+                .unwrap_or_default();
+            Ok::<_, String>(boot_id(&node))
+        }
+    })
+    .await;
+    assert!(!holder.is_empty());
+
+    let client = everynode_bus::connect(&bed.nats.url(), "agent")
+        .await
+        .unwrap();
+    let second = tokio::spawn(everynode_agent::run(
+        twin_config(),
+        client,
+        Shutdown::new(Duration::from_secs(5)),
+    ));
+    let ended = tokio::time::timeout(WAIT, second)
+        .await
+        .expect("the second agent ends on its own")
+        .unwrap();
+    let message = format!("{:#}", ended.expect_err("the second agent fails"));
+    for words in ["\"twin\"", "live agent", holder.as_str()] {
+        assert!(message.contains(words), "{words} in {message}");
+    }
+
+    // The first agent still holds the node and still takes commands.
+    let stored = nodes
+        .get(everynode_api::v1::NodesGetRequest {
+            name: "twin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .node
+        .unwrap();
+    assert_eq!(boot_id(&stored), holder);
+    let reply = command(
+        &bed.client,
+        "twin",
+        create(pod(
+            "after",
+            "uid-after-twin",
+            "twin",
+            vec![container("app", &["sleep", "1"])],
+        )),
+    )
+    .await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    first.stop().await;
+    registry_shutdown.trigger();
+    registry.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn simulated_nodes_register_before_and_after_the_registry_comes_up_and_run_pods() {
     let bed = bed().await;
@@ -1000,6 +1260,7 @@ async fn simulated_nodes_register_before_and_after_the_registry_comes_up_and_run
     // Nodes this process does not simulate get no answer from it.
     let stranger = PodCommand {
         node_name: "sim-100".to_owned(),
+        term: 0,
         command: Some(delete("default", "daemon", "")),
     };
     let subject = agent_pods_subject(&NodeKey::new("sim-100").unwrap());

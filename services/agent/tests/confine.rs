@@ -162,6 +162,8 @@ async fn request(
     let payload = PodCommand {
         node_name: node.to_owned(),
         command: Some(command),
+        // No controller lease term: the agent has seen none either.
+        term: 0,
     }
     .encode_to_vec();
     let subject = agent_pods_subject(&NodeKey::new(node).unwrap());
