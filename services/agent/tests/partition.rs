@@ -43,6 +43,8 @@ impl AgentProcess {
                 &data_dir.display().to_string(),
                 "--node-ip",
                 "127.0.0.1",
+                "--cgroup-parent",
+                stack.cgroup_parent(),
                 "--log-level",
                 "warn",
             ])

@@ -347,6 +347,12 @@ impl Stack {
             .unwrap_or_else(|e| panic!("opening KV bucket {}: {e}", K::BUCKET))
     }
 
+    /// The `--cgroup-parent` of this stack's agents (give it to an agent binary a test starts,
+    /// so that its pods die with the stack).
+    pub fn cgroup_parent(&self) -> &str {
+        self.cgroups.parent()
+    }
+
     /// A directory that lives as long as the stack (agents keep their data in `<dir>/<name>`).
     pub fn dir(&self) -> &Path {
         self.dir.path()
