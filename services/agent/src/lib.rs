@@ -24,7 +24,7 @@
 //!   kept in `<data-dir>/pki` and used as the credentials folder.
 //!
 //! Start-up order: with `--bootstrap-token`, get (or find) the node's credentials first; open
-//! KV `pods` (creating the bucket if nobody has yet), recover this node's
+//! KV `pods` (waiting until the services have created it), recover this node's
 //! pods from it, subscribe to pod commands, then join the registry — so the node is never
 //! announced before it can take commands. On shutdown (SIGTERM) the agent stops taking
 //! commands and heartbeating, leaves every pod running, flushes pending status writes and
@@ -58,7 +58,7 @@ use std::time::Duration;
 
 use everynode_api::v1;
 use everynode_bus::async_nats::{self, jetstream};
-use everynode_bus::{Bucket, PodKey, Store, bucket_config};
+use everynode_bus::{PodKey, Store};
 use everynode_core::retry::Backoff;
 use everynode_service::{Security, SecurityArgs, Shutdown};
 
@@ -99,23 +99,24 @@ pub async fn connect(
     }
 }
 
-/// Opens KV `pods`, creating it (never changing it) if it does not exist yet; retries while
-/// JetStream is unavailable. `None` if shutdown came first.
+/// Opens KV `pods`, waiting (and retrying) while it does not exist yet or JetStream is
+/// unavailable: the services create the buckets, never an agent (an agent that made an empty
+/// one would then find none of its pods recorded). `None` if shutdown came first.
 async fn open_pods_store(
     js: &jetstream::Context,
     retry_max: Duration,
     shutdown: &Shutdown,
 ) -> Option<Store<PodKey, v1::Pod>> {
     let mut retries = Backoff::new(Duration::from_millis(200), retry_max).start();
+    let mut warned = false;
     loop {
         match Store::open(js).await {
             Ok(store) => return Some(store),
-            Err(err) => {
-                tracing::warn!(error = %err, "KV bucket pods not available yet; creating it or waiting");
-                if let Err(err) = js.create_key_value(bucket_config(Bucket::Pods, 1)).await {
-                    tracing::debug!(error = %err, "creating KV bucket pods");
-                }
+            Err(err) if !warned => {
+                tracing::warn!(error = %err, "KV bucket pods not available yet (the services create it); waiting");
+                warned = true;
             }
+            Err(err) => tracing::debug!(error = %err, "KV bucket pods still not available"),
         }
         let delay = retries.next_delay().unwrap_or(retry_max);
         tokio::select! {

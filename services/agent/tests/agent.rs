@@ -845,6 +845,100 @@ impl Drop for Binary {
     }
 }
 
+/// A record deleted while the agent was away is no instruction to stop the pod: the restarted
+/// agent finds the pod still running without a record, records it again from its own copy
+/// (same uid, same process, no restart), and the controller can then keep or delete it.
+#[tokio::test]
+async fn a_pod_whose_record_vanished_while_its_agent_was_away_is_recorded_again() {
+    let bed = bed().await;
+    let log = bed.dir.path().join("agent-r.log");
+    let marker = format!("marker-{}", uuid::Uuid::new_v4());
+    let mut agent = Binary::start(&bed, "node-r", &log);
+    wait_answering(&bed.client, "node-r").await;
+    let app = container("app", &["sh", "-c", "while :; do sleep 1; done", &marker]);
+    let reply = command(
+        &bed.client,
+        "node-r",
+        create(pod("kept", "uid-kept-r", "node-r", vec![app])),
+    )
+    .await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    let key = PodKey::new("node-r", "default", "kept").unwrap();
+    let pid = bed.wait_pod(&key, "the pod running", running_pid).await;
+    agent.child.kill().unwrap();
+    agent.child.wait().unwrap();
+    drop(agent);
+
+    // While the agent is away its record goes (a bucket that lost its data, say).
+    bed.pods.delete(&key, None).await.unwrap();
+    assert!(bed.pod(&key).await.is_none());
+    let agent = Binary::start(&bed, "node-r", &log);
+    wait_answering(&bed.client, "node-r").await;
+    let again = bed
+        .wait_pod(&key, "the record written again", running_pid)
+        .await;
+    assert_eq!(again, pid, "the same process");
+    let recorded = bed.pod(&key).await.unwrap();
+    assert_eq!(recorded.metadata.as_ref().unwrap().uid, "uid-kept-r");
+    assert_eq!(container_status(&recorded).unwrap().restart_count, 0);
+    assert_eq!(processes_with(&marker), vec![pid], "exactly once");
+    drop(agent);
+    kill_group(pid);
+}
+
+/// An agent never creates a bucket: started before the services have made them, it asks for
+/// KV `pods`, finds none, creates nothing, keeps asking, and serves once the services made it.
+#[tokio::test]
+async fn an_agent_waits_for_the_services_buckets_and_creates_none() {
+    let nats = NatsServer::start().await.expect("nats-server");
+    let client = everynode_bus::connect(&nats.url(), "observer")
+        .await
+        .unwrap();
+    let mut api = client.subscribe("$JS.API.>").await.unwrap();
+    client.flush().await.unwrap();
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(
+        &nats.url(),
+        "https://127.0.0.1:1",
+        "node-w",
+        dir.path().join("w"),
+    );
+    config.common.security = SecurityArgs::credentials(pki.node("node-w"));
+    config.node_ip = Some("127.0.0.1".parse().unwrap());
+    config.runtime = RuntimeKind::Fake;
+    config.tuning.retry_max = Duration::from_millis(300);
+    let agent_client = everynode_bus::connect(&nats.url(), "agent").await.unwrap();
+    let shutdown = Shutdown::new(Duration::from_secs(5));
+    let task = tokio::spawn(everynode_agent::run(config, agent_client, shutdown.clone()));
+
+    // Two lookups of the bucket, and nothing that creates a stream.
+    let mut lookups = 0;
+    let mut seen = Vec::new();
+    while lookups < 2 {
+        let request = tokio::time::timeout(WAIT, api.next())
+            .await
+            .unwrap_or_else(|_| panic!("the agent's bucket lookups; saw {seen:?}"))
+            .unwrap();
+        let subject = request.subject.to_string();
+        assert!(
+            !subject.contains(".CREATE."),
+            "an agent created something: {subject}"
+        );
+        if subject.ends_with(".KV_pods") {
+            lookups += 1;
+        }
+        seen.push(subject);
+    }
+    let js = async_nats::jetstream::new(client.clone());
+    assert!(js.get_stream("KV_pods").await.is_err(), "no bucket yet");
+
+    Bus::ensure(&js, 1).await.unwrap();
+    wait_answering(&client, "node-w").await;
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn an_agent_killed_with_sigkill_reattaches_and_one_stopped_with_sigterm_leaves_pods_running()
 {
@@ -1071,6 +1165,14 @@ async fn an_unreadable_pod_record_never_stops_a_running_pod() {
         .await;
     assert!(alive(pid), "the pod with the unreadable record still runs");
     assert_eq!(processes_with(&marker), vec![pid]);
+    let again = bed
+        .wait_pod(
+            &key,
+            "the record written again from the agent's copy",
+            running_pid,
+        )
+        .await;
+    assert_eq!(again, pid);
     agent.stop().await;
     kill_group(pid);
     kill_group(second);

@@ -49,12 +49,14 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use everynode_api::v1;
 use everynode_core::model::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
     ContainerStateWaiting, ContainerStatus, Pod, PodSpec, Timestamp,
 };
 use everynode_service::Shutdown;
 use nix::sys::signal::Signal;
+use prost::Message as _;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -248,7 +250,7 @@ impl Runtime for ProcessRuntime {
         }
     }
 
-    async fn clean_up_orphans(&self, known: &HashSet<String>) {
+    async fn unrecorded(&self, known: &HashSet<String>) -> Vec<v1::Pod> {
         let mut found: BTreeSet<String> = BTreeSet::new();
         for dir in [self.inner.pods_dir(), self.inner.states_dir()] {
             found.extend(
@@ -259,33 +261,41 @@ impl Runtime for ProcessRuntime {
                     .map(|e| e.file_name().to_string_lossy().into_owned()),
             );
         }
+        let mut pods = Vec::new();
         for uid in found {
             if known.contains(&uid) || check_pod_uid(&uid).is_err() {
                 continue;
             }
-            tracing::info!(uid, "stopping what runs of a pod that is gone from KV");
-            let records: Vec<PidRecord> = fs::read_dir(self.inner.state_dir(&uid))
-                .into_iter()
-                .flatten()
-                .filter_map(Result::ok)
-                .filter(|f| f.path().extension().is_some_and(|e| e == "pid"))
-                .filter_map(|f| PidRecord::read(&f.path()))
-                .filter(|r| r.is_running(&self.inner.boot_id))
-                .collect();
-            for record in records {
-                let mut process = Proc::Adopted(record);
-                terminate(
-                    &mut process,
-                    self.inner.config.min_grace,
-                    &self.inner.boot_id,
-                    self.inner.config.poll_interval,
-                    Scope::pod(&self.inner, &uid),
-                )
-                .await;
+            match read_copy(&self.inner.state_dir(&uid)) {
+                Ok(pod) if uid_of(&Pod::from(pod.clone())) == uid => pods.push(pod),
+                Ok(_) => tracing::warn!(
+                    uid,
+                    "the kept copy of a pod names another uid; leaving what runs of it alone"
+                ),
+                Err(err) => {
+                    tracing::warn!(uid, error = %err, "a pod without record and without a readable copy; leaving what runs of it alone")
+                }
             }
-            self.inner.remove_pod(&uid).await;
         }
+        pods
     }
+}
+
+/// The file, in a pod's state directory (root's alone), holding the pod as it was started:
+/// what recovery records again when the pod's record is gone.
+const POD_COPY: &str = "pod.pb";
+
+/// Keeps `pod` in `state_dir` (a temporary file renamed over the copy: always whole).
+fn keep_copy(state_dir: &Path, pod: &v1::Pod) -> io::Result<()> {
+    let temporary = state_dir.join(format!("{POD_COPY}.tmp"));
+    fs::write(&temporary, pod.encode_to_vec())?;
+    fs::rename(&temporary, state_dir.join(POD_COPY))
+}
+
+/// The pod kept in `state_dir`.
+fn read_copy(state_dir: &Path) -> io::Result<v1::Pod> {
+    let bytes = fs::read(state_dir.join(POD_COPY))?;
+    v1::Pod::decode(bytes.as_slice()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Marks the supervisor done even if it panics.
@@ -471,7 +481,10 @@ impl PodContext {
         let made = (|| -> io::Result<()> {
             ensure_real_dir(&pods_dir)?;
             ensure_real_dir(&states_dir)?;
-            checked_dir(&states_dir, &self.uid, 0o700)?;
+            let state = checked_dir(&states_dir, &self.uid, 0o700)?;
+            let mut copy = v1::Pod::from(self.pod.clone());
+            copy.status = None;
+            keep_copy(&state, &copy)?;
             let (owner, mode) = self.work_dir_owner()?;
             let dir = checked_dir(&pods_dir, &self.uid, mode)?;
             if let Some((uid, gid)) = owner {
@@ -758,14 +771,6 @@ struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    fn pod(inner: &'a Inner, uid: &'a str) -> Self {
-        Self {
-            cgroups: inner.config.cgroups.as_ref(),
-            uid,
-            container: None,
-        }
-    }
-
     fn members(&self) -> Vec<i32> {
         self.cgroups
             .map(|c| c.processes(self.uid, self.container))
