@@ -805,6 +805,78 @@ fn the_agent_daemon_set_is_a_valid_daemon_set() {
         .find(|v| v["name"] == mount["name"])
         .expect("the mounted volume");
     assert!(volume.get("hostPath").is_some(), "{volume}");
+
+    // Capabilities: all dropped, exactly the ones confinement needs added, each explained.
+    let security = &container["securityContext"];
+    assert_eq!(security["allowPrivilegeEscalation"], false);
+    assert!(security.get("privileged").is_none_or(|p| p == false));
+    assert_eq!(strings(&security["capabilities"]["drop"]), ["ALL"]);
+    let added: BTreeSet<String> = strings(&security["capabilities"]["add"])
+        .into_iter()
+        .collect();
+    let needed: BTreeSet<String> = [
+        "SETUID",
+        "SETGID",
+        "KILL",
+        "CHOWN",
+        "FOWNER",
+        "DAC_OVERRIDE",
+        "SETPCAP",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(added, needed, "the agent's capabilities");
+    for capability in &needed {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("#     ") && l.contains(capability.as_str())),
+            "{capability} is not explained in the manifest's comment"
+        );
+        assert!(
+            read("README.md").contains(&format!("`{capability}`")),
+            "{capability} is not explained in README.md"
+        );
+    }
+    assert!(
+        pod.get("hostPID").is_none_or(|p| p == false),
+        "no host PID namespace"
+    );
+    assert!(
+        pod.get("hostIPC").is_none_or(|p| p == false),
+        "no host IPC namespace"
+    );
+    // The host's cgroups, read-write, for a cgroup per pod.
+    let cgroup_mount = container["volumeMounts"]
+        .as_array()
+        .expect("volumeMounts")
+        .iter()
+        .find(|m| m["mountPath"] == "/sys/fs/cgroup")
+        .expect("/sys/fs/cgroup is mounted");
+    assert!(cgroup_mount.get("readOnly").is_none_or(|r| r == false));
+    let cgroup_volume = pod["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"] == cgroup_mount["name"])
+        .expect("the cgroup volume");
+    assert_eq!(str_of(cgroup_volume, "/hostPath/path"), "/sys/fs/cgroup");
+    // The agent's own pod template is admissible with the typed security fields.
+    let template = ds
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.as_ref())
+        .expect("template");
+    let agent = &template.spec.as_ref().expect("pod spec").containers[0];
+    let typed = agent
+        .security_context
+        .as_ref()
+        .expect("typed securityContext");
+    assert_eq!(typed.allow_privilege_escalation, Some(false));
+    assert_eq!(
+        typed.capabilities.as_ref().map(|c| c.drop.clone()),
+        Some(vec!["ALL".to_owned()])
+    );
 }
 
 #[test]

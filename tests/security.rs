@@ -58,6 +58,7 @@ async fn a_node_s_agent_may_act_only_on_its_own_node() {
     .unwrap();
     as_a.heartbeat(v1::NodesHeartbeatRequest {
         name: "node-a".into(),
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -87,6 +88,7 @@ async fn a_node_s_agent_may_act_only_on_its_own_node() {
     denied(
         as_a.heartbeat(v1::NodesHeartbeatRequest {
             name: "node-b".into(),
+            ..Default::default()
         })
         .await,
         Code::PermissionDenied,

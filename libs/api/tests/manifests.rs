@@ -158,6 +158,58 @@ fn quantities_keep_their_spelling() {
 }
 
 #[test]
+fn security_contexts_and_volume_sources_are_typed() {
+    let text = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: s}\nspec:\n  template:\n    spec:\n      securityContext: {runAsUser: 1000, runAsNonRoot: true, fsGroup: 2000, supplementalGroups: [5], seccompProfile: {type: RuntimeDefault}}\n      containers:\n      - name: c\n        image: i\n        securityContext:\n          runAsUser: 0\n          privileged: false\n          capabilities: {add: [NET_ADMIN], drop: [ALL]}\n          seLinuxOptions: {level: s0}\n      volumes:\n      - name: h\n        hostPath: {path: /var/log, type: Directory}\n      - name: e\n        emptyDir: {medium: Memory, sizeLimit: 1_000}\n      - name: cm\n        configMap: {name: x}\n";
+    let ds: v1::DaemonSet = manifest::decode_one(text).unwrap();
+    let spec = ds.spec.clone().unwrap().template.unwrap().spec.unwrap();
+    let pod_sc = spec.security_context.as_ref().unwrap();
+    assert_eq!(pod_sc.run_as_user, Some(1000));
+    assert_eq!(pod_sc.run_as_non_root, Some(true));
+    assert_eq!(pod_sc.fs_group, Some(2000));
+    assert_eq!(pod_sc.supplemental_groups, vec![5]);
+    assert!(
+        pod_sc.extra_fields.is_some(),
+        "seccompProfile stays verbatim"
+    );
+    let sc = spec.containers[0].security_context.as_ref().unwrap();
+    assert_eq!(sc.run_as_user, Some(0), "an explicit 0 is kept");
+    assert_eq!(sc.privileged, Some(false));
+    assert_eq!(sc.capabilities.as_ref().unwrap().drop, vec!["ALL"]);
+    let host_path = spec.volumes[0].host_path.as_ref().unwrap();
+    assert_eq!(
+        (host_path.path.as_str(), host_path.r#type.as_deref()),
+        ("/var/log", Some("Directory"))
+    );
+    let empty_dir = spec.volumes[1].empty_dir.as_ref().unwrap();
+    assert_eq!(empty_dir.medium.as_deref(), Some("Memory"));
+    assert_eq!(
+        empty_dir.size_limit.as_deref(),
+        Some("1000"),
+        "a quantity's text"
+    );
+    assert!(spec.volumes[2].host_path.is_none() && spec.volumes[2].extra_fields.is_some());
+    let json = manifest::to_value(&ds);
+    let pod = &json["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    assert_eq!(pod["containers"][0]["securityContext"]["runAsUser"], 0);
+    assert_eq!(
+        pod["containers"][0]["securityContext"]["seLinuxOptions"]["level"],
+        "s0"
+    );
+    assert_eq!(pod["volumes"][1]["emptyDir"]["sizeLimit"], "1000");
+
+    let e = manifest::decode_one::<v1::DaemonSet>(&text.replace("runAsUser: 0", "runAsUser: root"))
+        .unwrap_err();
+    assert_eq!(
+        e.errors[0].path,
+        "spec.template.spec.containers[0].securityContext.runAsUser"
+    );
+}
+
+#[test]
 fn int_or_string_fields_take_an_integer_or_a_string() {
     let base = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: q}\nspec:\n  updateStrategy:\n    rollingUpdate:\n      maxUnavailable: ";
     for (value, expected) in [

@@ -13,8 +13,14 @@
 //!   to; [`Store::watch`] from `revision + 1` then delivers every later change, so an informer
 //!   built from the two misses nothing (it may see a change twice, which compare-by-revision
 //!   absorbs).
+//! - An entry that does not decode (a foreign or corrupt write) never fails a list or a watch:
+//!   it is skipped, logged once per key and revision, counted ([`undecodable_seen`]), and a
+//!   listing names it in [`Listing::undecodable`] so an informer can keep its last good copy.
 
+use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, ReplayPolicy, push};
@@ -32,6 +38,13 @@ use crate::names::{Bucket, Key, KeyFilter};
 const KV_OPERATION: &str = "KV-Operation";
 /// Longest pause between two entries while listing before the list is abandoned.
 const LIST_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a listing of a whole bucket fetches its last revision again when writes keep
+/// landing while it reads; past that, keys rewritten in the last moments may be missing from
+/// the listing, and the watch from its revision brings them.
+const LIST_CHASES: u32 = 16;
+/// How long a filtered listing waits for more messages once the consumer said nothing is
+/// pending but the bucket had been written since (the writes may all be outside the filter).
+const LIST_SETTLE: Duration = Duration::from_millis(100);
 
 /// A value and the revision it was read at.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +66,18 @@ pub struct Entry<K, M> {
     pub revision: u64,
 }
 
+/// A live entry that does not decode: its key as stored, the key decoded if the key itself is
+/// well-formed (only the value is bad), and the revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undecodable<K> {
+    /// The key as stored in the bucket.
+    pub raw_key: String,
+    /// The key, when it decodes.
+    pub key: Option<K>,
+    /// The entry's revision.
+    pub revision: u64,
+}
+
 /// Every live entry of a bucket (or of a filtered part of it), and the revision the listing is
 /// complete up to: every write at or below `revision` is reflected, so a watch from
 /// `revision + 1` continues exactly where the list ends.
@@ -62,6 +87,79 @@ pub struct Listing<K, M> {
     pub entries: Vec<Entry<K, M>>,
     /// The bucket revision the listing is complete up to.
     pub revision: u64,
+    /// Live entries skipped because they do not decode (their key still exists: a cache
+    /// should keep what it last knew of them rather than treat them as deleted).
+    pub undecodable: Vec<Undecodable<K>>,
+}
+
+impl<K, M> Listing<K, M> {
+    /// A listing of `entries` complete up to `revision`, with nothing undecodable.
+    pub fn new(entries: Vec<Entry<K, M>>, revision: u64) -> Self {
+        Self {
+            entries,
+            revision,
+            undecodable: Vec::new(),
+        }
+    }
+}
+
+/// What a snapshot read last saw of one key.
+enum Slot<K, M> {
+    Entry(Entry<K, M>),
+    Undecodable(Undecodable<K>),
+}
+
+/// How many distinct (bucket, key, revision) entries this process has skipped because they
+/// do not decode.
+pub fn undecodable_seen() -> u64 {
+    UNDECODABLE.count.load(Ordering::Relaxed)
+}
+
+/// The undecodable entries already reported: each is logged once, however often it is listed
+/// again. Bounded, so that a flood of garbage cannot grow the agent's or a service's memory;
+/// past the bound entries are still skipped and counted, but no longer named one by one.
+struct UndecodableLog {
+    seen: OnceLock<Mutex<HashSet<(Bucket, String, u64)>>>,
+    count: AtomicU64,
+}
+
+/// Most undecodable entries remembered (and logged) individually.
+const UNDECODABLE_REMEMBERED: usize = 10_000;
+
+static UNDECODABLE: UndecodableLog = UndecodableLog {
+    seen: OnceLock::new(),
+    count: AtomicU64::new(0),
+};
+
+impl UndecodableLog {
+    fn note(&self, bucket: Bucket, raw_key: &str, revision: u64, error: &str) {
+        let mut seen = self
+            .seen
+            .get_or_init(|| Mutex::new(HashSet::new()))
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= UNDECODABLE_REMEMBERED {
+            if seen.len() == UNDECODABLE_REMEMBERED {
+                tracing::error!(
+                    %bucket,
+                    "too many undecodable entries; skipping further ones without naming them"
+                );
+                seen.insert((bucket, String::new(), 0));
+            }
+            self.count.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if seen.insert((bucket, raw_key.to_owned(), revision)) {
+            self.count.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                %bucket,
+                key = raw_key,
+                revision,
+                error,
+                "skipping an entry that does not decode; every other entry is still served"
+            );
+        }
+    }
 }
 
 /// A change delivered by [`Store::watch`].
@@ -232,10 +330,12 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
 
     /// The live entries matching `filter`, and the revision the list is complete up to.
     ///
-    /// Reads a snapshot with an ordered consumer delivering the last entry of every key. The
-    /// revision is the larger of the bucket's last revision taken just before the snapshot and
-    /// the last revision delivered; the snapshot contains every write before it was taken, and
-    /// later writes arrive in revision order, so nothing at or below the revision is missing.
+    /// Reads a snapshot with an ordered consumer delivering every entry the bucket holds (one
+    /// per key: the buckets keep no history), until nothing is pending. The consumer delivers in revision order, and writes made while it
+    /// reads arrive too (a key rewritten or deleted meanwhile shows up again at its new
+    /// revision, replacing or removing what was read of it). The revision is the larger of the
+    /// bucket's last revision taken just before the snapshot and the last revision delivered:
+    /// every write at or below it is reflected, so nothing at or below it is missing.
     pub async fn list_filtered(&self, filter: &KeyFilter<K>) -> Result<Listing<K, M>, Error> {
         let what = format!("listing {} {:?}", K::BUCKET, filter.pattern());
         let before = self
@@ -249,8 +349,7 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
         let deliver_subject = self.client.new_inbox();
         // A named consumer is created on `$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`:
         // with the filter in the subject, NATS permissions can limit a node to its own keys.
-        // Listing everything stays unnamed: a named list of a whole 1000-key bucket came back
-        // short in `a_thousand_nodes_register_at_once` (not understood yet; see the docs).
+        // Listing everything needs no pinning and stays unnamed.
         let name = (filter.pattern() != ">").then(|| {
             format!(
                 "list-{}",
@@ -265,7 +364,12 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
                 deliver_subject,
                 description: Some(format!("everynode list of {}", K::BUCKET)),
                 filter_subject: format!("{}{}", self.kv.prefix, filter.pattern()),
-                deliver_policy: DeliverPolicy::LastPerSubject,
+                // Not LastPerSubject: its pending count covers only the keys' last entries
+                // as of the consumer's creation, so a key rewritten meanwhile (its old entry
+                // gone, its new one beyond that set) could be missed when the count reaches
+                // zero. The buckets keep one entry per key, so "all" delivers the same
+                // entries, and its pending count includes every later write.
+                deliver_policy: DeliverPolicy::All,
                 replay_policy: ReplayPolicy::Instant,
                 ..Default::default()
             })
@@ -273,13 +377,13 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
             .map_err(|err| Error::nats(what.clone(), err))?;
         let consumer_name = consumer.cached_info().name.clone();
         let listing = if consumer.cached_info().num_pending == 0 {
-            Ok(Listing {
-                entries: Vec::new(),
-                revision: before,
-            })
+            Ok(Listing::new(Vec::new(), before))
         } else {
             match consumer.messages().await {
-                Ok(messages) => self.read_snapshot(messages, before, &what).await,
+                Ok(messages) => {
+                    let whole = filter.pattern() == KeyFilter::<K>::all().pattern();
+                    self.read_snapshot(messages, before, whole, &what).await
+                }
                 Err(err) => Err(Error::nats(what.clone(), err)),
             }
         };
@@ -299,45 +403,106 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
         listing
     }
 
-    /// Reads a last-per-key snapshot until it is complete up to revision `before` (or nothing
-    /// is pending); see [`list_filtered`](Self::list_filtered).
+    /// Reads the snapshot until it is complete; see [`list_filtered`](Self::list_filtered).
+    ///
+    /// Writes that land while the snapshot is read matter: a key rewritten meanwhile loses its
+    /// old entry (the buckets keep one per key) and shows up again later, at its new revision,
+    /// and a key deleted meanwhile shows up as a delete marker. So a later message of a key
+    /// replaces or removes what an earlier one said, and reading goes on until every write
+    /// made so far has been seen. The consumer's pending count alone cannot tell that: it lags
+    /// behind fast writers (measured: it read 0 while a rewrite of a not yet delivered key was
+    /// already stored, and the key was missing). So when it reads 0, the bucket's last revision
+    /// is fetched: a listing of the `whole` bucket reads on until it has reached that revision
+    /// (every write is in it) and checks again, until it finds itself caught up (at most
+    /// [`LIST_CHASES`] times: against a writer that never pauses it stops there, and a key
+    /// rewritten in those last moments, whose new entry lies beyond the listing's revision,
+    /// comes with the watch from that revision); a filtered one, whose filter may match none
+    /// of the later writes, reads on while messages keep coming within [`LIST_SETTLE`].
     async fn read_snapshot(
         &self,
         mut messages: push::Ordered,
         before: u64,
+        whole: bool,
         what: &str,
     ) -> Result<Listing<K, M>, Error> {
-        let mut listing = Listing {
-            entries: Vec::new(),
-            revision: before,
-        };
+        let mut revision_seen = before;
+        let mut latest: HashMap<String, Slot<K, M>> = HashMap::new();
+        // Once the pending count has read 0: the bucket's last revision then.
+        let mut fence: Option<u64> = None;
+        let mut chases = 0;
         loop {
-            let message = match tokio::time::timeout(LIST_STALL_TIMEOUT, messages.next()).await {
+            let wait = match fence {
+                Some(_) if !whole => LIST_SETTLE,
+                _ => LIST_STALL_TIMEOUT,
+            };
+            let message = match tokio::time::timeout(wait, messages.next()).await {
                 Ok(Some(Ok(message))) => message,
                 Ok(Some(Err(err))) => return Err(Error::nats(what, err)),
                 Ok(None) => return Err(Error::other(what, "the consumer ended early")),
+                Err(_) if fence.is_some() && !whole => break,
                 Err(elapsed) => return Err(Error::nats(what, elapsed)),
             };
             let (revision, pending) = {
                 let info = message.info().map_err(|err| Error::other(what, err))?;
                 (info.stream_sequence, info.pending)
             };
-            listing.revision = listing.revision.max(revision);
-            if !is_deletion(message.headers.as_ref()) {
-                let raw = message
-                    .subject
-                    .strip_prefix(self.kv.prefix.as_str())
-                    .unwrap_or(message.subject.as_str());
-                listing.entries.push(Entry {
-                    key: K::decode(raw)?,
-                    value: decode::<K, M>(raw, &message.payload)?,
-                    revision,
-                });
+            revision_seen = revision_seen.max(revision);
+            let raw = message
+                .subject
+                .strip_prefix(self.kv.prefix.as_str())
+                .unwrap_or(message.subject.as_str());
+            if is_deletion(message.headers.as_ref()) {
+                latest.remove(raw);
+            } else {
+                let slot = match (K::decode(raw), decode::<K, M>(raw, &message.payload)) {
+                    (Ok(key), Ok(value)) => Slot::Entry(Entry {
+                        key,
+                        value,
+                        revision,
+                    }),
+                    (key, value) => {
+                        let error = match (&key, value) {
+                            (Err(err), _) => err.to_string(),
+                            (Ok(_), Err(err)) => err.to_string(),
+                            (Ok(_), Ok(_)) => String::new(),
+                        };
+                        UNDECODABLE.note(K::BUCKET, raw, revision, &error);
+                        Slot::Undecodable(Undecodable {
+                            raw_key: raw.to_owned(),
+                            key: key.ok(),
+                            revision,
+                        })
+                    }
+                };
+                latest.insert(raw.to_owned(), slot);
             }
-            if pending == 0 || revision >= before {
-                return Ok(listing);
+            let reached = fence.is_some_and(|last| revision_seen >= last);
+            if pending == 0 || reached {
+                let last = self
+                    .kv
+                    .stream
+                    .get_info()
+                    .await
+                    .map_err(|err| Error::nats(what, err))?
+                    .state
+                    .last_sequence;
+                if revision_seen >= last || (whole && chases >= LIST_CHASES) {
+                    break;
+                }
+                chases += 1;
+                fence = Some(last);
             }
         }
+        let mut listing = Listing::new(Vec::with_capacity(latest.len()), revision_seen);
+        for slot in latest.into_values() {
+            match slot {
+                Slot::Entry(entry) => listing.entries.push(entry),
+                Slot::Undecodable(undecodable) => listing.undecodable.push(undecodable),
+            }
+        }
+        listing.entries.sort_unstable_by_key(|entry| entry.revision);
+        listing.undecodable.sort_unstable_by_key(|u| u.revision);
+        Ok(listing)
     }
 
     /// Every change of a key matching `filter` from revision `from_revision` on (inclusive; use
@@ -359,23 +524,39 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
                 )
             })?;
         Ok(watch
-            .map(|entry| {
-                let entry =
-                    entry.map_err(|err| Error::nats(format!("watching {}", K::BUCKET), err))?;
-                let key = K::decode(&entry.key)?;
-                Ok(match entry.operation {
-                    Operation::Put => Change::Put {
-                        value: decode::<K, M>(&entry.key, &entry.value)?,
-                        key,
-                        revision: entry.revision,
-                    },
-                    Operation::Delete | Operation::Purge => Change::Deleted {
-                        key,
-                        revision: entry.revision,
-                    },
-                })
-            })
+            .filter_map(|entry| futures::future::ready(Self::change(entry)))
             .boxed())
+    }
+
+    /// One watched entry as a [`Change`]; `None` (after noting it) for an entry that does not
+    /// decode, so that one bad write never ends a watch.
+    fn change(entry: Result<kv::Entry, kv::WatcherError>) -> Option<Result<Change<K, M>, Error>> {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => return Some(Err(Error::nats(format!("watching {}", K::BUCKET), err))),
+        };
+        let decoded = K::decode(&entry.key)
+            .map_err(|err| err.to_string())
+            .and_then(|key| match entry.operation {
+                Operation::Put => decode::<K, M>(&entry.key, &entry.value)
+                    .map(|value| Change::Put {
+                        key,
+                        value,
+                        revision: entry.revision,
+                    })
+                    .map_err(|err| err.to_string()),
+                Operation::Delete | Operation::Purge => Ok(Change::Deleted {
+                    key,
+                    revision: entry.revision,
+                }),
+            });
+        match decoded {
+            Ok(change) => Some(Ok(change)),
+            Err(error) => {
+                UNDECODABLE.note(K::BUCKET, &entry.key, entry.revision, &error);
+                None
+            }
+        }
     }
 
     fn cas_error(&self, raw: &str, expected: u64, doing: &str, err: kv::UpdateError) -> Error {

@@ -23,7 +23,7 @@ pub use events::{
     PUBLISH_RETRY, ReceivedEvent, TRACEPARENT, decode_event, extract_context, inject_context,
     publish_event, publish_event_retrying, publish_event_with_context,
 };
-pub use kv::{Change, Changes, Entry, Listing, Store, Versioned};
+pub use kv::{Change, Changes, Entry, Listing, Store, Undecodable, Versioned, undecodable_seen};
 pub use names::{
     Bucket, DaemonSetKey, EventSubject, Key, KeyFilter, LeaseKey, NameError, NodeKey, PodKey,
     RevisionKey, TokenKey,

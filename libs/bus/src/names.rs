@@ -44,6 +44,9 @@ pub const DAEMONSET_EVENTS_ALL: &str = "everynode.events.daemonset.>";
 pub const NODE_EVENTS_ALL: &str = "everynode.events.node.*";
 /// Every agent's pod command subject (for a process simulating many nodes).
 pub const AGENT_PODS_ALL: &str = "everynode.agent.*.pods";
+/// Where a controller that has just become the leader announces its lease term to every
+/// agent (core NATS, `everynode.v1.TermAnnouncement`): the fencing of older terms' commands.
+pub const CONTROLLER_TERM: &str = "everynode.controller.term";
 /// Every node heartbeat subject: core NATS messages between registry replicas, outside the
 /// events stream (heartbeats are never stored).
 pub const NODE_HEARTBEATS_ALL: &str = "everynode.heartbeat.node.*";

@@ -10,8 +10,8 @@
 use serde_json::{Map, Value};
 
 use crate::model::{
-    Container, DaemonSet, DaemonSetUpdateStrategy, Extra, IntOrString, LabelSelector, PodSpec,
-    PodTemplateSpec, Probe, RollingUpdateDaemonSet, Volume,
+    Container, DaemonSet, DaemonSetUpdateStrategy, IntOrString, LabelSelector, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, RollingUpdateDaemonSet, Volume,
 };
 use crate::validation::ApiVersion;
 
@@ -105,11 +105,9 @@ pub fn default_pod_spec(spec: &mut PodSpec) {
     if spec.restart_policy.is_empty() {
         spec.restart_policy = "Always".to_string();
     }
-    set_if_absent(
-        &mut spec.extra_fields,
-        "securityContext",
-        Value::Object(Map::new()),
-    );
+    if spec.security_context.is_none() {
+        spec.security_context = Some(PodSecurityContext::default());
+    }
     if spec.termination_grace_period_seconds.is_none() {
         spec.termination_grace_period_seconds = Some(DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS);
     }
@@ -228,8 +226,10 @@ pub fn default_volume(v: &mut Volume) {
             }
         }
     }
-    if let Some(Value::Object(src)) = v.extra_fields.get_mut("hostPath") {
-        set_if_absent_in(src, "type", Value::from(""));
+    if let Some(host_path) = v.host_path.as_mut()
+        && host_path.type_.is_none()
+    {
+        host_path.type_ = Some(String::new());
     }
     if let Some(Value::Object(src)) = v.extra_fields.get_mut("ephemeral")
         && let Some(Value::Object(template)) = src.get_mut("volumeClaimTemplate")
@@ -246,12 +246,6 @@ fn default_downward_api_items(src: &mut Map<String, Value>) {
                 set_if_empty_str(field_ref, "apiVersion", "v1");
             }
         }
-    }
-}
-
-fn set_if_absent(extra: &mut Extra, key: &str, value: Value) {
-    if extra.get(key).is_none_or(Value::is_null) {
-        extra.insert(key.to_string(), value);
     }
 }
 
@@ -366,8 +360,8 @@ mod tests {
 
     use super::*;
     use crate::model::{
-        ContainerPort, DaemonSetSpec, EnvVar, EnvVarSource, GrpcAction, HttpGetAction,
-        ObjectFieldSelector, ObjectMeta, ResourceRequirements,
+        ContainerPort, DaemonSetSpec, EnvVar, EnvVarSource, GrpcAction, HostPathVolumeSource,
+        HttpGetAction, ObjectFieldSelector, ObjectMeta, ResourceRequirements,
     };
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -570,7 +564,7 @@ mod tests {
         assert_eq!(p.dns_policy, "ClusterFirst");
         assert_eq!(p.termination_grace_period_seconds, Some(30));
         assert_eq!(p.scheduler_name, "default-scheduler");
-        assert_eq!(p.extra_fields.get("securityContext"), Some(&json!({})));
+        assert_eq!(p.security_context, Some(PodSecurityContext::default()));
         assert!(!p.extra_fields.contains_key("enableServiceLinks"));
         let c = &p.containers[0];
         assert_eq!(c.termination_message_path, "/dev/termination-log");
@@ -592,8 +586,10 @@ mod tests {
             p.dns_policy = "Default".into();
             p.termination_grace_period_seconds = Some(0);
             p.scheduler_name = "mine".into();
-            p.extra_fields
-                .insert("securityContext".into(), json!({"runAsUser": 0}));
+            p.security_context = Some(PodSecurityContext {
+                run_as_user: Some(0),
+                ..Default::default()
+            });
             let c = &mut p.containers[0];
             c.image_pull_policy = "Never".into();
             c.termination_message_path = "/tmp/x".into();
@@ -606,8 +602,8 @@ mod tests {
         assert_eq!(p.termination_grace_period_seconds, Some(0));
         assert_eq!(p.scheduler_name, "mine");
         assert_eq!(
-            p.extra_fields.get("securityContext"),
-            Some(&json!({"runAsUser": 0}))
+            p.security_context.as_ref().and_then(|c| c.run_as_user),
+            Some(0)
         );
         let c = &p.containers[0];
         assert_eq!(c.image_pull_policy, "Never");
@@ -725,6 +721,8 @@ mod tests {
         .enumerate()
         .map(|(i, source)| Volume {
             name: format!("v{i}"),
+            host_path: None,
+            empty_dir: None,
             extra_fields: source
                 .as_object()
                 .cloned()
@@ -733,7 +731,27 @@ mod tests {
                 .collect(),
         })
         .collect();
+        volumes.push(Volume {
+            name: "typed-host-path".into(),
+            host_path: Some(HostPathVolumeSource {
+                path: "/var/log".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        volumes.push(Volume {
+            name: "typed-host-path-with-type".into(),
+            host_path: Some(HostPathVolumeSource {
+                path: "/dev".into(),
+                type_: Some("Directory".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
         volumes.iter_mut().for_each(default_volume);
+        let typed = |i: usize| volumes[i].host_path.as_ref().and_then(|h| h.type_.clone());
+        assert_eq!(typed(8), Some(String::new()));
+        assert_eq!(typed(9), Some("Directory".to_owned()));
         let src = |i: usize| serde_json::to_value(&volumes[i].extra_fields).unwrap_or_default();
         assert_eq!(
             src(0),
@@ -754,10 +772,9 @@ mod tests {
                 {"downwardAPI": {"items": [{"path": "n", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}]}}
             ]}})
         );
-        assert_eq!(
-            src(4),
-            json!({"hostPath": {"path": "/var/log", "type": ""}})
-        );
+        // Untyped here (a model built by hand): an extra `hostPath` is left alone; sources
+        // decoded from a manifest are typed and get their default above.
+        assert_eq!(src(4), json!({"hostPath": {"path": "/var/log"}}));
         assert_eq!(
             src(5),
             json!({"hostPath": {"path": "/dev", "type": "Directory"}})
@@ -796,6 +813,8 @@ mod tests {
                         .expect("pod spec");
                     p.volumes.push(Volume {
                         name: "cm".into(),
+                        host_path: None,
+                        empty_dir: None,
                         extra_fields: [("configMap".to_string(), json!({"name": "x"}))].into(),
                     });
                     p.containers[0].liveness_probe = Some(Probe {

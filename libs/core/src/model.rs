@@ -342,7 +342,9 @@ pub struct PodSpec {
     pub priority_class_name: String,
     /// Resolved priority value.
     pub priority: Option<i32>,
-    /// Fields kept verbatim (`securityContext`, `imagePullSecrets`, …).
+    /// Pod-level security attributes.
+    pub security_context: Option<PodSecurityContext>,
+    /// Fields kept verbatim (`imagePullSecrets`, `dnsConfig`, …).
     pub extra_fields: Extra,
 }
 
@@ -381,7 +383,9 @@ pub struct Container {
     pub image_pull_policy: String,
     /// Init containers only: `Always` makes it a sidecar.
     pub restart_policy: Option<String>,
-    /// Fields kept verbatim (`securityContext`, `lifecycle`, `envFrom`, …).
+    /// Container-level security attributes; set fields override the pod's.
+    pub security_context: Option<SecurityContext>,
+    /// Fields kept verbatim (`lifecycle`, `envFrom`, …).
     pub extra_fields: Extra,
 }
 
@@ -496,12 +500,96 @@ pub struct VolumeMount {
     pub extra_fields: Extra,
 }
 
-/// A named volume of a pod (Kubernetes: `core/v1.Volume`); its source is in `extra_fields`.
+/// A named volume of a pod (Kubernetes: `core/v1.Volume`); sources other than `hostPath` and
+/// `emptyDir` are in `extra_fields`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Volume {
     /// Name, unique within the pod.
     pub name: String,
-    /// The volume source (`hostPath`, `configMap`, …) and any other fields, verbatim.
+    /// A file or directory of the node.
+    pub host_path: Option<HostPathVolumeSource>,
+    /// A directory that lives as long as the pod.
+    pub empty_dir: Option<EmptyDirVolumeSource>,
+    /// The other volume sources (`configMap`, `secret`, …) and any other fields, verbatim.
+    pub extra_fields: Extra,
+}
+
+/// A file or directory of the node (Kubernetes: `core/v1.HostPathVolumeSource`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HostPathVolumeSource {
+    /// Path on the node.
+    pub path: String,
+    /// `""`, `DirectoryOrCreate`, `Directory`, `FileOrCreate`, `File`, `Socket`, `CharDevice`
+    /// or `BlockDevice`, as given.
+    pub type_: Option<String>,
+    /// Fields kept verbatim.
+    pub extra_fields: Extra,
+}
+
+/// A directory that lives as long as the pod (Kubernetes: `core/v1.EmptyDirVolumeSource`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EmptyDirVolumeSource {
+    /// `""` or `Memory`, as given.
+    pub medium: Option<String>,
+    /// Largest size, a quantity as given.
+    pub size_limit: Option<String>,
+    /// Fields kept verbatim.
+    pub extra_fields: Extra,
+}
+
+/// Pod-level security attributes (Kubernetes: `core/v1.PodSecurityContext`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PodSecurityContext {
+    /// UID of the containers' processes, unless a container sets its own.
+    pub run_as_user: Option<i64>,
+    /// GID of the containers' processes, unless a container sets its own.
+    pub run_as_group: Option<i64>,
+    /// Refuse to run a container as UID 0.
+    pub run_as_non_root: Option<bool>,
+    /// Further groups of every container's first process.
+    pub supplemental_groups: Vec<i64>,
+    /// Group that owns the pod's volumes, added to every container's groups.
+    pub fs_group: Option<i64>,
+    /// `OnRootMismatch` or `Always`, as given.
+    pub fs_group_change_policy: Option<String>,
+    /// `Merge` or `Strict`, as given.
+    pub supplemental_groups_policy: Option<String>,
+    /// Fields kept verbatim (`seLinuxOptions`, `seccompProfile`, `sysctls`, …).
+    pub extra_fields: Extra,
+}
+
+/// Container-level security attributes (Kubernetes: `core/v1.SecurityContext`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecurityContext {
+    /// Capabilities added and dropped.
+    pub capabilities: Option<Capabilities>,
+    /// Every privilege of the host.
+    pub privileged: Option<bool>,
+    /// UID of the process.
+    pub run_as_user: Option<i64>,
+    /// GID of the process.
+    pub run_as_group: Option<i64>,
+    /// Refuse to run as UID 0.
+    pub run_as_non_root: Option<bool>,
+    /// Read-only root filesystem.
+    pub read_only_root_filesystem: Option<bool>,
+    /// Whether the process may gain privileges (`no_new_privs` when false).
+    pub allow_privilege_escalation: Option<bool>,
+    /// `Default` or `Unmasked`, as given.
+    pub proc_mount: Option<String>,
+    /// Fields kept verbatim (`seLinuxOptions`, `seccompProfile`, …).
+    pub extra_fields: Extra,
+}
+
+/// POSIX capabilities added to and dropped from a container (Kubernetes:
+/// `core/v1.Capabilities`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// Capabilities to add, as given.
+    pub add: Vec<String>,
+    /// Capabilities to drop, as given.
+    pub drop: Vec<String>,
+    /// Fields kept verbatim.
     pub extra_fields: Extra,
 }
 

@@ -14,11 +14,14 @@
 //!
 //! - [`pki::TestPki`] makes a PKI per test as `enctl pki init` does: every service, agent and
 //!   client of a test presents an identity of its CA (credentials on, as in production).
+//! - [`TestCgroups`] gives an agent of a test a cgroup parent of its own (removed afterwards),
+//!   and makes a confinement test fail, saying what is missing, without root or cgroups.
 //! - [`fixtures`] finds the test data kept in the repository (the real-world manifests).
 //!
 //! The harness reads exactly one environment variable, `EVERYNODE_NATS_SERVER` (the path of the
 //! `nats-server` binary to use); everything else is passed in by the test.
 
+mod cgroups;
 pub mod fixtures;
 mod nats;
 pub mod pki;
@@ -26,6 +29,7 @@ mod served;
 mod stack;
 mod wait;
 
+pub use cgroups::TestCgroups;
 pub use nats::{BINARY_ENV, Error, NatsServer};
 pub use served::Served;
 pub use stack::{ControllerProcess, Service, Stack, StackBuilder, Timing};

@@ -500,6 +500,63 @@ async fn an_invalid_daemonset_is_refused_with_every_field_and_never_stored() {
 }
 
 #[tokio::test]
+async fn security_contexts_and_host_paths_are_validated_as_kubernetes_does() {
+    let nats = NatsServer::start().await.unwrap();
+    let admission = Admission::start(&nats).await;
+    let mut client = admission.client().await;
+    let mut bad = daemon_set("insecure", "");
+    let pod = bad
+        .spec
+        .as_mut()
+        .unwrap()
+        .template
+        .as_mut()
+        .unwrap()
+        .spec
+        .as_mut()
+        .unwrap();
+    pod.containers[0].security_context = Some(v1::SecurityContext {
+        run_as_user: Some(-1),
+        privileged: Some(true),
+        allow_privilege_escalation: Some(false),
+        ..Default::default()
+    });
+    pod.security_context = Some(v1::PodSecurityContext {
+        fs_group: Some(1 << 40),
+        ..Default::default()
+    });
+    pod.volumes = vec![v1::Volume {
+        name: "host".into(),
+        host_path: Some(v1::HostPathVolumeSource::default()),
+        ..Default::default()
+    }];
+    let status = client
+        .create(v1::DaemonSetsCreateRequest {
+            daemon_set: Some(bad),
+            dry_run: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let message = status.message();
+    for expected in [
+        "spec.template.spec.containers[0].securityContext.runAsUser: Invalid value: -1: must be between 0 and 2147483647, inclusive",
+        "spec.template.spec.containers[0].securityContext: Invalid value: {...}: cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
+        "spec.template.spec.securityContext.fsGroup: Invalid value: 1099511627776: must be between 0 and 2147483647, inclusive",
+        "spec.template.spec.volumes[0].hostPath.path: Required value",
+    ] {
+        assert!(
+            message.contains(expected),
+            "{expected}\nmissing from: {message}"
+        );
+    }
+    assert!(
+        list(&mut client, "").await.items.is_empty(),
+        "nothing was stored"
+    );
+}
+
+#[tokio::test]
 async fn dry_run_validates_and_defaults_without_storing() {
     let nats = NatsServer::start().await.unwrap();
     let admission = Admission::start(&nats).await;
@@ -636,6 +693,38 @@ async fn a_restarted_service_serves_what_was_stored() {
     let mut client = second.client().await;
     assert_eq!(get(&mut client, "kept").await.unwrap(), created);
     second.stop().await;
+}
+
+/// One entry in the bucket that does not decode (a foreign or corrupt write) costs only that
+/// entry: List serves every other DaemonSet, Get of it is an internal error (the log names the key),
+/// nothing panics, and the service keeps answering.
+#[tokio::test]
+async fn an_undecodable_entry_costs_only_itself() {
+    let nats = NatsServer::start().await.unwrap();
+    let admission = Admission::start(&nats).await;
+    let mut client = admission.client().await;
+    create(&mut client, daemon_set("fine", "img:1")).await;
+    let raw = jetstream::new(everynode_bus::connect(&nats.url(), "vandal").await.unwrap())
+        .get_key_value("daemonsets")
+        .await
+        .unwrap();
+    raw.put("default.broken", vec![0xff_u8, 0xff, 0xff].into())
+        .await
+        .unwrap();
+
+    let listed: Vec<String> = list(&mut client, "")
+        .await
+        .items
+        .iter()
+        .map(|ds| meta(ds).name.clone())
+        .collect();
+    assert_eq!(listed, ["fine"]);
+    let err = get(&mut client, "broken").await.unwrap_err();
+    // The key and the decode error go to the service's log, never to the caller.
+    assert_eq!(err.code(), Code::Internal, "{err:?}");
+    create(&mut client, daemon_set("after", "img:2")).await;
+    assert_eq!(list(&mut client, "").await.items.len(), 2);
+    admission.stop().await;
 }
 
 /// grpcurl, the real binary, through server reflection.

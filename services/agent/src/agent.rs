@@ -24,6 +24,7 @@ use everynode_service::Shutdown;
 use prost::Message;
 use tokio::sync::OwnedMutexGuard;
 
+use crate::fence::Fence;
 use crate::pods::{PodSink, PodTable, Stage, content_hash, uid_of};
 use crate::runtime::{PodRun, Runtime, StartMode};
 use crate::status::{self, PodFacts};
@@ -153,6 +154,7 @@ pub struct Agent<R> {
     runtime: R,
     shutdown: Shutdown,
     locks: KeyedLocks,
+    fence: Arc<Fence>,
 }
 
 impl<R> std::fmt::Debug for Agent<R> {
@@ -181,13 +183,15 @@ fn rejected(message: impl Into<String>) -> PodCommandReply {
 }
 
 impl<R: Runtime> Agent<R> {
-    /// An agent for `nodes` whose pods get `host_ip` as host and pod IP.
+    /// An agent for `nodes` whose pods get `host_ip` as host and pod IP, refusing commands of
+    /// controller terms older than `fence` has seen.
     pub fn new(
         nodes: NodeSet,
         host_ip: String,
         table: Arc<PodTable>,
         store: Store<PodKey, v1::Pod>,
         runtime: R,
+        fence: Arc<Fence>,
         shutdown: Shutdown,
     ) -> Self {
         Self {
@@ -198,6 +202,7 @@ impl<R: Runtime> Agent<R> {
             runtime,
             shutdown,
             locks: KeyedLocks::default(),
+            fence,
         }
     }
 
@@ -248,6 +253,22 @@ impl<R: Runtime> Agent<R> {
                 node.name()
             )));
         }
+        if let Err(highest) = self.fence.admit(command.term) {
+            tracing::warn!(
+                node = node.name(),
+                term = command.term,
+                highest,
+                "refusing a pod command of a stale controller term"
+            );
+            return Some(reply(
+                PodCommandOutcome::StaleTerm,
+                format!(
+                    "the command's controller term {} is older than term {highest}: its sender is no longer the leader",
+                    command.term
+                ),
+                None,
+            ));
+        }
         Some(match command.command {
             Some(pod_command::Command::Create(create)) => self.create(&node, create).await,
             Some(pod_command::Command::Delete(delete)) => self.delete(&node, delete).await,
@@ -272,6 +293,9 @@ impl<R: Runtime> Agent<R> {
         if meta.name.is_empty() || meta.uid.is_empty() {
             return rejected("the pod needs metadata.name and metadata.uid");
         }
+        if let Err(err) = crate::names::check_pod_uid(&meta.uid) {
+            return rejected(err.to_string());
+        }
         let (namespace, name, uid) = (meta.namespace.clone(), meta.name.clone(), meta.uid.clone());
         let Some(spec) = pod.spec.as_mut() else {
             return rejected("the pod has no spec");
@@ -287,6 +311,16 @@ impl<R: Runtime> Agent<R> {
         }
         if spec.containers.is_empty() {
             return rejected("the pod has no containers");
+        }
+        for container in spec
+            .init_containers
+            .iter()
+            .chain(&spec.containers)
+            .chain(&spec.ephemeral_containers)
+        {
+            if let Err(err) = crate::names::check_container_name(&container.name) {
+                return rejected(err.to_string());
+            }
         }
         let key = match PodKey::new(node.name(), &namespace, &name) {
             Ok(key) => key,
@@ -442,9 +476,57 @@ impl<R: Runtime> Agent<R> {
         });
     }
 
+    /// Resumes the pod recorded as `value` under `key` (`hash`: the stored record's content
+    /// hash, `None` when it must be written again); false if it was skipped.
+    fn resume(self: &Arc<Self>, key: PodKey, value: v1::Pod, hash: Option<u64>) -> bool {
+        let pod = Pod::from(value);
+        let uid = uid_of(&pod).to_owned();
+        if uid.is_empty() {
+            tracing::warn!(key = ?key, "ignoring a recorded pod without uid");
+            return false;
+        }
+        let meta = pod.metadata.clone().unwrap_or_default();
+        let terminating = meta.deletion_timestamp.is_some();
+        let stage = if terminating {
+            Stage::Terminating
+        } else {
+            Stage::Active
+        };
+        if self
+            .table
+            .insert(key.clone(), pod.clone(), stage, hash)
+            .is_err()
+        {
+            return false;
+        }
+        let start_time = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.start_time)
+            .unwrap_or_else(|| Timestamp::now().whole_seconds());
+        self.runtime.start(PodRun {
+            pod,
+            facts: self.facts(start_time),
+            mode: if terminating {
+                StartMode::ResumeForDeletion
+            } else {
+                StartMode::Resume
+            },
+            sink: PodSink::new(Arc::clone(&self.table), key.clone(), uid.clone()),
+        });
+        if terminating {
+            let grace = meta
+                .deletion_grace_period_seconds
+                .unwrap_or(DEFAULT_GRACE_SECONDS);
+            self.finish_deletion(key, uid, grace);
+        }
+        true
+    }
+
     /// Reads this agent's pods from KV and resumes them: running ones are re-attached or
-    /// started again, terminating ones are stopped and removed; then whatever still runs for
-    /// pods no longer in KV is stopped. Retries while NATS is unavailable.
+    /// started again, terminating ones are stopped and removed; then pods that still run here
+    /// without a record are resumed and recorded again. Nothing is stopped for want of a
+    /// record. Retries while NATS is unavailable.
     pub async fn recover(
         self: &Arc<Self>,
         retry_max: Duration,
@@ -466,57 +548,55 @@ impl<R: Runtime> Agent<R> {
             }
         };
         let mut recovered = 0;
+        let unreadable = listing
+            .undecodable
+            .iter()
+            .filter(|u| {
+                u.key
+                    .as_ref()
+                    .is_none_or(|key| self.nodes.contains(key.node()))
+            })
+            .count();
+        if unreadable > 0 {
+            tracing::warn!(
+                unreadable,
+                "some pod records of this node do not decode; their pods are resumed from the agent's own copies"
+            );
+        }
         for entry in listing.entries {
             if !self.nodes.contains(entry.key.node()) {
                 continue;
             }
             let hash = content_hash(&entry.value);
-            let pod = Pod::from(entry.value);
-            let uid = uid_of(&pod).to_owned();
-            if uid.is_empty() {
-                tracing::warn!(key = ?entry.key, "ignoring a recorded pod without uid");
-                continue;
+            if self.resume(entry.key, entry.value, Some(hash)) {
+                recovered += 1;
             }
-            let meta = pod.metadata.clone().unwrap_or_default();
-            let terminating = meta.deletion_timestamp.is_some();
-            let stage = if terminating {
-                Stage::Terminating
-            } else {
-                Stage::Active
-            };
-            if self
-                .table
-                .insert(entry.key.clone(), pod.clone(), stage, Some(hash))
-                .is_err()
-            {
-                continue;
-            }
-            let start_time = pod
-                .status
-                .as_ref()
-                .and_then(|s| s.start_time)
-                .unwrap_or_else(|| Timestamp::now().whole_seconds());
-            self.runtime.start(PodRun {
-                pod,
-                facts: self.facts(start_time),
-                mode: if terminating {
-                    StartMode::ResumeForDeletion
-                } else {
-                    StartMode::Resume
-                },
-                sink: PodSink::new(Arc::clone(&self.table), entry.key.clone(), uid.clone()),
-            });
-            if terminating {
-                let grace = meta
-                    .deletion_grace_period_seconds
-                    .unwrap_or(DEFAULT_GRACE_SECONDS);
-                self.finish_deletion(entry.key, uid, grace);
-            }
-            recovered += 1;
         }
-        self.runtime.clean_up_orphans(&self.table.uids()).await;
+        // Pods that still run here but have no record (deleted while this agent was away, a
+        // bucket that lost its data, a record that does not decode): nothing authoritative
+        // said to stop them, so they are resumed and recorded again from the copy the runtime
+        // kept; the controller then keeps or deletes them with a command.
+        for pod in self.runtime.unrecorded(&self.table.uids()).await {
+            let Some(key) = record_key(&pod) else {
+                continue;
+            };
+            if !self.nodes.contains(key.node()) {
+                continue;
+            }
+            tracing::info!(key = ?key, "a pod runs here without a record; recording it again");
+            if self.resume(key, pod, None) {
+                recovered += 1;
+            }
+        }
         Ok(recovered)
     }
+}
+
+/// The key a pod is recorded under: its node, namespace and name.
+fn record_key(pod: &v1::Pod) -> Option<PodKey> {
+    let meta = pod.metadata.as_ref()?;
+    let node = &pod.spec.as_ref()?.node_name;
+    PodKey::new(node, &meta.namespace, &meta.name).ok()
 }
 
 #[cfg(test)]

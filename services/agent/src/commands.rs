@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
+use everynode_api::v1::TermAnnouncement;
 use everynode_bus::async_nats::{self, Subscriber};
 use everynode_bus::names::{
-    AGENT_PODS_ALL, agent_pods_subject, agent_queue_group, agent_simulator_queue_group,
+    AGENT_PODS_ALL, CONTROLLER_TERM, agent_pods_subject, agent_queue_group,
+    agent_simulator_queue_group,
 };
 use everynode_bus::{NameError, NodeKey};
 use everynode_service::Shutdown;
@@ -16,6 +18,7 @@ use prost::Message;
 use tokio::sync::Semaphore;
 
 use crate::agent::{Agent, NodeSet};
+use crate::fence::Fence;
 use crate::runtime::Runtime;
 
 /// Why the pod command subscription could not be made.
@@ -48,6 +51,41 @@ pub async fn subscribe(
     };
     nats.flush().await?;
     Ok(subscriber)
+}
+
+/// Subscribes to the controllers' term announcements (see [`crate::fence`]).
+pub async fn subscribe_terms(nats: &async_nats::Client) -> Result<Subscriber, SubscribeError> {
+    let subscriber = nats.subscribe(CONTROLLER_TERM).await?;
+    nats.flush().await?;
+    Ok(subscriber)
+}
+
+/// Raises `fence` with every term announcement until shutdown.
+pub async fn follow_terms(fence: Arc<Fence>, mut announcements: Subscriber, shutdown: Shutdown) {
+    loop {
+        let message = tokio::select! {
+            message = announcements.next() => message,
+            () = shutdown.signal() => break,
+        };
+        let Some(message) = message else {
+            break;
+        };
+        match TermAnnouncement::decode(message.payload.as_ref()) {
+            Ok(announcement) => {
+                if fence.raise(announcement.term) {
+                    tracing::info!(
+                        term = announcement.term,
+                        holder = %announcement.holder_identity,
+                        "a new controller term: older terms' commands are refused from now on"
+                    );
+                }
+            }
+            Err(err) => tracing::debug!(error = %err, "ignoring a malformed term announcement"),
+        }
+    }
+    if let Err(err) = announcements.unsubscribe().await {
+        tracing::debug!(error = %err, "unsubscribing from term announcements");
+    }
 }
 
 /// Answers commands until shutdown, then unsubscribes.

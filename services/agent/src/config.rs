@@ -18,6 +18,7 @@ use everynode_core::model::Taint;
 use everynode_service::{CommonArgs, defaults};
 
 use crate::backoff::BackoffPolicy;
+use crate::logs::LogLimits;
 
 /// Where the agent keeps pod directories (logs, pid records) by default when run as root.
 pub const ROOT_DATA_DIR: &str = "/var/lib/everynode";
@@ -70,8 +71,8 @@ pub struct Config {
     #[arg(long, env = "EVERYNODE_RUNTIME", value_enum, default_value_t = RuntimeKind::Process)]
     pub runtime: RuntimeKind,
 
-    /// Where pod directories (`pods/<uid>/`: working directory, `<container>.log`,
-    /// `<container>.pid`) live. Default: `/var/lib/everynode` as root, else
+    /// Where pods live: `pods/<uid>/` (each pod's working directory, the pod's own) and
+    /// `state/<uid>/` (the agent's: `<container>.log`, `<container>.pid`). Default: `/var/lib/everynode` as root, else
     /// `$XDG_STATE_HOME/everynode` (`~/.local/state/everynode`).
     #[arg(long, env = "EVERYNODE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -110,6 +111,10 @@ pub struct Config {
     #[arg(long, env = "EVERYNODE_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 
+    /// Confinement and logs of the process runtime.
+    #[command(flatten)]
+    pub process: ProcessArgs,
+
     /// Knobs of the fake runtime.
     #[command(flatten)]
     pub fake: FakeArgs,
@@ -117,6 +122,86 @@ pub struct Config {
     /// Knobs for tests and benchmarks.
     #[command(flatten)]
     pub tuning: Tuning,
+}
+
+/// Confinement and logs of the process runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ProcessArgs {
+    /// Run privileged containers, `hostPath` volumes and pods asking for host namespaces
+    /// (`hostNetwork`, `hostPID`, `hostIPC`); without it they are refused with reason
+    /// `CreateContainerConfigError` (the kubelet's `--allow-privileged`).
+    #[arg(long, env = "EVERYNODE_ALLOW_PRIVILEGED")]
+    pub allow_privileged: bool,
+    /// The cgroup under which every pod gets its own (`<parent>/pod-<uid>/<container>`), in
+    /// each hierarchy used (cgroup v2, else v1 memory, cpu, freezer, pids).
+    #[arg(long, env = "EVERYNODE_CGROUP_PARENT", value_name = "NAME", default_value = DEFAULT_CGROUP_PARENT, value_parser = parse_cgroup_parent)]
+    pub cgroup_parent: String,
+    /// Largest size of a container's log file before it is rotated (a quantity, e.g. `10Mi`;
+    /// the kubelet's `containerLogMaxSize`).
+    #[arg(long, env = "EVERYNODE_CONTAINER_LOG_MAX_SIZE", value_name = "QUANTITY", default_value = "10Mi", value_parser = parse_log_size)]
+    pub container_log_max_size: u64,
+    /// Most log files kept per container, the current one included, at least 2 (the
+    /// kubelet's `containerLogMaxFiles`).
+    #[arg(long, env = "EVERYNODE_CONTAINER_LOG_MAX_FILES", value_name = "N", default_value = "5", value_parser = clap::value_parser!(u32).range(2..))]
+    pub container_log_max_files: u32,
+}
+
+/// The default `--cgroup-parent`.
+pub const DEFAULT_CGROUP_PARENT: &str = "everynode";
+
+impl Default for ProcessArgs {
+    fn default() -> Self {
+        let logs = LogLimits::default();
+        Self {
+            allow_privileged: false,
+            cgroup_parent: DEFAULT_CGROUP_PARENT.to_owned(),
+            container_log_max_size: logs.max_size,
+            container_log_max_files: u32::try_from(logs.max_files).unwrap_or(5),
+        }
+    }
+}
+
+impl ProcessArgs {
+    /// The log bounds.
+    pub fn log_limits(&self) -> LogLimits {
+        LogLimits {
+            max_size: self.container_log_max_size,
+            max_files: usize::try_from(self.container_log_max_files).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// A cgroup path relative to each hierarchy's root: `/`-separated components of
+/// `[A-Za-z0-9._-]`, none `.` or `..`.
+fn parse_cgroup_parent(value: &str) -> Result<String, String> {
+    let trimmed = value.trim_matches('/');
+    let ok = !trimmed.is_empty()
+        && trimmed.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        });
+    if ok {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(
+            "must be a relative cgroup path of [A-Za-z0-9._-] components, without . or .."
+                .to_owned(),
+        )
+    }
+}
+
+/// A log size: a positive quantity of bytes.
+fn parse_log_size(value: &str) -> Result<u64, String> {
+    let quantity = everynode_core::quantity::Quantity::parse(value).map_err(|e| e.to_string())?;
+    let bytes = u64::try_from(quantity.milli_value().div_euclid(1000)).unwrap_or(0);
+    if bytes == 0 {
+        return Err("must be at least one byte".to_owned());
+    }
+    Ok(bytes)
 }
 
 /// Knobs of the fake runtime.
@@ -235,6 +320,7 @@ impl Config {
             container_path: DEFAULT_CONTAINER_PATH.to_owned(),
             bootstrap_token: None,
             ca_cert: None,
+            process: ProcessArgs::default(),
             fake: FakeArgs::default(),
             tuning: Tuning::default(),
         }
@@ -407,6 +493,51 @@ mod tests {
         assert_eq!(config.tuning, Tuning::default());
         assert_eq!(config.fake, FakeArgs::default());
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn process_runtime_flags_parse_with_kubelet_defaults() {
+        let defaults = Config::try_parse_from(["everynode-agent"]).unwrap().process;
+        assert_eq!(defaults, ProcessArgs::default());
+        assert!(!defaults.allow_privileged);
+        assert_eq!(defaults.cgroup_parent, "everynode");
+        assert_eq!(defaults.log_limits(), LogLimits::default());
+        assert_eq!(defaults.container_log_max_size, 10 * 1024 * 1024);
+        assert_eq!(defaults.container_log_max_files, 5);
+
+        let set = Config::try_parse_from([
+            "everynode-agent",
+            "--allow-privileged",
+            "--cgroup-parent",
+            "/system.slice/everynode/",
+            "--container-log-max-size",
+            "64Ki",
+            "--container-log-max-files",
+            "2",
+        ])
+        .unwrap()
+        .process;
+        assert!(set.allow_privileged);
+        assert_eq!(set.cgroup_parent, "system.slice/everynode");
+        assert_eq!(
+            set.log_limits(),
+            LogLimits {
+                max_size: 65_536,
+                max_files: 2
+            }
+        );
+        for bad in [
+            &["--cgroup-parent", "../escape"][..],
+            &["--cgroup-parent", "a/./b"],
+            &["--cgroup-parent", "/"],
+            &["--cgroup-parent", "sp ace"],
+            &["--container-log-max-size", "0"],
+            &["--container-log-max-size", "lots"],
+            &["--container-log-max-files", "1"],
+        ] {
+            let args = std::iter::once("everynode-agent").chain(bad.iter().copied());
+            assert!(Config::try_parse_from(args).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

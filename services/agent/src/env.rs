@@ -13,12 +13,24 @@
 //! - ConfigMaps and Secrets do not exist in everynode: such a reference is an error unless it is
 //!   `optional`, in which case the variable is left out;
 //! - a later definition of a name replaces an earlier one;
-//! - `command` and `args` are expanded with the container's environment.
+//! - `command` and `args` are expanded with the container's environment;
+//! - sizes are capped, because expansion can grow a value exponentially (`B=$(A)$(A)`,
+//!   `C=$(B)$(B)`, …): one variable (`NAME=value`) or argument may have at most
+//!   [`MAX_STRING_BYTES`] (the kernel's own limit per string, `MAX_ARG_STRLEN`, minus its
+//!   terminating NUL), and the environment and command line together at most
+//!   [`MAX_TOTAL_BYTES`]. Expansion stops as soon as a value grows past the cap; the container
+//!   does not start (`CreateContainerConfigError`).
 
 use std::collections::BTreeMap;
 
 use everynode_core::model::{Container, EnvVarSource, Pod};
 use everynode_core::quantity::{Quantity, QuantityError};
+
+/// Most bytes of one variable (`NAME=value`) or one argument after expansion.
+pub const MAX_STRING_BYTES: usize = 128 * 1024 - 1;
+/// Most bytes of a container's environment and command line together after expansion (each
+/// string counted with its terminating NUL).
+pub const MAX_TOTAL_BYTES: usize = 1024 * 1024;
 
 /// What a container's environment is resolved against, besides the pod.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +96,21 @@ pub enum Unresolvable {
     /// A divisor of zero or less.
     #[error("divisor {0:?} must be positive")]
     Divisor(String),
+    /// The expanded value is too long.
+    #[error(
+        "`NAME=value` is longer than {MAX_STRING_BYTES} bytes once $(VAR) references are expanded"
+    )]
+    TooLong,
+}
+
+/// A container's command line, or its environment and command line together, are too long.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} is longer than {limit} bytes once $(VAR) references are expanded")]
+pub struct TooLong {
+    /// What is too long.
+    pub what: String,
+    /// The cap.
+    pub limit: usize,
 }
 
 /// The container's environment, in definition order (a redefined name keeps its first
@@ -106,8 +133,25 @@ pub fn container_env(
                     });
                 }
             },
-            None => expand(&var.value, |name| lookup(&env, name)),
+            None => {
+                let limit = MAX_STRING_BYTES.saturating_sub(var.name.len() + 1);
+                match expand_bounded(&var.value, |name| lookup(&env, name), limit) {
+                    Some(value) => value,
+                    None => {
+                        return Err(EnvError {
+                            name: var.name.clone(),
+                            reason: Unresolvable::TooLong,
+                        });
+                    }
+                }
+            }
         };
+        if var.name.len() + 1 + value.len() > MAX_STRING_BYTES {
+            return Err(EnvError {
+                name: var.name.clone(),
+                reason: Unresolvable::TooLong,
+            });
+        }
         match env.iter_mut().find(|(name, _)| *name == var.name) {
             Some(slot) => slot.1 = value,
             None => env.push((var.name.clone(), value)),
@@ -122,22 +166,52 @@ fn lookup<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.as_str())
 }
 
-/// `command` followed by `args`, each expanded with `env`.
-pub fn command_line(container: &Container, env: &[(String, String)]) -> Vec<String> {
-    container
-        .command
-        .iter()
-        .chain(&container.args)
-        .map(|arg| expand(arg, |name| lookup(env, name)))
-        .collect()
+/// `command` followed by `args`, each expanded with `env`; refused when an argument, or the
+/// command line and `env` together, are over the caps.
+pub fn command_line(
+    container: &Container,
+    env: &[(String, String)],
+) -> Result<Vec<String>, TooLong> {
+    let mut total: usize = env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut argv = Vec::with_capacity(container.command.len() + container.args.len());
+    for (i, arg) in container.command.iter().chain(&container.args).enumerate() {
+        let expanded =
+            expand_bounded(arg, |name| lookup(env, name), MAX_STRING_BYTES).ok_or_else(|| {
+                TooLong {
+                    what: format!("argument {i} of the command line"),
+                    limit: MAX_STRING_BYTES,
+                }
+            })?;
+        total += expanded.len() + 1;
+        if total > MAX_TOTAL_BYTES {
+            return Err(TooLong {
+                what: "the environment and command line together".to_owned(),
+                limit: MAX_TOTAL_BYTES,
+            });
+        }
+        argv.push(expanded);
+    }
+    Ok(argv)
 }
 
 /// Expands `$(NAME)` references in `input` with `mapping`; an unknown name stays `$(NAME)`,
 /// `$$` becomes `$`, an unterminated `$(` stays as written.
 pub fn expand<'a>(input: &str, mapping: impl Fn(&str) -> Option<&'a str>) -> String {
-    let mut out = String::with_capacity(input.len());
+    expand_bounded(input, mapping, usize::MAX).unwrap_or_default()
+}
+
+/// [`expand`], giving up (`None`) as soon as the result would be longer than `limit` bytes.
+pub fn expand_bounded<'a>(
+    input: &str,
+    mapping: impl Fn(&str) -> Option<&'a str>,
+    limit: usize,
+) -> Option<String> {
+    let mut out = String::with_capacity(input.len().min(limit));
     let mut rest = input;
     while let Some(at) = rest.find('$') {
+        if out.len() > limit {
+            return None;
+        }
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
         if let Some(tail) = after.strip_prefix('$') {
@@ -148,6 +222,7 @@ pub fn expand<'a>(input: &str, mapping: impl Fn(&str) -> Option<&'a str>) -> Str
                 Some(close) => {
                     let name = &tail[..close];
                     match mapping(name) {
+                        Some(value) if out.len() + value.len() > limit => return None,
                         Some(value) => out.push_str(value),
                         None => {
                             out.push_str("$(");
@@ -169,7 +244,7 @@ pub fn expand<'a>(input: &str, mapping: impl Fn(&str) -> Option<&'a str>) -> Str
         }
     }
     out.push_str(rest);
-    out
+    (out.len() <= limit).then_some(out)
 }
 
 fn from_source(
@@ -565,8 +640,54 @@ mod tests {
         };
         let env = pairs(&[("GREETING", "hi")]);
         assert_eq!(
-            command_line(&container, &env),
+            command_line(&container, &env).unwrap(),
             vec!["/bin/echo", "hi", "$(MISSING)", "$(GREETING)"]
+        );
+    }
+
+    #[test]
+    fn exponential_expansion_is_cut_off_at_the_caps() {
+        // Each variable doubles the previous one: 2^30 bytes if nothing stopped it.
+        let mut env = vec![var("V0", &"x".repeat(64))];
+        for i in 1..=24 {
+            env.push(var(
+                &format!("V{i}"),
+                &format!("$(V{})$(V{})", i - 1, i - 1),
+            ));
+        }
+        let err = resolve(env).unwrap_err();
+        assert_eq!(err.reason, Unresolvable::TooLong);
+        // 64 * 2^11 = 128 KiB is the first value over the cap.
+        assert_eq!(err.name, "V11");
+        assert!(err.to_string().contains("131071 bytes"), "{err}");
+
+        let fits = resolve(vec![var("A", &"a".repeat(MAX_STRING_BYTES - 2))]).unwrap();
+        assert_eq!(fits[0].1.len(), MAX_STRING_BYTES - 2);
+        assert!(resolve(vec![var("A", &"a".repeat(MAX_STRING_BYTES - 1))]).is_err());
+
+        // Arguments: each capped, and everything together.
+        let big = pairs(&[("BIG", &"b".repeat(100_000))]);
+        let one_too_long = Container {
+            command: vec!["$(BIG)$(BIG)".to_owned()],
+            ..Container::default()
+        };
+        let err = command_line(&one_too_long, &big).unwrap_err();
+        assert_eq!(err.limit, MAX_STRING_BYTES);
+        let many = Container {
+            command: vec!["$(BIG)".to_owned(); 11],
+            ..Container::default()
+        };
+        let err = command_line(&many, &big).unwrap_err();
+        assert_eq!(err.limit, MAX_TOTAL_BYTES);
+        assert_eq!(
+            err.to_string(),
+            "the environment and command line together is longer than 1048576 bytes once $(VAR) references are expanded"
+        );
+        assert_eq!(expand_bounded("$(A)", |_| Some("12345"), 4), None);
+        assert_eq!(expand_bounded("ab", |_| None, 1), None);
+        assert_eq!(
+            expand_bounded("$(A)", |_| Some("1234"), 4).as_deref(),
+            Some("1234")
         );
     }
 }

@@ -32,6 +32,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Reading the recorded pods from KV failed for good.
+    #[error("the registry refused this agent: {0}")]
+    NodeHeld(String),
+    /// Recovering the recorded pods failed for good.
     #[error("recovering the recorded pods: {0}")]
     Recover(#[source] everynode_bus::Error),
     /// The pod command subscription failed.

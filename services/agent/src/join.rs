@@ -8,6 +8,11 @@
 //! registry cannot be reached the loop keeps trying with capped exponential back-off and
 //! carries on where it left off. On shutdown the loop simply stops: no more heartbeats, and the
 //! registry marks the node NotReady in its own time.
+//!
+//! Heartbeats carry the machine's boot id. When the registry answers ALREADY_EXISTS — another
+//! live agent holds the node name — the [`Claim`] becomes `Refused`: an agent of one node then
+//! stops (its caller exits with the registry's message); a simulator stops heartbeating that
+//! one node and carries on with the others.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,13 +52,27 @@ pub struct JoinConfig {
     pub retry_max: Duration,
 }
 
+/// Whether this agent may act for its node, as far as the registry has said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// No answer yet.
+    Pending,
+    /// The first registration pass is over and nobody else holds the node (or the registry
+    /// could not be asked: an agent keeps serving its pods while the registry is away).
+    Held,
+    /// Another live agent holds the node; the registry's message says which.
+    Refused(String),
+}
+
 /// What one call for one node achieved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Call {
     /// Registered or heartbeated; the registry wants the next heartbeat after this long.
     Ok(Duration),
     /// The registry cannot be reached or failed; try again later.
     Failed,
+    /// Another live agent holds the node (ALREADY_EXISTS).
+    Refused(String),
 }
 
 fn interval_from(duration: Option<prost_types::Duration>) -> Duration {
@@ -71,6 +90,9 @@ async fn register(client: &mut NodesClient<Channel>, template: &NodeTemplate, na
     };
     match client.register(request).await {
         Ok(response) => Call::Ok(interval_from(response.into_inner().heartbeat_interval)),
+        Err(status) if status.code() == tonic::Code::AlreadyExists => {
+            Call::Refused(status.message().to_owned())
+        }
         Err(status) => {
             tracing::debug!(node = name, code = ?status.code(), message = status.message(), "registering failed");
             Call::Failed
@@ -85,6 +107,7 @@ async fn heartbeat(
 ) -> (Call, bool) {
     let request = NodesHeartbeatRequest {
         name: name.to_owned(),
+        boot_id: template.facts.node_info.boot_id.clone(),
     };
     match client.heartbeat(request).await {
         Ok(response) => (
@@ -97,7 +120,11 @@ async fn heartbeat(
                 "the registry does not know the node (removed?); registering again"
             );
             let call = register(client, template, name).await;
-            (call, call != Call::Failed)
+            let known = call != Call::Failed;
+            (call, known)
+        }
+        Err(status) if status.code() == tonic::Code::AlreadyExists => {
+            (Call::Refused(status.message().to_owned()), false)
         }
         Err(status) => {
             tracing::debug!(node = name, code = ?status.code(), message = status.message(), "heartbeat failed");
@@ -106,21 +133,32 @@ async fn heartbeat(
     }
 }
 
-/// Registers and heartbeats every node of `nodes` until shutdown.
+/// Registers and heartbeats every node of `nodes` until shutdown (or, for an agent of one
+/// node, until another agent is found holding it), reporting to `claim`.
 pub async fn run(
     config: JoinConfig,
     nodes: NodeSet,
     template: Arc<NodeTemplate>,
+    claim: tokio::sync::watch::Sender<Claim>,
     shutdown: Shutdown,
 ) {
     let client = NodesClient::new(config.channel.clone());
     // One bit per node: registered or not.
     let mut registered = vec![false; nodes.len()];
+    // One bit per node: held by another agent (simulators only; a single node stops).
+    let mut refused = vec![false; nodes.len()];
+    if nodes.is_simulated() {
+        // A simulator does not hold back its commands for the registry: its nodes are
+        // refused one by one, and the first pass over thousands of them would delay every
+        // command.
+        claim.send_replace(Claim::Held);
+    }
     let mut retries = Backoff::new(RETRY_BASE, config.retry_max).start();
     let mut interval = DEFAULT_HEARTBEAT_INTERVAL;
     let mut was_failing = false;
     loop {
         let pass = futures::stream::iter(0..nodes.len())
+            .filter(|index| std::future::ready(!refused[*index]))
             .map(|index| {
                 let mut client = client.clone();
                 let template = Arc::clone(&template);
@@ -132,7 +170,8 @@ pub async fn run(
                         (index, call, still_known)
                     } else {
                         let call = register(&mut client, &template, &name).await;
-                        (index, call, call != Call::Failed)
+                        let known = matches!(call, Call::Ok(_));
+                        (index, call, known)
                     }
                 }
             })
@@ -154,7 +193,21 @@ pub async fn run(
             match call {
                 Call::Ok(next) => interval = next,
                 Call::Failed => failures += 1,
+                Call::Refused(message) => {
+                    if !nodes.is_simulated() {
+                        tracing::error!(node = nodes.name(), registry = %config.registry, %message, "another agent holds this node; stopping");
+                        claim.send_replace(Claim::Refused(message));
+                        return;
+                    }
+                    tracing::error!(node = nodes.node(index), %message, "another agent holds this simulated node; no longer heartbeating it");
+                    if let Some(slot) = refused.get_mut(index) {
+                        *slot = true;
+                    }
+                }
             }
+        }
+        if *claim.borrow() == Claim::Pending {
+            claim.send_replace(Claim::Held);
         }
         if newly_registered > 0 {
             tracing::info!(nodes = newly_registered, registry = %config.registry, ?interval, "registered");

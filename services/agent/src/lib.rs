@@ -9,6 +9,11 @@
 //!   restart; [`commands`]: the request/reply subscription feeding it;
 //! - [`runtime`]: the [`runtime::Runtime`] trait, with [`runtime::process`] (real process
 //!   groups) and [`runtime::fake`] (timers only, for `--simulate`);
+//! - confinement of the process runtime: [`names`] (uids, container names and pod directories
+//!   from commands), [`security`] (run-as user and groups, `runAsNonRoot`, what needs
+//!   `--allow-privileged`), [`cgroup`] (a cgroup per pod and container: limits, OOM kills,
+//!   killing everything), [`confine`] (joining the cgroup and dropping to the user before
+//!   `exec`), [`logs`] (log rotation);
 //! - [`probe`]: startup, liveness and readiness probes (exec, tcpSocket, httpGet over HTTP or
 //!   HTTPS, grpc) and their thresholds; [`process_group`]: signalling a container's group;
 //! - pure parts, unit-tested: [`status`] (phase and conditions from container states),
@@ -28,17 +33,23 @@
 pub mod agent;
 pub mod backoff;
 pub mod bootstrap;
+pub mod cgroup;
 pub mod commands;
 pub mod config;
+pub mod confine;
 pub mod env;
 pub mod error;
+pub mod fence;
 pub mod host;
 pub mod join;
+pub mod logs;
+pub mod names;
 pub mod pods;
 pub mod probe;
 pub mod process_group;
 pub mod procfs;
 pub mod runtime;
+pub mod security;
 pub mod status;
 
 use std::path::PathBuf;
@@ -55,8 +66,9 @@ pub use agent::{Agent, NodeSet};
 pub use config::{Config, ConfigError, RuntimeKind};
 pub use error::Error;
 
+use crate::fence::Fence;
 use crate::host::{HostFacts, NodeTemplate};
-use crate::join::JoinConfig;
+use crate::join::{Claim, JoinConfig};
 use crate::pods::{PodTable, WriterConfig};
 use crate::runtime::Runtime;
 use crate::runtime::fake::{FakeConfig, FakeRuntime};
@@ -88,21 +100,25 @@ pub async fn connect(
     }
 }
 
-/// Opens KV `pods`, waiting (with back-off) until the services have created it: an agent never
-/// creates or changes a bucket (its NATS credentials do not allow it). `None` if shutdown came
-/// first.
+/// Opens KV `pods`, waiting (and retrying) while it does not exist yet or JetStream is
+/// unavailable: the services create the buckets, never an agent (an agent that made an empty
+/// one would then find none of its pods recorded; its NATS credentials do not allow it
+/// either). `None` if shutdown came first.
 async fn open_pods_store(
     js: &jetstream::Context,
     retry_max: Duration,
     shutdown: &Shutdown,
 ) -> Option<Store<PodKey, v1::Pod>> {
     let mut retries = Backoff::new(Duration::from_millis(200), retry_max).start();
+    let mut warned = false;
     loop {
         match Store::open(js).await {
             Ok(store) => return Some(store),
-            Err(err) => {
-                tracing::warn!(error = %err, "KV bucket pods not available yet; waiting for the services to create it");
+            Err(err) if !warned => {
+                tracing::warn!(error = %err, "KV bucket pods not available yet (the services create it); waiting");
+                warned = true;
             }
+            Err(err) => tracing::debug!(error = %err, "KV bucket pods still not available"),
         }
         let delay = retries.next_delay().unwrap_or(retry_max);
         tokio::select! {
@@ -167,7 +183,12 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
         RuntimeKind::Process => "process",
         RuntimeKind::Fake => "fake",
     };
-    let facts = HostFacts::gather(config.node_ip, runtime_name);
+    let mut facts = HostFacts::gather(config.node_ip, runtime_name);
+    if config.runtime == RuntimeKind::Fake {
+        // Each fake agent process simulates machines of its own: a boot id of its own, so the
+        // registry tells two simulated machines claiming one node name apart.
+        facts.node_info.boot_id = uuid::Uuid::new_v4().to_string();
+    }
     let host_ip = facts.ip.to_string();
     let template = Arc::new(NodeTemplate {
         labels: config.labels.0.clone(),
@@ -175,6 +196,14 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
         facts,
     });
 
+    let fence_file = match std::fs::create_dir_all(&data_dir) {
+        Ok(()) => Some(data_dir.join(fence::TERM_FILE)),
+        Err(err) => {
+            tracing::warn!(dir = %data_dir.display(), error = %err, "no data directory: the controller term seen is not kept across restarts");
+            None
+        }
+    };
+    let fence = Arc::new(Fence::load(fence_file));
     let js = jetstream::new(nats.clone());
     let Some(store) = open_pods_store(&js, config.tuning.retry_max, &shutdown).await else {
         return Ok(());
@@ -191,6 +220,7 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
         shutdown.clone(),
     ));
     let parts = Parts {
+        fence,
         registry,
         nodes,
         template,
@@ -202,11 +232,8 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
     };
     match config.runtime {
         RuntimeKind::Process => {
-            let pods_dir = data_dir.join("pods");
-            std::fs::create_dir_all(&pods_dir).map_err(|source| Error::PodsDir {
-                path: pods_dir.clone(),
-                source,
-            })?;
+            prepare_data_dir(&data_dir)?;
+            let cgroups = cgroups(&config).await;
             let runtime = ProcessRuntime::new(
                 ProcessConfig {
                     data_dir,
@@ -216,6 +243,9 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
                     container_path: config.container_path.clone(),
                     node_name: parts.nodes.name().to_owned(),
                     allocatable: parts.template.facts.capacity.clone(),
+                    allow_privileged: config.process.allow_privileged,
+                    log_limits: config.process.log_limits(),
+                    cgroups,
                 },
                 shutdown.clone(),
             );
@@ -234,8 +264,68 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
     }
 }
 
+/// Makes the process runtime's directories: `<data-dir>/pods` (mode 0711: pods reach their
+/// own directory, nobody lists the others) and `<data-dir>/state` (0700: the agent's alone).
+/// The data dir itself gets `o+x` if it lacks it, so that a pod running as another user can
+/// reach its directory.
+fn prepare_data_dir(data_dir: &std::path::Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| Error::PodsDir { path, source }
+    };
+    std::fs::create_dir_all(data_dir).map_err(fail(data_dir))?;
+    names::ensure_real_dir(data_dir).map_err(fail(data_dir))?;
+    let mode = std::fs::metadata(data_dir)
+        .map_err(fail(data_dir))?
+        .permissions()
+        .mode();
+    if mode & 0o001 == 0 {
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(mode | 0o001))
+            .map_err(fail(data_dir))?;
+    }
+    for (name, mode) in [("pods", 0o711), ("state", 0o700)] {
+        let dir = names::checked_dir(data_dir, name, mode).map_err(fail(&data_dir.join(name)))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))
+            .map_err(fail(&dir))?;
+    }
+    Ok(())
+}
+
+/// The pods' cgroups, or `None` (said once, with the reason).
+async fn cgroups(config: &Config) -> Option<cgroup::Cgroups> {
+    let parent = &config.process.cgroup_parent;
+    match cgroup::detect_host() {
+        cgroup::Detection::Usable(hierarchy) => {
+            let shown = hierarchy.to_string();
+            let usable = match cgroup::Cgroups::new(hierarchy, parent) {
+                Ok(cgroups) => cgroups
+                    .check_join(std::path::Path::new("/proc/self/exe"), &["--version"])
+                    .await
+                    .map(|()| cgroups),
+                Err(err) => Err(err),
+            };
+            match usable {
+                Ok(cgroups) => {
+                    tracing::info!(cgroups = %shown, parent, "pods get a cgroup each: memory and cpu limits are enforced");
+                    Some(cgroups)
+                }
+                Err(err) => {
+                    tracing::warn!(cgroups = %shown, parent, error = %err, "cgroups are off: the parent cgroup cannot be set up, or a process cannot join a cgroup below it; limits are not enforced and pods are killed by process group only");
+                    None
+                }
+            }
+        }
+        cgroup::Detection::Off(reason) => {
+            tracing::warn!(%reason, "cgroups are off: limits are not enforced and pods are killed by process group only");
+            None
+        }
+    }
+}
+
 /// What [`run`] has set up before the runtime is chosen.
 struct Parts {
+    fence: Arc<Fence>,
     registry: tonic::transport::Channel,
     nodes: NodeSet,
     template: Arc<NodeTemplate>,
@@ -248,6 +338,7 @@ struct Parts {
 
 async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<(), Error> {
     let Parts {
+        fence,
         registry,
         nodes,
         template,
@@ -263,20 +354,24 @@ async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<
         table,
         store,
         runtime,
+        Arc::clone(&fence),
         shutdown.clone(),
     ));
     let recovered = agent
         .recover(config.tuning.retry_max)
         .await
         .map_err(Error::Recover)?;
+    // Subscribed before registering, so that the node is never announced before its agent
+    // can take commands; but commands wait until the registry has said that no other live
+    // agent holds the node (or could not be asked).
     let subscriber = commands::subscribe(&nats, &nodes).await?;
-    shutdown.spawn(commands::serve(
-        Arc::clone(&agent),
-        nats.clone(),
-        subscriber,
-        config.tuning.command_concurrency.get(),
+    let announcements = commands::subscribe_terms(&nats).await?;
+    shutdown.spawn(commands::follow_terms(
+        fence,
+        announcements,
         shutdown.clone(),
     ));
+    let (claim_tx, mut claim) = tokio::sync::watch::channel(Claim::Pending);
     shutdown.spawn(join::run(
         JoinConfig {
             registry: config.registry.clone(),
@@ -286,6 +381,24 @@ async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<
         },
         nodes.clone(),
         template,
+        claim_tx,
+        shutdown.clone(),
+    ));
+    let first = tokio::select! {
+        answer = async { claim.wait_for(|c| *c != Claim::Pending).await.map(|c| c.clone()).ok() } => answer,
+        () = shutdown.signal() => None,
+    };
+    if let Some(Claim::Refused(message)) = first {
+        shutdown.trigger();
+        drop(subscriber);
+        let _ = shutdown.wait_tasks().await;
+        return Err(Error::NodeHeld(message));
+    }
+    shutdown.spawn(commands::serve(
+        Arc::clone(&agent),
+        nats.clone(),
+        subscriber,
+        config.tuning.command_concurrency.get(),
         shutdown.clone(),
     ));
     tracing::info!(
@@ -295,7 +408,21 @@ async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<
         registry = %config.registry,
         "everynode-agent running"
     );
-    shutdown.signal().await;
+    let refused = tokio::select! {
+        () = shutdown.signal() => None,
+        answer = async {
+            claim.wait_for(|c| matches!(c, Claim::Refused(_))).await.map(|c| c.clone()).ok()
+        } => match answer {
+            Some(Claim::Refused(message)) => Some(message),
+            _ => {
+                shutdown.signal().await;
+                None
+            }
+        },
+    };
+    if refused.is_some() {
+        shutdown.trigger();
+    }
     tracing::info!("shutting down: no more commands or heartbeats; pods keep running");
     let waited = shutdown.wait_tasks().await;
     if let Err(err) = nats.drain().await {
@@ -303,5 +430,8 @@ async fn serve<R: Runtime>(config: &Config, parts: Parts, runtime: R) -> Result<
     }
     drop(agent);
     waited?;
-    Ok(())
+    match refused {
+        Some(message) => Err(Error::NodeHeld(message)),
+        None => Ok(()),
+    }
 }

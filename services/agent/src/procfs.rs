@@ -3,9 +3,9 @@
 //! A process is identified by its pid *and* its start time (`/proc/<pid>/stat` field 22, clock
 //! ticks since boot) on one boot (`/proc/sys/kernel/random/boot_id`): pids are reused, the
 //! triple is not. Every container process the agent starts gets a record
-//! `<data-dir>/pods/<uid>/<container>.pid`, written atomically (temp file + rename) right
-//! after the spawn; after an agent restart a record whose process is still alive is re-attached
-//! instead of started again.
+//! `<data-dir>/state/<uid>/<container>.pid` (out of the pod's reach), written atomically (temp
+//! file + rename) right after the spawn; after an agent restart a record whose process is still
+//! alive is re-attached instead of started again.
 //!
 //! Zombies count as gone: a re-attached process is not the agent's child, so nobody here can
 //! reap it (its new parent, usually init, does).

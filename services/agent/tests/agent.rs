@@ -23,7 +23,7 @@ use everynode_bus::{Bus, Change, KeyFilter, NodeKey, PodKey, Store};
 use everynode_service::SecurityArgs;
 use everynode_service::Shutdown;
 use everynode_testkit::pki::TestPki;
-use everynode_testkit::{NatsServer, eventually};
+use everynode_testkit::{NatsServer, TestCgroups, eventually};
 use futures::StreamExt;
 use prost::Message;
 use tokio::task::JoinHandle;
@@ -36,6 +36,7 @@ struct Bed {
     client: async_nats::Client,
     pods: Store<PodKey, v1::Pod>,
     dir: tempfile::TempDir,
+    cgroups: TestCgroups,
 }
 
 async fn bed() -> Bed {
@@ -50,6 +51,7 @@ async fn bed() -> Bed {
         client,
         pods,
         dir: tempfile::tempdir().unwrap(),
+        cgroups: TestCgroups::new(),
     }
 }
 
@@ -63,6 +65,7 @@ impl Bed {
         config.tuning.min_grace = Duration::ZERO;
         config.tuning.retry_max = Duration::from_secs(1);
         config.common.shutdown_grace = Duration::from_secs(5);
+        config.process.cgroup_parent = self.cgroups.parent().to_owned();
         config
     }
 
@@ -137,8 +140,19 @@ async fn command(
     node: &str,
     command: pod_command::Command,
 ) -> PodCommandReply {
+    command_in_term(client, node, 0, command).await
+}
+
+/// A command as the controller of lease term `term` sends it.
+async fn command_in_term(
+    client: &async_nats::Client,
+    node: &str,
+    term: u64,
+    command: pod_command::Command,
+) -> PodCommandReply {
     let payload = PodCommand {
         node_name: node.to_owned(),
+        term,
         command: Some(command),
     }
     .encode_to_vec();
@@ -156,6 +170,7 @@ async fn wait_answering(client: &async_nats::Client, node: &str) {
     eventually("the agent to answer commands", WAIT, || async {
         let probe = PodCommand {
             node_name: node.to_owned(),
+            term: 0,
             command: Some(delete("default", "nothing", "")),
         };
         request(
@@ -284,9 +299,10 @@ fn read_pid(path: &Path) -> Result<i32, String> {
         .map_err(|e| format!("{e}"))
 }
 
-/// Processes whose command line contains `marker`.
+/// Processes whose command line contains `marker`, without a forked child that has not run
+/// `exec` yet (it carries its parent's command line for that instant).
 fn processes_with(marker: &str) -> Vec<i32> {
-    std::fs::read_dir("/proc")
+    let matching: Vec<i32> = std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
@@ -295,6 +311,11 @@ fn processes_with(marker: &str) -> Vec<i32> {
             std::fs::read(format!("/proc/{pid}/cmdline"))
                 .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
         })
+        .collect();
+    matching
+        .iter()
+        .copied()
+        .filter(|pid| procfs::read_stat(*pid).is_none_or(|s| !matching.contains(&s.ppid)))
         .collect()
 }
 
@@ -402,7 +423,8 @@ async fn a_pod_process_runs_with_its_environment_and_becomes_ready() {
         !env.contains("EVERYNODE_") && !env.contains("CARGO"),
         "the agent's environment leaked:\n{env}"
     );
-    let log = std::fs::read_to_string(dir.join("app.log")).unwrap();
+    let state = bed.dir.path().join("node-a").join("state").join("uid-web");
+    let log = std::fs::read_to_string(state.join("app.log")).unwrap();
     assert!(log.contains("hello from web"), "{log}");
 
     let reply = command(&bed.client, "node-a", delete("default", "web", "uid-web")).await;
@@ -483,9 +505,18 @@ async fn a_crashing_container_restarts_with_back_off_without_flooding_the_bus() 
         "Running",
         "restartPolicy Always"
     );
-    let runs =
-        std::fs::read_to_string(bed.pod_dir("node-b", "uid-crash").join("runs.txt")).unwrap();
-    let runs = i32::try_from(runs.lines().count()).unwrap();
+    // The run that made the count `restarts` may still be between its start and its write.
+    let runs_file = bed.pod_dir("node-b", "uid-crash").join("runs.txt");
+    let runs = eventually("the counted runs written", WAIT, || async {
+        let text = std::fs::read_to_string(&runs_file).map_err(|e| e.to_string())?;
+        let runs = i32::try_from(text.lines().count()).unwrap();
+        if runs > restarts {
+            Ok(runs)
+        } else {
+            Err(format!("{runs} runs, {restarts} restarts"))
+        }
+    })
+    .await;
     assert!(
         runs == restarts + 1 || runs == restarts + 2,
         "{runs} runs, {restarts} restarts"
@@ -634,6 +665,7 @@ async fn commands_are_idempotent_and_checked() {
     let subject = agent_pods_subject(&NodeKey::new("node-d").unwrap());
     let wrong_node = PodCommand {
         node_name: "node-x".to_owned(),
+        term: 0,
         command: Some(create(pod(
             "x",
             "uid-x",
@@ -793,6 +825,8 @@ impl Binary {
                 "127.0.0.1",
                 "--crash-backoff-base",
                 "200ms",
+                "--cgroup-parent",
+                bed.cgroups.parent(),
             ])
             .env_remove("EVERYNODE_NODE_NAME")
             .stdin(Stdio::null())
@@ -809,6 +843,100 @@ impl Drop for Binary {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A record deleted while the agent was away is no instruction to stop the pod: the restarted
+/// agent finds the pod still running without a record, records it again from its own copy
+/// (same uid, same process, no restart), and the controller can then keep or delete it.
+#[tokio::test]
+async fn a_pod_whose_record_vanished_while_its_agent_was_away_is_recorded_again() {
+    let bed = bed().await;
+    let log = bed.dir.path().join("agent-r.log");
+    let marker = format!("marker-{}", uuid::Uuid::new_v4());
+    let mut agent = Binary::start(&bed, "node-r", &log);
+    wait_answering(&bed.client, "node-r").await;
+    let app = container("app", &["sh", "-c", "while :; do sleep 1; done", &marker]);
+    let reply = command(
+        &bed.client,
+        "node-r",
+        create(pod("kept", "uid-kept-r", "node-r", vec![app])),
+    )
+    .await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    let key = PodKey::new("node-r", "default", "kept").unwrap();
+    let pid = bed.wait_pod(&key, "the pod running", running_pid).await;
+    agent.child.kill().unwrap();
+    agent.child.wait().unwrap();
+    drop(agent);
+
+    // While the agent is away its record goes (a bucket that lost its data, say).
+    bed.pods.delete(&key, None).await.unwrap();
+    assert!(bed.pod(&key).await.is_none());
+    let agent = Binary::start(&bed, "node-r", &log);
+    wait_answering(&bed.client, "node-r").await;
+    let again = bed
+        .wait_pod(&key, "the record written again", running_pid)
+        .await;
+    assert_eq!(again, pid, "the same process");
+    let recorded = bed.pod(&key).await.unwrap();
+    assert_eq!(recorded.metadata.as_ref().unwrap().uid, "uid-kept-r");
+    assert_eq!(container_status(&recorded).unwrap().restart_count, 0);
+    assert_eq!(processes_with(&marker), vec![pid], "exactly once");
+    drop(agent);
+    kill_group(pid);
+}
+
+/// An agent never creates a bucket: started before the services have made them, it asks for
+/// KV `pods`, finds none, creates nothing, keeps asking, and serves once the services made it.
+#[tokio::test]
+async fn an_agent_waits_for_the_services_buckets_and_creates_none() {
+    let nats = NatsServer::start().await.expect("nats-server");
+    let client = everynode_bus::connect(&nats.url(), "observer")
+        .await
+        .unwrap();
+    let mut api = client.subscribe("$JS.API.>").await.unwrap();
+    client.flush().await.unwrap();
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(
+        &nats.url(),
+        "https://127.0.0.1:1",
+        "node-w",
+        dir.path().join("w"),
+    );
+    config.common.security = SecurityArgs::credentials(pki.node("node-w"));
+    config.node_ip = Some("127.0.0.1".parse().unwrap());
+    config.runtime = RuntimeKind::Fake;
+    config.tuning.retry_max = Duration::from_millis(300);
+    let agent_client = everynode_bus::connect(&nats.url(), "agent").await.unwrap();
+    let shutdown = Shutdown::new(Duration::from_secs(5));
+    let task = tokio::spawn(everynode_agent::run(config, agent_client, shutdown.clone()));
+
+    // Two lookups of the bucket, and nothing that creates a stream.
+    let mut lookups = 0;
+    let mut seen = Vec::new();
+    while lookups < 2 {
+        let request = tokio::time::timeout(WAIT, api.next())
+            .await
+            .unwrap_or_else(|_| panic!("the agent's bucket lookups; saw {seen:?}"))
+            .unwrap();
+        let subject = request.subject.to_string();
+        assert!(
+            !subject.contains(".CREATE."),
+            "an agent created something: {subject}"
+        );
+        if subject.ends_with(".KV_pods") {
+            lookups += 1;
+        }
+        seen.push(subject);
+    }
+    let js = async_nats::jetstream::new(client.clone());
+    assert!(js.get_stream("KV_pods").await.is_err(), "no bucket yet");
+
+    Bus::ensure(&js, 1).await.unwrap();
+    wait_answering(&client, "node-w").await;
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
 }
 
 #[tokio::test]
@@ -891,6 +1019,261 @@ async fn an_agent_killed_with_sigkill_reattaches_and_one_stopped_with_sigterm_le
     assert_eq!(processes_with(&marker), vec![pid]);
     kill_group(pid);
     kill_group(second);
+}
+
+/// Fencing: commands of a controller term older than one the agent has seen (in a command or
+/// an announcement) are refused and change nothing; the highest term survives a restart.
+#[tokio::test]
+async fn commands_of_a_stale_controller_term_are_refused_even_after_a_restart() {
+    let bed = bed().await;
+    let node = "node-f";
+    let agent = bed
+        .start_agent(bed.config(node, "https://127.0.0.1:1"))
+        .await;
+    let sleeper = |name: &str, uid: &str| {
+        create(pod(
+            name,
+            uid,
+            node,
+            vec![container("app", &["sleep", "1000"])],
+        ))
+    };
+    let reply = command_in_term(&bed.client, node, 10, sleeper("current", "uid-current")).await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    let current = bed
+        .wait_pod(
+            &PodKey::new(node, "default", "current").unwrap(),
+            "the pod running",
+            running_pid,
+        )
+        .await;
+    let reply = command_in_term(&bed.client, node, 5, sleeper("stale", "uid-stale")).await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::StaleTerm, "{reply:?}");
+    for words in ["term 5", "term 10"] {
+        assert!(reply.message.contains(words), "{words} in {reply:?}");
+    }
+    assert!(
+        bed.pod(&PodKey::new(node, "default", "stale").unwrap())
+            .await
+            .is_none(),
+        "a refused command writes nothing"
+    );
+    assert!(!bed.pod_dir(node, "uid-stale").exists());
+
+    // A new leader announces term 20: term 15's commands are refused from then on.
+    let announcement = v1::TermAnnouncement {
+        term: 20,
+        holder_identity: "controller-b".into(),
+    };
+    bed.client
+        .publish(
+            everynode_bus::names::CONTROLLER_TERM,
+            announcement.encode_to_vec().into(),
+        )
+        .await
+        .unwrap();
+    eventually(
+        "term 15 refused after the announcement of 20",
+        WAIT,
+        || async {
+            let reply =
+                command_in_term(&bed.client, node, 15, delete("default", "none", "x")).await;
+            match outcome(&reply) {
+                PodCommandOutcome::StaleTerm => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    agent.stop().await;
+    let kept = std::fs::read_to_string(
+        bed.dir
+            .path()
+            .join(node)
+            .join(everynode_agent::fence::TERM_FILE),
+    )
+    .unwrap();
+    assert_eq!(kept.trim(), "20");
+
+    let agent = bed
+        .start_agent(bed.config(node, "https://127.0.0.1:1"))
+        .await;
+    let reply = command_in_term(&bed.client, node, 19, sleeper("late", "uid-late")).await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::StaleTerm, "{reply:?}");
+    let reply = command_in_term(&bed.client, node, 20, delete("default", "none", "x")).await;
+    assert_eq!(
+        outcome(&reply),
+        PodCommandOutcome::NotFound,
+        "accepted: {reply:?}"
+    );
+    agent.stop().await;
+    kill_group(current);
+}
+
+/// A record of this node's that no longer decodes is no instruction to stop anything: the
+/// restarted agent recovers what it can read and leaves the unknown pod's process running.
+#[tokio::test]
+async fn an_unreadable_pod_record_never_stops_a_running_pod() {
+    let bed = bed().await;
+    let marker = format!("marker-{}", uuid::Uuid::new_v4());
+    let agent = bed
+        .start_agent(bed.config("node-u", "https://127.0.0.1:1"))
+        .await;
+    let app = container("app", &["sh", "-c", "while :; do sleep 1; done", &marker]);
+    let reply = command(
+        &bed.client,
+        "node-u",
+        create(pod("kept", "uid-kept", "node-u", vec![app])),
+    )
+    .await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    let key = PodKey::new("node-u", "default", "kept").unwrap();
+    let pid = bed.wait_pod(&key, "the pod running", running_pid).await;
+    agent.stop().await;
+    assert!(alive(pid), "the pod outlives its agent");
+
+    let raw = async_nats::jetstream::new(bed.client.clone())
+        .get_key_value("pods")
+        .await
+        .unwrap();
+    raw.put(everynode_bus::Key::encode(&key), vec![0xff_u8, 0xff].into())
+        .await
+        .unwrap();
+    let agent = bed
+        .start_agent(bed.config("node-u", "https://127.0.0.1:1"))
+        .await;
+    // The agent answers only after its recovery (and any orphan clean-up) is over; a second
+    // pod that runs proves it is at work.
+    let reply = command(
+        &bed.client,
+        "node-u",
+        create(pod(
+            "second",
+            "uid-second-u",
+            "node-u",
+            vec![container("app", &["sleep", "1000"])],
+        )),
+    )
+    .await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    let second = bed
+        .wait_pod(
+            &PodKey::new("node-u", "default", "second").unwrap(),
+            "the second pod running",
+            running_pid,
+        )
+        .await;
+    assert!(alive(pid), "the pod with the unreadable record still runs");
+    assert_eq!(processes_with(&marker), vec![pid]);
+    let again = bed
+        .wait_pod(
+            &key,
+            "the record written again from the agent's copy",
+            running_pid,
+        )
+        .await;
+    assert_eq!(again, pid);
+    agent.stop().await;
+    kill_group(pid);
+    kill_group(second);
+}
+
+/// Two agents on two machines (two boot ids) started with one node name: the second is
+/// refused by the registry and exits naming the conflict; the first keeps its node and keeps
+/// taking commands.
+#[tokio::test]
+async fn a_second_agent_with_a_live_node_name_is_refused_and_exits() {
+    let bed = bed().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry_url = format!("https://{}", listener.local_addr().unwrap());
+    let mut registry_config = everynode_registry::Config::for_nats(&bed.nats.url());
+    registry_config.not_ready_after = Duration::from_secs(3);
+    registry_config.common.security = bed.pki.credentials("registry");
+    let registry_nats = everynode_bus::connect(&bed.nats.url(), "registry")
+        .await
+        .unwrap();
+    let registry_shutdown = Shutdown::new(Duration::from_secs(5));
+    let registry = tokio::spawn(everynode_registry::run(
+        registry_config,
+        listener,
+        registry_nats,
+        registry_shutdown.clone(),
+    ));
+    let mut nodes = NodesClient::new(bed.pki.channel("admin", &registry_url));
+    let twin_config = || {
+        let mut config = bed.config("twin", &registry_url);
+        config.runtime = RuntimeKind::Fake;
+        config
+    };
+    let boot_id = |node: &v1::Node| {
+        node.status
+            .as_ref()
+            .and_then(|s| s.node_info.as_ref())
+            .map(|i| i.boot_id.clone())
+            .unwrap_or_default()
+    };
+    let first = bed.start_agent(twin_config()).await;
+    let holder = eventually("the first agent registered", WAIT, || {
+        let mut nodes = nodes.clone();
+        async move {
+            let node = nodes
+                .get(everynode_api::v1::NodesGetRequest {
+                    name: "twin".into(),
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .into_inner()
+                .node
+                .unwrap_or_default();
+            Ok::<_, String>(boot_id(&node))
+        }
+    })
+    .await;
+    assert!(!holder.is_empty());
+
+    let client = everynode_bus::connect(&bed.nats.url(), "agent")
+        .await
+        .unwrap();
+    let second = tokio::spawn(everynode_agent::run(
+        twin_config(),
+        client,
+        Shutdown::new(Duration::from_secs(5)),
+    ));
+    let ended = tokio::time::timeout(WAIT, second)
+        .await
+        .expect("the second agent ends on its own")
+        .unwrap();
+    let message = format!("{:#}", ended.expect_err("the second agent fails"));
+    for words in ["\"twin\"", "live agent", holder.as_str()] {
+        assert!(message.contains(words), "{words} in {message}");
+    }
+
+    // The first agent still holds the node and still takes commands.
+    let stored = nodes
+        .get(everynode_api::v1::NodesGetRequest {
+            name: "twin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .node
+        .unwrap();
+    assert_eq!(boot_id(&stored), holder);
+    let reply = command(
+        &bed.client,
+        "twin",
+        create(pod(
+            "after",
+            "uid-after-twin",
+            "twin",
+            vec![container("app", &["sleep", "1"])],
+        )),
+    )
+    .await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    first.stop().await;
+    registry_shutdown.trigger();
+    registry.await.unwrap().unwrap();
 }
 
 #[tokio::test]
@@ -994,6 +1377,7 @@ async fn simulated_nodes_register_before_and_after_the_registry_comes_up_and_run
     // Nodes this process does not simulate get no answer from it.
     let stranger = PodCommand {
         node_name: "sim-100".to_owned(),
+        term: 0,
         command: Some(delete("default", "daemon", "")),
     };
     let subject = agent_pods_subject(&NodeKey::new("sim-100").unwrap());

@@ -140,6 +140,7 @@ async fn measure(
                 let node = format!("{prefix}-{index}");
                 let command = PodCommand {
                     node_name: node.clone(),
+                    term: 0,
                     command: Some(pod_command::Command::Create(PodCreate {
                         pod: Some(Pod {
                             metadata: Some(ObjectMeta {

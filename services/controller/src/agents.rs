@@ -13,7 +13,7 @@ use bytes::Bytes;
 use everynode_api::v1;
 use everynode_bus::NodeKey;
 use everynode_bus::async_nats::{self, RequestErrorKind};
-use everynode_bus::names::agent_pods_subject;
+use everynode_bus::names::{CONTROLLER_TERM, agent_pods_subject};
 use everynode_core::model::{OwnerReference, Pod};
 use everynode_core::planner::PodRef;
 use everynode_core::retry::Backoff;
@@ -205,31 +205,58 @@ impl From<v1::PodCommandReply> for Reply {
 #[derive(Debug, Clone)]
 pub struct Agents {
     client: async_nats::Client,
+    identity: String,
     timeout: Duration,
     retry: Backoff,
 }
 
 impl Agents {
-    /// Commands over `client`; each attempt waits `timeout`, at most `attempts` attempts.
-    pub fn new(client: async_nats::Client, timeout: Duration, attempts: u32) -> Self {
+    /// Commands over `client` from the controller `identity`; each attempt waits `timeout`, at
+    /// most `attempts` attempts.
+    pub fn new(
+        client: async_nats::Client,
+        identity: String,
+        timeout: Duration,
+        attempts: u32,
+    ) -> Self {
         Self {
             client,
+            identity,
             timeout,
             retry: Backoff::new(FIRST_RETRY_PAUSE, MAX_RETRY_PAUSE).attempts(attempts.max(1)),
         }
     }
 
-    /// Sends `command` to the agent of its node and returns what it answered.
-    pub async fn send(&self, command: PodCommand) -> Result<Reply, CommandError> {
+    /// Sends `command`, stamped with the lease term `fence`, to the agent of its node and
+    /// returns what it answered.
+    pub async fn send(&self, fence: u64, command: PodCommand) -> Result<Reply, CommandError> {
         let node = command.node().to_string();
-        self.send_proto(&node, command.into_proto())
+        self.send_proto(&node, fence, command.into_proto())
             .await
             .map(Reply::from)
+    }
+
+    /// Publishes the start of the lease term `fence` to every agent, and waits until the server
+    /// has it.
+    pub async fn announce_term(&self, fence: u64) -> Result<(), everynode_bus::Error> {
+        let announcement = v1::TermAnnouncement {
+            term: fence,
+            holder_identity: self.identity.clone(),
+        };
+        self.client
+            .publish(CONTROLLER_TERM, announcement.encode_to_vec().into())
+            .await
+            .map_err(|e| everynode_bus::Error::nats("announcing the controller term", e))?;
+        self.client
+            .flush()
+            .await
+            .map_err(|e| everynode_bus::Error::nats("announcing the controller term", e))
     }
 
     async fn send_proto(
         &self,
         node: &str,
+        fence: u64,
         command: v1::pod_command::Command,
     ) -> Result<v1::PodCommandReply, CommandError> {
         let key = NodeKey::new(node).map_err(|source| CommandError::InvalidNode {
@@ -240,6 +267,7 @@ impl Agents {
         let payload = v1::PodCommand {
             node_name: node.to_string(),
             command: Some(command),
+            term: fence,
         }
         .encode_to_vec();
         let payload = Bytes::from(payload);

@@ -23,12 +23,32 @@ pub async fn run_term<E: Effects>(
     deps: Arc<Deps<E>>,
     router: Arc<Router>,
     token: CancellationToken,
+    fence: u64,
     shutdown: Shutdown,
 ) {
-    let term = Arc::new(Term::new(token.clone(), &deps.settings));
+    let term = Arc::new(Term::new(token.clone(), &deps.settings, fence));
     tokio::select! {
         () = token.cancelled() => return,
         () = deps.world.wait_ready() => {}
+    }
+    // Before any command: every agent that hears this refuses older terms' commands.
+    let mut retries = deps.settings.retry.start();
+    loop {
+        let announced = tokio::select! {
+            () = token.cancelled() => return,
+            announced = deps.effects.announce_term(fence) => announced,
+        };
+        match announced {
+            Ok(()) => break,
+            Err(error) => {
+                tracing::warn!(%error, fence, "could not announce the term to the agents; retrying");
+                let pause = retries.next_delay().unwrap_or(deps.settings.retry.max);
+                tokio::select! {
+                    () = token.cancelled() => return,
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
     }
     router.set_active(Some(Arc::clone(&term)));
     enqueue_all(&deps, &term);
@@ -62,7 +82,7 @@ pub async fn run_term<E: Effects>(
         if collect {
             tokio::select! {
                 () = token.cancelled() => break,
-                result = gc::collect_pods_of_removed_nodes(&deps) => match result {
+                result = gc::collect_pods_of_removed_nodes(&deps, term.fence) => match result {
                     Ok(0) => {}
                     Ok(deleted) => tracing::info!(deleted, "pod GC deleted pods of removed nodes"),
                     Err(error) => tracing::warn!(%error, "pod GC failed; retrying at the next resync"),

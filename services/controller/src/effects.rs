@@ -34,11 +34,19 @@ pub enum RevisionWrite {
 
 /// Everything the active controller does to the outside world (see the module docs).
 pub trait Effects: Send + Sync + 'static {
-    /// Sends `command` to the agent of its node.
+    /// Sends `command` to the agent of its node, stamped with the lease term `fence` of the
+    /// term sending it (agents refuse older terms' commands).
     fn command(
         &self,
+        fence: u64,
         command: PodCommand,
     ) -> impl Future<Output = Result<Reply, CommandError>> + Send;
+
+    /// Tells every agent that the lease term `fence` has begun (before its first command).
+    fn announce_term(
+        &self,
+        fence: u64,
+    ) -> impl Future<Output = Result<(), everynode_bus::Error>> + Send;
 
     /// Replaces the status of `ds`, compare-and-set on its resourceVersion.
     fn update_status(
@@ -99,8 +107,12 @@ pub struct Live {
 }
 
 impl Effects for Live {
-    async fn command(&self, command: PodCommand) -> Result<Reply, CommandError> {
-        self.agents.send(command).await
+    async fn command(&self, fence: u64, command: PodCommand) -> Result<Reply, CommandError> {
+        self.agents.send(fence, command).await
+    }
+
+    async fn announce_term(&self, fence: u64) -> Result<(), everynode_bus::Error> {
+        self.agents.announce_term(fence).await
     }
 
     async fn update_status(&self, ds: &DaemonSet, status: DaemonSetStatus) -> Result<(), Error> {

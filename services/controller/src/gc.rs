@@ -22,7 +22,10 @@ use crate::error::Error;
 use crate::term::Deps;
 
 /// Deletes the pod keys of removed nodes; returns how many were deleted.
-pub async fn collect_pods_of_removed_nodes<E: Effects>(deps: &Deps<E>) -> Result<usize, Error> {
+pub async fn collect_pods_of_removed_nodes<E: Effects>(
+    deps: &Deps<E>,
+    fence: u64,
+) -> Result<usize, Error> {
     let candidates: Vec<String> = deps
         .world
         .pods
@@ -59,10 +62,13 @@ pub async fn collect_pods_of_removed_nodes<E: Effects>(deps: &Deps<E>) -> Result
             };
             match deps
                 .effects
-                .command(PodCommand::Delete {
-                    pod: target,
-                    grace_period_seconds: None,
-                })
+                .command(
+                    fence,
+                    PodCommand::Delete {
+                        pod: target,
+                        grace_period_seconds: None,
+                    },
+                )
                 .await
             {
                 Ok(reply) => {

@@ -374,6 +374,11 @@ impl<C: Cache> Informer<C> {
     pub fn apply_listing(&self, listing: Listing<C::Key, C::Proto>) -> Vec<Arc<DeltaOf<C>>> {
         let first = !self.is_ready();
         let revision = listing.revision;
+        let undecodable: Vec<C::Key> = listing
+            .undecodable
+            .into_iter()
+            .filter_map(|u| u.key)
+            .collect();
         // Decoding happens outside the lock; only the cache updates hold it.
         let decoded: Vec<(C::Key, u64, Arc<C::Object>)> = listing
             .entries
@@ -386,7 +391,10 @@ impl<C: Cache> Informer<C> {
         let mut deltas = Vec::new();
         {
             let mut state = self.write_state();
-            let mut listed = HashSet::with_capacity(decoded.len());
+            let mut listed = HashSet::with_capacity(decoded.len() + undecodable.len());
+            // A key whose value does not decode still exists: keep the last good copy (if
+            // any) rather than report it deleted and have its pods or node collected.
+            listed.extend(undecodable);
             for (key, at, new) in decoded {
                 listed.insert(key.clone());
                 if state.cache.revision(&key) == Some(at) {
@@ -585,10 +593,10 @@ mod tests {
     fn first_listing_makes_the_informer_ready_and_adds_everything() {
         let informer = Informer::<Strings>::new("test", 0);
         assert!(!informer.is_ready());
-        let deltas = informer.apply_listing(Listing {
-            entries: vec![entry("a", "1", 3), entry("b", "2", 5)],
-            revision: 7,
-        });
+        let deltas = informer.apply_listing(Listing::new(
+            vec![entry("a", "1", 3), entry("b", "2", 5)],
+            7,
+        ));
         assert!(informer.is_ready());
         assert_eq!(informer.revision(), 7);
         let mut seen = summary(&deltas);
@@ -599,10 +607,7 @@ mod tests {
     #[test]
     fn changes_at_or_below_the_cache_revision_are_skipped() {
         let informer = Informer::<Strings>::new("test", 0);
-        informer.apply_listing(Listing {
-            entries: vec![entry("a", "1", 3)],
-            revision: 7,
-        });
+        informer.apply_listing(Listing::new(vec![entry("a", "1", 3)], 7));
         let deltas = informer.apply_changes(vec![
             put("a", "stale", 6),
             put("a", "2", 8),
@@ -618,15 +623,15 @@ mod tests {
     #[test]
     fn a_relist_reports_only_the_differences() {
         let informer = Informer::<Strings>::new("test", 16);
-        informer.apply_listing(Listing {
-            entries: vec![entry("a", "1", 3), entry("b", "2", 4)],
-            revision: 4,
-        });
+        informer.apply_listing(Listing::new(
+            vec![entry("a", "1", 3), entry("b", "2", 4)],
+            4,
+        ));
         // While the watch was broken: a changed, b deleted, c added.
-        let deltas = informer.apply_listing(Listing {
-            entries: vec![entry("a", "1b", 10), entry("c", "3", 11)],
-            revision: 12,
-        });
+        let deltas = informer.apply_listing(Listing::new(
+            vec![entry("a", "1b", 10), entry("c", "3", 11)],
+            12,
+        ));
         let mut seen = summary(&deltas);
         seen.sort();
         assert_eq!(seen, ["a:1->1b", "b:2->-", "c:-->3"]);
@@ -634,12 +639,29 @@ mod tests {
     }
 
     #[test]
+    fn a_relist_keeps_the_last_good_copy_of_a_key_whose_value_no_longer_decodes() {
+        let informer = Informer::<Strings>::new("test", 16);
+        informer.apply_listing(Listing::new(
+            vec![entry("a", "1", 3), entry("b", "2", 4)],
+            4,
+        ));
+        let mut listing = Listing::new(vec![entry("b", "2", 4)], 9);
+        listing.undecodable.push(everynode_bus::Undecodable {
+            raw_key: "a".into(),
+            key: Some(key("a")),
+            revision: 8,
+        });
+        let deltas = informer.apply_listing(listing);
+        assert!(deltas.is_empty(), "nothing changed: {:?}", summary(&deltas));
+        // Without the undecodable entry the same relist reports "a" deleted.
+        let deltas = informer.apply_listing(Listing::new(vec![entry("b", "2", 4)], 10));
+        assert_eq!(summary(&deltas), ["a:1->-"]);
+    }
+
+    #[test]
     fn a_watch_resumes_from_the_history_or_is_told_it_is_too_old() {
         let informer = Informer::<Strings>::new("test", 2);
-        informer.apply_listing(Listing {
-            entries: vec![],
-            revision: 10,
-        });
+        informer.apply_listing(Listing::new(vec![], 10));
         informer.apply_changes(vec![put("a", "1", 11), put("b", "1", 12)]);
         let (past, _rx) = informer.subscribe_from(11).unwrap();
         assert_eq!(summary(&past), ["b:-->1"]);
@@ -658,10 +680,7 @@ mod tests {
     #[test]
     fn subscribers_get_every_later_delta_once() {
         let informer = Informer::<Strings>::new("test", 0);
-        informer.apply_listing(Listing {
-            entries: vec![entry("a", "1", 1)],
-            revision: 1,
-        });
+        informer.apply_listing(Listing::new(vec![entry("a", "1", 1)], 1));
         let (count, revision, mut rx) = informer.snapshot_and_subscribe(|c| c.0.len());
         assert_eq!((count, revision), (1, 1));
         informer.apply_changes(vec![put("a", "2", 2)]);

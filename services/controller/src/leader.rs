@@ -13,7 +13,12 @@
 //!   successful write (`renew_deadline < duration`), so it stops acting before anyone else can
 //!   take over, even when it cannot reach NATS;
 //! - on shutdown the holder releases the lease (empty holder), and a standby takes over at its
-//!   next attempt instead of after a full lease duration.
+//!   next attempt instead of after a full lease duration;
+//! - every acquisition starts a new *term* (`Lease.term`, the fencing token agents check on
+//!   every command): the larger of the previous term + 1 and the wall clock in milliseconds,
+//!   so terms grow with every change of hands and restart above every earlier one even if the
+//!   lease record is lost. Renewals keep the term. [`run`] publishes the latest term it has
+//!   read or written to a [`TermCell`], which stamps every command this replica sends.
 //!
 //! [`Elector`] is the decision logic, pure and unit-tested; [`run`] is the loop around it that
 //! reads and writes the lease and starts and stops the active *term*.
@@ -28,6 +33,31 @@ use tokio_util::sync::CancellationToken;
 
 /// The lease record stored in KV `leases` (the contract's `everynode.v1.Lease`).
 pub type LeaseRecord = everynode_api::v1::Lease;
+
+/// The latest lease term this replica has read or written: the fencing token its pod commands
+/// carry. Shared by the leader loop (writer) and the command senders (readers).
+#[derive(Debug, Clone, Default)]
+pub struct TermCell(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl TermCell {
+    /// The term now (0 before the lease was first read).
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Raises the term to `term` (never lowers it).
+    pub fn raise(&self, term: u64) {
+        self.0.fetch_max(term, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// The term an acquisition after `previous` gets at `wall` (see the module docs).
+pub fn next_term(previous: u64, wall: SystemTime) -> u64 {
+    let now_ms = wall
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    previous.saturating_add(1).max(now_ms)
+}
 
 /// Lease settings.
 #[derive(Debug, Clone)]
@@ -109,7 +139,7 @@ impl Elector {
     ) -> Step {
         let Some((revision, record)) = current else {
             self.observed = None;
-            return Step::Create(self.fresh_record(wall, 0));
+            return Step::Create(self.fresh_record(wall, 0, 0));
         };
         if self.observed.as_ref().map(|o| o.revision) != Some(revision) {
             self.observed = Some(Observed {
@@ -135,7 +165,11 @@ impl Elector {
         if record.holder_identity.is_empty() || now.saturating_duration_since(seen_since) >= lasts {
             return Step::Update {
                 revision,
-                record: self.fresh_record(wall, record.lease_transitions.saturating_add(1)),
+                record: self.fresh_record(
+                    wall,
+                    record.lease_transitions.saturating_add(1),
+                    record.term,
+                ),
             };
         }
         // Someone else holds it: whatever we believed, we are not leading.
@@ -182,14 +216,20 @@ impl Elector {
         Some((observed.revision, record))
     }
 
-    fn fresh_record(&self, wall: SystemTime, transitions: u32) -> LeaseRecord {
+    fn fresh_record(&self, wall: SystemTime, transitions: u32, previous_term: u64) -> LeaseRecord {
         LeaseRecord {
             holder_identity: self.identity.clone(),
             lease_duration_ms: millis(self.duration),
             acquire_time: Some(timestamp(wall)),
             renew_time: Some(timestamp(wall)),
             lease_transitions: transitions,
+            term: next_term(previous_term, wall),
         }
+    }
+
+    /// The term of the lease as last read or written.
+    pub fn term(&self) -> u64 {
+        self.observed.as_ref().map_or(0, |o| o.record.term)
     }
 }
 
@@ -232,15 +272,17 @@ async fn attempt(
     Ok(())
 }
 
-/// Campaigns for the lease until `shutdown`; while this replica leads, runs `lead(token)` as
-/// a tracked task, cancelling `token` (and waiting for the task) when leadership ends.
+/// Campaigns for the lease until `shutdown`, keeping `terms` at the latest term seen; while
+/// this replica leads, runs `lead(token, term)` as a tracked task, cancelling `token` (and
+/// waiting for the task) when leadership ends.
 pub async fn run<F, Fut>(
     store: Store<LeaseKey, LeaseRecord>,
     config: LeaseConfig,
+    terms: TermCell,
     shutdown: Shutdown,
     mut lead: F,
 ) where
-    F: FnMut(CancellationToken) -> Fut,
+    F: FnMut(CancellationToken, u64) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let key = match LeaseKey::new(config.name.clone()) {
@@ -268,11 +310,12 @@ pub async fn run<F, Fut>(
                 elector.lost();
             }
         }
+        terms.raise(elector.term());
         let leading = elector.is_leader(Instant::now());
         if leading && term.is_none() {
-            tracing::info!(identity = %config.identity, lease = %config.name, "became the active controller");
+            tracing::info!(identity = %config.identity, lease = %config.name, term = elector.term(), "became the active controller");
             let token = CancellationToken::new();
-            let handle = shutdown.spawn(lead(token.clone()));
+            let handle = shutdown.spawn(lead(token.clone(), elector.term()));
             term = Some((token, handle));
         } else if !leading && let Some(active) = term.take() {
             tracing::warn!(identity = %config.identity, "lost the lease; standing by");
@@ -465,5 +508,65 @@ mod tests {
         assert!(released.holder_identity.is_empty());
         a.step(t0, wall(), Some((5, record("b"))));
         assert!(a.release(wall()).is_none());
+    }
+    #[test]
+    fn every_acquisition_starts_a_larger_term_and_renewals_keep_it() {
+        let ms = |t: SystemTime| {
+            u64::try_from(
+                t.duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis(),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            next_term(0, wall()),
+            ms(wall()),
+            "the wall clock when it is larger"
+        );
+        assert_eq!(
+            next_term(u64::MAX - 1, wall()),
+            u64::MAX,
+            "else the previous + 1"
+        );
+        let later = wall() + Duration::from_secs(1);
+        assert_eq!(
+            next_term(ms(later) + 5, later),
+            ms(later) + 6,
+            "clocks going back"
+        );
+
+        let mut a = Elector::new(&config("a"));
+        let t0 = Instant::now();
+        let Step::Create(created) = a.step(t0, wall(), None) else {
+            panic!("expected a create");
+        };
+        let first = created.term;
+        assert_eq!(first, ms(wall()));
+        a.written(t0, 1, created.clone());
+        assert_eq!(a.term(), first);
+        // A renewal keeps the term, even later by the clock.
+        match a.step(t0, later, Some((1, created.clone()))) {
+            Step::Update { record, .. } => assert_eq!(record.term, first),
+            other => panic!("expected a renewal, got {other:?}"),
+        }
+        // b takes over a released lease: a new, larger term, even with b's clock behind.
+        let mut released = created;
+        released.holder_identity.clear();
+        let mut b = Elector::new(&config("b"));
+        let behind = wall() - Duration::from_secs(3600);
+        match b.step(t0, behind, Some((2, released))) {
+            Step::Update { record, .. } => assert_eq!(record.term, first + 1),
+            other => panic!("expected a takeover, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_term_cell_only_rises() {
+        let cell = TermCell::default();
+        assert_eq!(cell.get(), 0);
+        cell.raise(5);
+        cell.raise(3);
+        assert_eq!(cell.get(), 5);
     }
 }

@@ -57,7 +57,7 @@ use crate::api::endpoints::EndpointsApi;
 use crate::api::pods::PodsApi;
 use crate::cache::World;
 use crate::effects::Live;
-use crate::leader::LeaseConfig;
+use crate::leader::{LeaseConfig, TermCell};
 use crate::router::Router;
 use crate::term::{Deps, Settings};
 use everynode_core::retry::Backoff;
@@ -269,8 +269,11 @@ pub async fn run(
         );
     }
 
+    // The latest lease term seen: stamps the commands of the Pods API (any replica serves it).
+    let terms = TermCell::default();
     let agents = Agents::new(
         nats.clone(),
+        config.identity(),
         config.command_timeout,
         config.command_attempts.get(),
     );
@@ -298,6 +301,7 @@ pub async fn run(
         .add_service(PodsServer::new(PodsApi::new(
             world.clone(),
             agents,
+            terms.clone(),
             shutdown.clone(),
         )))
         .add_service(EndpointsServer::new(EndpointsApi::new(
@@ -337,9 +341,21 @@ pub async fn run(
     tracing::info!(identity = %lease.identity, "campaigning for the controller lease");
     let leader = {
         let stop = shutdown.clone();
-        shutdown.spawn(leader::run(leases, lease, shutdown.clone(), move |token| {
-            controller::run_term(Arc::clone(&deps), Arc::clone(&router), token, stop.clone())
-        }))
+        shutdown.spawn(leader::run(
+            leases,
+            lease,
+            terms,
+            shutdown.clone(),
+            move |token, fence| {
+                controller::run_term(
+                    Arc::clone(&deps),
+                    Arc::clone(&router),
+                    token,
+                    fence,
+                    stop.clone(),
+                )
+            },
+        ))
     };
 
     tracing::info!(addr = %server.local_addr()?, "everynode-controller serving");

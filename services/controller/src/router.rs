@@ -345,14 +345,12 @@ mod tests {
             revision: i as u64 + 1,
         })
         .collect();
-        world.daemonsets.apply_listing(Listing {
-            entries,
-            revision: 3,
-        });
+        world.daemonsets.apply_listing(Listing::new(entries, 3));
         let router = Router::new(world);
         let term = Arc::new(Term::new(
             CancellationToken::new(),
             &crate::testing::settings(),
+            crate::testing::TEST_FENCE,
         ));
         router.set_active(Some(Arc::clone(&term)));
         (router, term)

@@ -60,12 +60,15 @@ pub struct Term {
     backoff: Mutex<HashMap<String, BackoffState>>,
     /// Wakes the pod garbage collector (a node was removed).
     pub gc: Notify,
+    /// The lease term this period of leadership holds: every command it sends carries it.
+    pub fence: u64,
 }
 
 impl Term {
-    /// A fresh term.
-    pub fn new(token: CancellationToken, settings: &Settings) -> Self {
+    /// A fresh term holding the lease term `fence`.
+    pub fn new(token: CancellationToken, settings: &Settings, fence: u64) -> Self {
         Self {
+            fence,
             token,
             queue: WorkQueue::new(settings.retry),
             expectations: Expectations::new(settings.expectations_timeout),
@@ -121,7 +124,11 @@ mod tests {
     use super::*;
 
     fn term() -> Term {
-        Term::new(CancellationToken::new(), &crate::testing::settings())
+        Term::new(
+            CancellationToken::new(),
+            &crate::testing::settings(),
+            crate::testing::TEST_FENCE,
+        )
     }
 
     fn update(node: &str, delay: Duration, at: Timestamp) -> BackoffUpdate {

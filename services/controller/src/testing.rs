@@ -40,6 +40,8 @@ pub enum Call {
     Revision(String, RevisionWrite),
     /// A pod record deleted by pod GC (`node/namespace/name`, at the revision).
     DeletePodRecord(String, u64),
+    /// A term announced to the agents.
+    AnnounceTerm(u64),
 }
 
 #[derive(Debug, Default)]
@@ -66,7 +68,12 @@ struct Script {
 pub struct FakeEffects {
     calls: Mutex<Vec<Call>>,
     script: Mutex<Script>,
+    /// The fence of every command, in order.
+    fences: Mutex<Vec<u64>>,
 }
+
+/// The lease term of the test beds' terms.
+pub const TEST_FENCE: u64 = 7;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -77,6 +84,11 @@ fn ds_name(ds: &DaemonSet) -> String {
 }
 
 impl FakeEffects {
+    /// The fence each command so far carried, in order.
+    pub fn fences(&self) -> Vec<u64> {
+        lock(&self.fences).clone()
+    }
+
     /// Every call so far, in order; clears the record.
     pub fn take(&self) -> Vec<Call> {
         std::mem::take(&mut *lock(&self.calls))
@@ -223,13 +235,14 @@ impl FakeEffects {
 }
 
 impl Effects for Arc<FakeEffects> {
-    async fn command(&self, command: PodCommand) -> Result<Reply, CommandError> {
+    async fn command(&self, fence: u64, command: PodCommand) -> Result<Reply, CommandError> {
         let node = command.node().to_string();
         let success = match &command {
             PodCommand::Create { .. } => Outcome::Created,
             PodCommand::Delete { .. } => Outcome::Deleted,
             PodCommand::SetOwners { .. } => Outcome::Updated,
         };
+        lock(&self.fences).push(fence);
         self.record(Call::Command(command));
         let script = lock(&self.script);
         if let Some(error) = script.unreachable.get(&node) {
@@ -240,6 +253,11 @@ impl Effects for Arc<FakeEffects> {
             outcome,
             message: format!("scripted {}", outcome.as_str_name()),
         })
+    }
+
+    async fn announce_term(&self, fence: u64) -> Result<(), everynode_bus::Error> {
+        self.record(Call::AnnounceTerm(fence));
+        Ok(())
     }
 
     async fn update_status(&self, ds: &DaemonSet, status: DaemonSetStatus) -> Result<(), Error> {
@@ -344,7 +362,7 @@ impl Bed {
     pub fn new() -> Self {
         let fake = Arc::new(FakeEffects::default());
         let settings = settings();
-        let term = Arc::new(Term::new(CancellationToken::new(), &settings));
+        let term = Arc::new(Term::new(CancellationToken::new(), &settings, TEST_FENCE));
         let world = World::new(0);
         let router = Router::new(world.clone());
         router.set_active(Some(Arc::clone(&term)));
@@ -505,9 +523,8 @@ impl Bed {
     /// Lists everything into the caches, as a (re-)list of every bucket would.
     fn publish(&self) {
         let world = &self.deps.world;
-        let deltas = world.nodes.apply_listing(Listing {
-            entries: self
-                .nodes
+        let deltas = world.nodes.apply_listing(Listing::new(
+            self.nodes
                 .iter()
                 .map(|(name, (at, node))| Entry {
                     key: NodeKey::new(name.clone()).expect("node key"),
@@ -515,12 +532,11 @@ impl Bed {
                     revision: *at,
                 })
                 .collect(),
-            revision: self.revision,
-        });
+            self.revision,
+        ));
         self.router.nodes(&deltas);
-        let deltas = world.daemonsets.apply_listing(Listing {
-            entries: self
-                .daemonsets
+        let deltas = world.daemonsets.apply_listing(Listing::new(
+            self.daemonsets
                 .values()
                 .map(|(at, ds)| Entry {
                     key: DaemonSetKey::new(ds.namespace(), ds.name()).expect("daemonset key"),
@@ -528,12 +544,11 @@ impl Bed {
                     revision: *at,
                 })
                 .collect(),
-            revision: self.revision,
-        });
+            self.revision,
+        ));
         self.router.daemonsets(&deltas);
-        let deltas = world.pods.apply_listing(Listing {
-            entries: self
-                .pods
+        let deltas = world.pods.apply_listing(Listing::new(
+            self.pods
                 .iter()
                 .map(|(key, (at, pod))| Entry {
                     key: key.clone(),
@@ -541,12 +556,11 @@ impl Bed {
                     revision: *at,
                 })
                 .collect(),
-            revision: self.revision,
-        });
+            self.revision,
+        ));
         self.router.pods(&deltas);
-        let deltas = world.revisions.apply_listing(Listing {
-            entries: self
-                .revisions
+        let deltas = world.revisions.apply_listing(Listing::new(
+            self.revisions
                 .values()
                 .map(|(at, r)| Entry {
                     key: RevisionKey::new(rev_namespace(r), r.name()).expect("revision key"),
@@ -554,8 +568,8 @@ impl Bed {
                     revision: *at,
                 })
                 .collect(),
-            revision: self.revision,
-        });
+            self.revision,
+        ));
         self.router.revisions(&deltas);
     }
 
@@ -567,7 +581,7 @@ impl Bed {
 
     /// Runs one pod-GC pass.
     pub async fn collect(&self) -> Result<usize, Error> {
-        crate::gc::collect_pods_of_removed_nodes(&self.deps).await
+        crate::gc::collect_pods_of_removed_nodes(&self.deps, TEST_FENCE).await
     }
 }
 

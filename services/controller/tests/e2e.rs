@@ -588,6 +588,64 @@ async fn an_orphan_delete_keeps_the_pods_and_a_new_daemonset_adopts_them_without
     c.wait_status("keeper", Counts::all(2)).await;
 }
 
+/// Fencing: the active controller is frozen (SIGSTOP) mid-rollout for longer than its lease;
+/// the standby takes over with a new, larger term and announces it; the frozen one is thawed
+/// with its in-flight work. Whatever it still sends carries the old term and is refused: no
+/// node ever has two pods of the DaemonSet, the rollout completes under the new term, and the
+/// thawed controller stands by.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_controller_paused_past_its_lease_cannot_act_after_its_successor() {
+    let mut c = Cluster::without_controller().await;
+    let nodes: Vec<String> = (0..12).map(|i| format!("n-{i}")).collect();
+    let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    c.agents_with("n", 12, &[], |config| {
+        config.fake.ready_delay = Duration::from_millis(150);
+    })
+    .await;
+    let first = c.spawn_controller_process(env!("CARGO_BIN_EXE_everynode-controller"), "first");
+    let signal = |signal| {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(first.id()).unwrap());
+        nix::sys::signal::kill(pid, signal).unwrap();
+    };
+    everynode_testkit::eventually("the first controller to lead", WAIT, || async {
+        match c.lease_holder().await.as_str() {
+            "first" => Ok(()),
+            other => Err(format!("holder {other:?}")),
+        }
+    })
+    .await;
+    let first_term = c.lease_term().await;
+    assert!(first_term > 0);
+    c.start_controller().await;
+    let monitor = support::Monitor::start(&c, "fenced", &[]);
+    c.create(&daemonset("fenced", "")).await;
+    c.wait_one_per_node("fenced", &names).await;
+    c.update("fenced", |ds| {
+        let template = ds.spec.as_mut().unwrap().template.as_mut().unwrap();
+        template.spec.as_mut().unwrap().containers[0].image = "example/fenced:2".into();
+    })
+    .await;
+    c.wait_updated("fenced", "example/fenced:2", 2).await;
+    signal(nix::sys::signal::Signal::SIGSTOP);
+    c.wait_taken_over_from("first").await;
+    let second_term = c.lease_term().await;
+    assert!(second_term > first_term, "{second_term} > {first_term}");
+    // Thaw the old leader while the new one is rolling out.
+    signal(nix::sys::signal::Signal::SIGCONT);
+    c.wait_rolled_out("fenced", "example/fenced:2", 12).await;
+    c.wait_status("fenced", Counts::all(12)).await;
+    let seen = monitor.finish().await;
+    assert!(seen.polls > 10, "{seen:?}");
+    assert_eq!(
+        seen.max_per_node, 1,
+        "never two pods on a node: {}",
+        seen.worst
+    );
+    assert_ne!(c.lease_holder().await, "first", "the thawed one stands by");
+    assert_eq!(c.lease_term().await, second_term);
+    drop(first);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_controller_killed_mid_rollout_is_replaced_by_the_standby_without_duplicates() {
     let mut c = Cluster::without_controller().await;
@@ -619,18 +677,7 @@ async fn a_controller_killed_mid_rollout_is_replaced_by_the_standby_without_dupl
         template.spec.as_mut().unwrap().containers[0].image = "example/ha:2".into();
     })
     .await;
-    c.wait_pods("ha", "the rollout to be under way", |pods| {
-        let updated = pods
-            .iter()
-            .filter(|(_, p)| p.spec.as_ref().unwrap().containers[0].image == "example/ha:2")
-            .count();
-        if updated >= 2 {
-            Ok(())
-        } else {
-            Err(format!("{updated} updated"))
-        }
-    })
-    .await;
+    c.wait_updated("ha", "example/ha:2", 2).await;
     first.kill();
     let killed_at = tokio::time::Instant::now();
     let updated_at_kill = c
@@ -649,29 +696,9 @@ async fn a_controller_killed_mid_rollout_is_replaced_by_the_standby_without_dupl
         .unwrap()
         .into_inner();
     assert!(!listed.items.is_empty());
-    everynode_testkit::eventually("the standby to take the lease", WAIT, || async {
-        match c.lease_holder().await.as_str() {
-            "first" | "" => Err("not yet".to_string()),
-            _ => Ok(()),
-        }
-    })
-    .await;
+    c.wait_taken_over_from("first").await;
     let takeover = killed_at.elapsed();
-    c.wait_pods("ha", "the rollout to finish", |pods| {
-        let live: Vec<_> = pods.iter().filter(|(_, p)| !deleting(p)).collect();
-        let done = live
-            .iter()
-            .filter(|(_, p)| {
-                p.spec.as_ref().unwrap().containers[0].image == "example/ha:2" && support::ready(p)
-            })
-            .count();
-        if done == 12 && live.len() == 12 {
-            Ok(())
-        } else {
-            Err(format!("{done} of 12"))
-        }
-    })
-    .await;
+    c.wait_rolled_out("ha", "example/ha:2", 12).await;
     c.wait_status("ha", Counts::all(12)).await;
     let availability = availability.finish().await;
 

@@ -55,9 +55,22 @@ impl NodesApi {
     /// Stores a registration: a new node, or the merge of a re-registration.
     async fn register_node(&self, request: &Node) -> Result<Stored, Error> {
         let name = request.name();
+        // Before the lease is renewed for this registration: is the node held by another
+        // agent that is still alive?
+        let mut stored = self.store.get(name).await?;
+        if let Some(stored) = &stored {
+            self.lifecycle.check_holder(
+                name,
+                Some(node::boot_id(&stored.node)),
+                node::boot_id(request),
+            )?;
+        }
         self.lifecycle.registering(name).await;
-        for _ in 0..REGISTER_ATTEMPTS {
-            if self.store.get(name).await?.is_none() {
+        for attempt in 0..REGISTER_ATTEMPTS {
+            if attempt > 0 {
+                stored = self.store.get(name).await?;
+            }
+            if stored.is_none() {
                 let uid = uuid::Uuid::new_v4().to_string();
                 match self
                     .store
@@ -195,9 +208,9 @@ impl Nodes for NodesApi {
         request: Request<v1::NodesHeartbeatRequest>,
     ) -> Result<Response<v1::NodesHeartbeatResponse>, Status> {
         own_node(&request, "Heartbeat", &request.get_ref().name)?;
-        let v1::NodesHeartbeatRequest { name } = request.into_inner();
+        let v1::NodesHeartbeatRequest { name, boot_id } = request.into_inner();
         check_name(&name)?;
-        self.lifecycle.heartbeat(&name).await?;
+        self.lifecycle.heartbeat(&name, &boot_id).await?;
         Ok(Response::new(v1::NodesHeartbeatResponse {
             heartbeat_interval: self.heartbeat_interval(),
         }))

@@ -11,6 +11,7 @@
 //! | invalid name, labels, taints, selector, resourceVersion | `INVALID_ARGUMENT` + `BadRequest` |
 //! | a label or taint would be replaced without `overwrite` | `FAILED_PRECONDITION` + `PreconditionFailure` |
 //! | unknown node | `NOT_FOUND` |
+//! | the node is held by another live agent (other boot id) | `ALREADY_EXISTS` |
 //! | bootstrap token unknown, malformed, wrong or expired (one message for all) | `UNAUTHENTICATED` |
 //! | bootstrap token already used for the node name | `PERMISSION_DENIED` |
 //! | bootstrap joins off (no `--ca-key`) | `FAILED_PRECONDITION` |
@@ -63,6 +64,21 @@ pub enum Error {
     /// Anything else (a stored value that does not decode, …).
     #[error("internal error")]
     Internal(#[source] everynode_bus::Error),
+    /// Another agent holds the node: it registered with another boot id and is alive
+    /// (its lease is fresh). Two agents must never act for one node.
+    #[error(
+        "node {name:?} is held by a live agent with boot id {holder:?}; refusing the agent with boot id {claimant:?} (two agents may not share a node name; another agent can take the node over once the holder has been silent for {free_after:?})"
+    )]
+    Claimed {
+        /// The node.
+        name: String,
+        /// The boot id of the agent holding it.
+        holder: String,
+        /// The boot id of the refused agent.
+        claimant: String,
+        /// How long the holder must be silent before the node is free (`--not-ready-after`).
+        free_after: std::time::Duration,
+    },
     /// Bootstrap joins are off: the registry was started without a CA key.
     #[error("this registry has no CA key (--ca-key); bootstrap joins are off")]
     BootstrapOff,
@@ -166,6 +182,7 @@ impl From<Error> for Status {
                 )
             }
             Error::NotFound(_) => Status::not_found(message),
+            Error::Claimed { .. } => Status::already_exists(message),
             Error::Conflict(_) => Status::aborted(message),
             Error::Unavailable(_) => {
                 everynode_service::status::unavailable(UNAVAILABLE_MESSAGE, &error)

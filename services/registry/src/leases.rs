@@ -44,6 +44,8 @@ struct Lease {
     heard: Option<Instant>,
     /// Whether the node is Ready in the store, as last seen (a hint: transitions re-read).
     ready: bool,
+    /// The boot id of the agent holding the node (the one that registered it last), if known.
+    holder: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -174,6 +176,7 @@ impl Leases {
                 seq,
                 heard: None,
                 ready,
+                holder: None,
             },
         );
         true
@@ -193,6 +196,20 @@ impl Leases {
         if let Some(lease) = self.leases.get_mut(name) {
             lease.ready = ready;
         }
+    }
+
+    /// Records the boot id of the agent holding `name` (empty: unknown).
+    pub fn set_holder(&mut self, name: &str, boot_id: &str) {
+        if let Some(lease) = self.leases.get_mut(name)
+            && lease.holder.as_deref() != Some(boot_id)
+        {
+            lease.holder = (!boot_id.is_empty()).then(|| Arc::from(boot_id));
+        }
+    }
+
+    /// The boot id of the agent holding `name`, if known.
+    pub fn holder(&self, name: &str) -> Option<&str> {
+        self.leases.get(name)?.holder.as_deref()
     }
 
     /// Drops the lease of a node that is gone; its queue entries become stale.

@@ -3,7 +3,7 @@
 //!
 //! Agents register (name, labels, addresses, capacity, node info) and heartbeat; operators
 //! label, taint, cordon and remove nodes; the registry marks a node NotReady when its agent
-//! stops heartbeating and removes it after `--remove-after`. Nodes live in the KV bucket
+//! stops heartbeating and, only if `--remove-after` is set, removes it after that long. Nodes live in the KV bucket
 //! `nodes` (key `<name>`, compare-and-set writes); every real change is published once on
 //! `everynode.events.node.<name>` in `EVERYNODE_EVENTS`.
 //!
@@ -112,12 +112,15 @@ pub struct Config {
     )]
     pub not_ready_after: Duration,
     /// A node whose agent has not heartbeated for this long is removed (its pods are then
-    /// garbage collected); 0 never removes. Must be longer than --not-ready-after.
+    /// garbage collected); 0 (the default) never removes: a silent node stays NotReady, its
+    /// pods keep running, and a partition heals without a single restart. Set it only for
+    /// fleets whose machines really go away (autoscaled), and much longer than any partition
+    /// you expect (e.g. 24h). Must be longer than --not-ready-after.
     #[arg(
         long,
         env = "EVERYNODE_REMOVE_AFTER",
         value_name = "DURATION",
-        default_value = "5m",
+        default_value = "0",
         value_parser = parse_duration,
     )]
     pub remove_after: Duration,
@@ -143,8 +146,10 @@ pub struct Config {
 
 /// The default `--not-ready-after`.
 pub const DEFAULT_NOT_READY_AFTER: Duration = Duration::from_secs(15);
-/// The default `--remove-after`.
-pub const DEFAULT_REMOVE_AFTER: Duration = Duration::from_secs(5 * 60);
+/// The default `--remove-after`: never. Kubernetes never deletes a Node because its kubelet
+/// went silent; a partitioned node keeps its pods, and removing it would have them collected
+/// and restarted when the partition heals.
+pub const DEFAULT_REMOVE_AFTER: Duration = Duration::ZERO;
 
 /// A configuration that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -255,14 +260,14 @@ mod tests {
         let config = Config::try_parse_from(["everynode-registry"]).unwrap();
         assert_eq!(config.server.listen, "127.0.0.1:7402".parse().unwrap());
         assert_eq!(config.not_ready_after, Duration::from_secs(15));
-        assert_eq!(config.remove_after, Duration::from_secs(300));
+        assert_eq!(config.remove_after, Duration::ZERO);
         assert_eq!(config.replicas, 1);
         assert_eq!((&config.ca_key, &config.ca_cert), (&None, &None));
         assert_eq!(
             config.timing(),
             Ok(Timing {
                 not_ready_after: Duration::from_secs(15),
-                remove_after: Some(Duration::from_secs(300)),
+                remove_after: None,
             })
         );
     }

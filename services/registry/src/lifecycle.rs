@@ -159,10 +159,40 @@ impl Lifecycle {
         Some((state, state.heard.map(wall_time_of)))
     }
 
-    /// A heartbeat an agent sent to this replica: renews the lease (no store write), relays it
-    /// to the other replicas, and makes the node Ready again if it was not. NOT_FOUND when the
-    /// node does not exist.
-    pub async fn heartbeat(&self, name: &str) -> Result<(), Error> {
+    /// Refuses the agent with boot id `claimant` when another, live agent holds `name`: the
+    /// stored node (`holder`, when given, else the lease table's record) names another boot
+    /// id and its lease is fresh. An empty boot id on either side is no claim (agents before
+    /// boot ids, or a machine without one).
+    pub fn check_holder(
+        &self,
+        name: &str,
+        holder: Option<&str>,
+        claimant: &str,
+    ) -> Result<(), Error> {
+        let leases = self.leases();
+        let holder = holder.or_else(|| leases.holder(name)).unwrap_or("");
+        if holder.is_empty() || claimant.is_empty() || holder == claimant {
+            return Ok(());
+        }
+        let alive = leases
+            .state(name, Instant::now())
+            .is_some_and(|lease| lease.fresh);
+        if !alive {
+            return Ok(());
+        }
+        Err(Error::Claimed {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            claimant: claimant.to_owned(),
+            free_after: leases.timing().not_ready_after,
+        })
+    }
+
+    /// A heartbeat an agent (with boot id `boot_id`) sent to this replica: renews the lease (no
+    /// store write), relays it to the other replicas, and makes the node Ready again if it was
+    /// not. NOT_FOUND when the node does not exist; ALREADY_EXISTS when another agent holds it.
+    pub async fn heartbeat(&self, name: &str, boot_id: &str) -> Result<(), Error> {
+        self.check_holder(name, None, boot_id)?;
         let renewal = self.leases().renew(name, Instant::now());
         let needs_ready = match renewal {
             Renewal::Ready => false,
@@ -176,9 +206,11 @@ impl Lifecycle {
                     .get(name)
                     .await?
                     .ok_or_else(|| Error::NotFound(name.to_owned()))?;
+                self.check_holder(name, Some(node::boot_id(&stored.node)), boot_id)?;
                 let ready = node::is_ready(&stored.node);
                 let mut leases = self.leases();
                 leases.observe(name, ready, Instant::now());
+                leases.set_holder(name, node::boot_id(&stored.node));
                 leases.renew(name, Instant::now());
                 !ready
             }
@@ -201,8 +233,9 @@ impl Lifecycle {
     pub fn written(&self, outcome: &Outcome) {
         match outcome {
             Outcome::Unchanged(stored) | Outcome::Updated(stored) => {
-                self.leases()
-                    .set_ready(stored.node.name(), node::is_ready(&stored.node));
+                let mut leases = self.leases();
+                leases.set_ready(stored.node.name(), node::is_ready(&stored.node));
+                leases.set_holder(stored.node.name(), node::boot_id(&stored.node));
             }
             Outcome::Removed(stored) => self.leases().forget(stored.node.name()),
         }
@@ -283,6 +316,7 @@ impl Lifecycle {
         leases.retain(|name| names.contains(name));
         for stored in &nodes {
             leases.observe(stored.node.name(), node::is_ready(&stored.node), now);
+            leases.set_holder(stored.node.name(), node::boot_id(&stored.node));
         }
         Ok(revision)
     }
@@ -319,8 +353,10 @@ impl Lifecycle {
                         revision,
                     })) => {
                         from = revision + 1;
-                        let ready = node::is_ready(&Node::from(value));
-                        self.leases().observe(key.name(), ready, Instant::now());
+                        let node = Node::from(value);
+                        let mut leases = self.leases();
+                        leases.observe(key.name(), node::is_ready(&node), Instant::now());
+                        leases.set_holder(key.name(), node::boot_id(&node));
                     }
                     Some(Ok(KvChange::Deleted { key, revision })) => {
                         from = revision + 1;

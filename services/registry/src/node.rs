@@ -122,6 +122,14 @@ pub fn is_ready(node: &Node) -> bool {
     ready_condition(node).is_some_and(|c| c.status == STATUS_TRUE)
 }
 
+/// The boot id the node's agent reported (`status.nodeInfo.bootID`); empty if none.
+pub fn boot_id(node: &Node) -> &str {
+    node.status
+        .as_ref()
+        .and_then(|s| s.node_info.as_ref())
+        .map_or("", |info| info.boot_id.as_str())
+}
+
 /// The events that turning `old` into `new` publishes, in a fixed order: readiness, labels,
 /// taints, cordon. Empty when none of these changed.
 pub fn changes(old: &Node, new: &Node) -> Vec<Change> {

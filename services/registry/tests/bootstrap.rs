@@ -197,12 +197,14 @@ async fn an_agent_joins_with_a_token_and_restarts_on_its_stored_credentials() {
     as_node
         .heartbeat(v1::NodesHeartbeatRequest {
             name: "joiner".into(),
+            ..Default::default()
         })
         .await
         .unwrap();
     let denied = as_node
         .heartbeat(v1::NodesHeartbeatRequest {
             name: "someone-else".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -150,7 +150,10 @@ async fn heartbeat_for(
             let name = name.clone();
             async move {
                 client
-                    .heartbeat(v1::NodesHeartbeatRequest { name })
+                    .heartbeat(v1::NodesHeartbeatRequest {
+                        name,
+                        ..Default::default()
+                    })
                     .await
                     .unwrap();
             }

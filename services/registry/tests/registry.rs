@@ -188,7 +188,10 @@ async fn register(client: &mut NodesClient<Channel>, node: v1::Node) -> v1::Node
 
 async fn heartbeat(client: &mut NodesClient<Channel>, name: &str) -> Result<(), tonic::Status> {
     client
-        .heartbeat(v1::NodesHeartbeatRequest { name: name.into() })
+        .heartbeat(v1::NodesHeartbeatRequest {
+            name: name.into(),
+            ..Default::default()
+        })
         .await
         .map(|_| ())
 }
@@ -766,6 +769,98 @@ async fn list_filters_by_label_and_watch_from_a_version_sees_later_changes_in_or
         matches!(&end, None | Some(Err(_))),
         "the watch ended: {end:?}"
     );
+}
+
+/// The node as the agent on the machine booted as `boot_id` announces it.
+fn node_booted(name: &str, boot_id: &str) -> v1::Node {
+    let mut node = node(name, &[]);
+    if let Some(info) = node.status.as_mut().and_then(|s| s.node_info.as_mut()) {
+        info.boot_id = boot_id.into();
+    }
+    node
+}
+
+async fn heartbeat_as(
+    client: &mut NodesClient<Channel>,
+    name: &str,
+    boot_id: &str,
+) -> Result<(), tonic::Status> {
+    client
+        .heartbeat(v1::NodesHeartbeatRequest {
+            name: name.into(),
+            boot_id: boot_id.into(),
+        })
+        .await
+        .map(|_| ())
+}
+
+/// Two agents may not share a node name: while the holder (boot id A) is alive, another
+/// machine's agent (boot id B) is refused with ALREADY_EXISTS on register and heartbeat, and
+/// the holder keeps working; once A has been silent for --not-ready-after, B takes the node
+/// over and A, coming back, is the one refused.
+#[tokio::test]
+async fn a_second_agent_cannot_take_a_live_node_name() {
+    let nats = NatsServer::start().await.unwrap();
+    let registry = Registry::start(&nats).await;
+    let mut client = registry.client().await;
+    register(&mut client, node_booted("shared", "boot-a")).await;
+    heartbeat_as(&mut client, "shared", "boot-a").await.unwrap();
+
+    let refused = client
+        .register(v1::NodesRegisterRequest {
+            node: Some(node_booted("shared", "boot-b")),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::AlreadyExists, "{refused:?}");
+    for words in ["\"shared\"", "\"boot-a\"", "\"boot-b\"", "live agent"] {
+        assert!(refused.message().contains(words), "{words} in {refused:?}");
+    }
+    let refused = heartbeat_as(&mut client, "shared", "boot-b")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::AlreadyExists, "{refused:?}");
+    // The holder is untouched: still registered as A, still heartbeating, still Ready.
+    heartbeat_as(&mut client, "shared", "boot-a").await.unwrap();
+    let stored = get(&mut client, "shared").await.unwrap();
+    let holder = |node: &v1::Node| {
+        node.status
+            .as_ref()
+            .and_then(|s| s.node_info.as_ref())
+            .map(|i| i.boot_id.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(holder(&stored), "boot-a");
+    // A re-registration by the holder itself (an agent restart on the same boot) is fine.
+    register(&mut client, node_booted("shared", "boot-a")).await;
+
+    // A goes silent; after --not-ready-after B may take the node over.
+    let taken = everynode_testkit::eventually("the node to be free for boot-b", WAIT, || {
+        let mut client = client.clone();
+        async move {
+            client
+                .register(v1::NodesRegisterRequest {
+                    node: Some(node_booted("shared", "boot-b")),
+                })
+                .await
+                .map(|r| r.into_inner())
+                .map_err(|status| format!("{:?}: {}", status.code(), status.message()))
+        }
+    })
+    .await;
+    assert_eq!(holder(taken.node.as_ref().unwrap()), "boot-b");
+    heartbeat_as(&mut client, "shared", "boot-b").await.unwrap();
+    let late = heartbeat_as(&mut client, "shared", "boot-a")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        late.code(),
+        Code::AlreadyExists,
+        "the old holder is refused now: {late:?}"
+    );
+    // Heartbeats without a boot id (older agents) are not checked.
+    heartbeat(&mut client, "shared").await.unwrap();
+    registry.stop().await;
 }
 
 #[tokio::test]

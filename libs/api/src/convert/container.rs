@@ -25,6 +25,7 @@ impl From<v1::Container> for model::Container {
             termination_message_policy,
             image_pull_policy,
             restart_policy,
+            security_context,
             extra_fields,
         } = value;
         Self {
@@ -44,6 +45,7 @@ impl From<v1::Container> for model::Container {
             termination_message_policy,
             image_pull_policy,
             restart_policy,
+            security_context: opt(security_context),
             extra_fields: extra_from_struct(extra_fields),
         }
     }
@@ -68,6 +70,7 @@ impl From<model::Container> for v1::Container {
             termination_message_policy,
             image_pull_policy,
             restart_policy,
+            security_context,
             extra_fields,
         } = value;
         Self {
@@ -87,6 +90,7 @@ impl From<model::Container> for v1::Container {
             termination_message_policy,
             image_pull_policy,
             restart_policy,
+            security_context: opt(security_context),
             extra_fields: extra_to_struct(extra_fields),
         }
     }
@@ -378,9 +382,16 @@ impl From<model::VolumeMount> for v1::VolumeMount {
 
 impl From<v1::Volume> for model::Volume {
     fn from(value: v1::Volume) -> Self {
-        let v1::Volume { name, extra_fields } = value;
+        let v1::Volume {
+            name,
+            host_path,
+            empty_dir,
+            extra_fields,
+        } = value;
         Self {
             name,
+            host_path: opt(host_path),
+            empty_dir: opt(empty_dir),
             extra_fields: extra_from_struct(extra_fields),
         }
     }
@@ -388,9 +399,16 @@ impl From<v1::Volume> for model::Volume {
 
 impl From<model::Volume> for v1::Volume {
     fn from(value: model::Volume) -> Self {
-        let model::Volume { name, extra_fields } = value;
+        let model::Volume {
+            name,
+            host_path,
+            empty_dir,
+            extra_fields,
+        } = value;
         Self {
             name,
+            host_path: opt(host_path),
+            empty_dir: opt(empty_dir),
             extra_fields: extra_to_struct(extra_fields),
         }
     }

@@ -207,6 +207,7 @@ mod meta;
 mod node;
 mod pod;
 mod pod_status;
+mod security;
 
 #[cfg(test)]
 mod tests;

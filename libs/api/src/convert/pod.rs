@@ -102,6 +102,7 @@ impl From<v1::PodSpec> for model::PodSpec {
             tolerations,
             priority_class_name,
             priority,
+            security_context,
             extra_fields,
         } = value;
         Self {
@@ -125,6 +126,7 @@ impl From<v1::PodSpec> for model::PodSpec {
             tolerations: vec(tolerations),
             priority_class_name,
             priority,
+            security_context: opt(security_context),
             extra_fields: extra_from_struct(extra_fields),
         }
     }
@@ -153,6 +155,7 @@ impl From<model::PodSpec> for v1::PodSpec {
             tolerations,
             priority_class_name,
             priority,
+            security_context,
             extra_fields,
         } = value;
         Self {
@@ -176,6 +179,7 @@ impl From<model::PodSpec> for v1::PodSpec {
             tolerations: vec(tolerations),
             priority_class_name,
             priority,
+            security_context: opt(security_context),
             extra_fields: extra_to_struct(extra_fields),
         }
     }

@@ -183,6 +183,21 @@ fn container(name: &str) -> v1::Container {
         termination_message_policy: "FallbackToLogsOnError".into(),
         image_pull_policy: "IfNotPresent".into(),
         restart_policy: Some("Always".into()),
+        security_context: Some(v1::SecurityContext {
+            capabilities: Some(v1::Capabilities {
+                add: strings(&["NET_ADMIN"]),
+                drop: strings(&["ALL"]),
+                extra_fields: extra("capabilities"),
+            }),
+            privileged: Some(false),
+            run_as_user: Some(65534),
+            run_as_group: Some(65534),
+            run_as_non_root: Some(true),
+            read_only_root_filesystem: Some(true),
+            allow_privilege_escalation: Some(false),
+            proc_mount: Some("Default".into()),
+            extra_fields: extra("securityContext"),
+        }),
         extra_fields: extra("container"),
     }
 }
@@ -198,10 +213,44 @@ fn node_selector_requirement(key: &str) -> v1::NodeSelectorRequirement {
 
 fn pod_spec() -> v1::PodSpec {
     v1::PodSpec {
-        volumes: vec![v1::Volume {
-            name: "data".into(),
-            extra_fields: extra("volume"),
-        }],
+        volumes: vec![
+            v1::Volume {
+                name: "data".into(),
+                host_path: None,
+                empty_dir: None,
+                extra_fields: extra("volume"),
+            },
+            v1::Volume {
+                name: "host".into(),
+                host_path: Some(v1::HostPathVolumeSource {
+                    path: "/var/log".into(),
+                    r#type: Some(String::new()),
+                    extra_fields: extra("hostPath"),
+                }),
+                empty_dir: None,
+                extra_fields: None,
+            },
+            v1::Volume {
+                name: "scratch".into(),
+                host_path: None,
+                empty_dir: Some(v1::EmptyDirVolumeSource {
+                    medium: Some("Memory".into()),
+                    size_limit: Some("64Mi".into()),
+                    extra_fields: extra("emptyDir"),
+                }),
+                extra_fields: None,
+            },
+        ],
+        security_context: Some(v1::PodSecurityContext {
+            run_as_user: Some(1000),
+            run_as_group: Some(0),
+            run_as_non_root: Some(false),
+            supplemental_groups: vec![5, 6],
+            fs_group: Some(2000),
+            fs_group_change_policy: Some("OnRootMismatch".into()),
+            supplemental_groups_policy: Some("Merge".into()),
+            extra_fields: extra("podSecurityContext"),
+        }),
         init_containers: vec![container("init")],
         containers: vec![container("main"), container("sidecar")],
         ephemeral_containers: vec![container("debug")],
@@ -650,6 +699,8 @@ fn core_template_json_is_what_the_manifest_encoder_writes_for_every_field() {
 fn empty_extra_fields_struct_becomes_absent() {
     let proto = v1::Volume {
         name: "data".into(),
+        host_path: None,
+        empty_dir: None,
         extra_fields: Some(prost_types::Struct::default()),
     };
     let volume = model::Volume::from(proto);

@@ -21,6 +21,33 @@ const QUANTITY_MAPS: [&str; 4] = [
     "everynode.v1.NodeStatus.allocatable",
 ];
 
+/// Scalar fields whose values are Kubernetes quantities: a YAML number is read as its text.
+const QUANTITY_FIELDS: [&str; 1] = ["everynode.v1.EmptyDirVolumeSource.size_limit"];
+
+/// Fields typed after manifests had been stored with them kept verbatim: an explicit `null`
+/// given for one of them (or for any field of their messages) stays in `extra_fields` as it
+/// was, so that a manifest read back, and the pod template hash, are what they were before
+/// the field was typed.
+const NULL_KEPT_FIELDS: [&str; 4] = [
+    "everynode.v1.PodSpec.security_context",
+    "everynode.v1.Container.security_context",
+    "everynode.v1.Volume.host_path",
+    "everynode.v1.Volume.empty_dir",
+];
+/// Messages typed after manifests had been stored with them kept verbatim (see
+/// [`NULL_KEPT_FIELDS`]).
+const NULL_KEPT_MESSAGES: [&str; 5] = [
+    "everynode.v1.PodSecurityContext",
+    "everynode.v1.SecurityContext",
+    "everynode.v1.Capabilities",
+    "everynode.v1.HostPathVolumeSource",
+    "everynode.v1.EmptyDirVolumeSource",
+];
+
+fn keeps_null(desc: &MessageDescriptor, field: &FieldDescriptor) -> bool {
+    NULL_KEPT_MESSAGES.contains(&desc.full_name()) || NULL_KEPT_FIELDS.contains(&field.full_name())
+}
+
 /// Decodes a node into `M`, recording errors under `prefix`. Returns `None` when it had errors.
 pub fn decode_node<M: KubeObject>(
     node: &Node,
@@ -93,6 +120,9 @@ pub fn decode_message(
             .get_field_by_json_name(key)
             .filter(|f| f.name() != EXTRA_FIELDS)
         {
+            Some(field) if value.is_null() && extra_field.is_some() && keeps_null(desc, &field) => {
+                extra.insert(key.clone(), serde_json::Value::Null);
+            }
             Some(field) => {
                 if let Some(v) = decode_field(value, &field, path, errors) {
                     message.set_field(&field, v);
@@ -283,6 +313,14 @@ fn decode_single(
         },
         Kind::String => match scalar {
             Some(Scalar::Str(s)) => Some(Value::String(s.clone())),
+            Some(Scalar::Int(_) | Scalar::Float(_))
+                if QUANTITY_FIELDS.contains(&field.full_name()) =>
+            {
+                let yaml::Value::Scalar(_, raw) = &node.value else {
+                    return None;
+                };
+                Some(Value::String(raw.replace('_', "")))
+            }
             _ => {
                 errors.push(mismatch(path, node, "string"));
                 None

@@ -33,11 +33,12 @@
 use serde_json::{Map, Number, Value};
 
 use crate::model::{
-    Affinity, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Extra, GrpcAction,
-    HttpGetAction, IntOrString, KeySelector, NodeAffinity, NodeSelector, NodeSelectorRequirement,
-    NodeSelectorTerm, ObjectFieldSelector, ObjectMeta, OwnerReference, PodSpec, PodTemplateSpec,
-    Probe, ResourceFieldSelector, ResourceRequirements, TcpSocketAction, Timestamp, Toleration,
-    Volume, VolumeMount,
+    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    ExecAction, Extra, GrpcAction, HostPathVolumeSource, HttpGetAction, IntOrString, KeySelector,
+    NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector,
+    ObjectMeta, OwnerReference, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceFieldSelector, ResourceRequirements, SecurityContext, TcpSocketAction, Timestamp,
+    Toleration, Volume, VolumeMount,
 };
 
 /// A pod template as Kubernetes-shaped JSON (see the module documentation for the rules).
@@ -188,13 +189,70 @@ fn pod_spec(s: &PodSpec) -> Value {
     o.list("tolerations", &s.tolerations, toleration);
     o.str("priorityClassName", &s.priority_class_name);
     o.opt_int("priority", s.priority.map(i64::from));
+    o.opt(
+        "securityContext",
+        s.security_context.as_ref().map(pod_security_context),
+    );
     o.finish(&s.extra_fields)
+}
+
+fn pod_security_context(c: &PodSecurityContext) -> Value {
+    let mut o = Obj::default();
+    o.opt_int("runAsUser", c.run_as_user);
+    o.opt_int("runAsGroup", c.run_as_group);
+    o.opt_flag("runAsNonRoot", c.run_as_non_root);
+    o.list("supplementalGroups", &c.supplemental_groups, |g| {
+        Value::Number(Number::from(*g))
+    });
+    o.opt_int("fsGroup", c.fs_group);
+    o.opt_str("fsGroupChangePolicy", c.fs_group_change_policy.as_ref());
+    o.opt_str(
+        "supplementalGroupsPolicy",
+        c.supplemental_groups_policy.as_ref(),
+    );
+    o.finish(&c.extra_fields)
+}
+
+fn security_context(c: &SecurityContext) -> Value {
+    let mut o = Obj::default();
+    o.opt("capabilities", c.capabilities.as_ref().map(capabilities));
+    o.opt_flag("privileged", c.privileged);
+    o.opt_int("runAsUser", c.run_as_user);
+    o.opt_int("runAsGroup", c.run_as_group);
+    o.opt_flag("runAsNonRoot", c.run_as_non_root);
+    o.opt_flag("readOnlyRootFilesystem", c.read_only_root_filesystem);
+    o.opt_flag("allowPrivilegeEscalation", c.allow_privilege_escalation);
+    o.opt_str("procMount", c.proc_mount.as_ref());
+    o.finish(&c.extra_fields)
+}
+
+fn capabilities(c: &Capabilities) -> Value {
+    let mut o = Obj::default();
+    o.strings("add", &c.add);
+    o.strings("drop", &c.drop);
+    o.finish(&c.extra_fields)
 }
 
 fn volume(v: &Volume) -> Value {
     let mut o = Obj::default();
     o.str("name", &v.name);
+    o.opt("hostPath", v.host_path.as_ref().map(host_path));
+    o.opt("emptyDir", v.empty_dir.as_ref().map(empty_dir));
     o.finish(&v.extra_fields)
+}
+
+fn host_path(h: &HostPathVolumeSource) -> Value {
+    let mut o = Obj::default();
+    o.str("path", &h.path);
+    o.opt_str("type", h.type_.as_ref());
+    o.finish(&h.extra_fields)
+}
+
+fn empty_dir(e: &EmptyDirVolumeSource) -> Value {
+    let mut o = Obj::default();
+    o.opt_str("medium", e.medium.as_ref());
+    o.opt_str("sizeLimit", e.size_limit.as_ref());
+    o.finish(&e.extra_fields)
 }
 
 fn container(c: &Container) -> Value {
@@ -215,6 +273,10 @@ fn container(c: &Container) -> Value {
     o.str("terminationMessagePolicy", &c.termination_message_policy);
     o.str("imagePullPolicy", &c.image_pull_policy);
     o.opt_str("restartPolicy", c.restart_policy.as_ref());
+    o.opt(
+        "securityContext",
+        c.security_context.as_ref().map(security_context),
+    );
     o.finish(&c.extra_fields)
 }
 

@@ -19,9 +19,9 @@
 //!   server does (an undefaulted object is validated like Kubernetes' internal type: an empty
 //!   `restartPolicy` is `Required`, …);
 //! - fields kept verbatim in `extra_fields` are not validated, except the few read here on
-//!   purpose (volume sources for the `extensions/v1beta1` GCE PD rule, `securityContext.privileged`
-//!   for `Bidirectional` mounts, `lifecycle` presence, `dnsConfig` with `dnsPolicy: None`,
-//!   `httpHeaders` names).
+//!   purpose (volume sources for the `extensions/v1beta1` GCE PD rule, `lifecycle` presence,
+//!   `dnsConfig` with `dnsPolicy: None`, `httpHeaders` names); the typed security contexts and
+//!   `hostPath`/`emptyDir` sources are validated as Kubernetes validates them (`pod::security`).
 
 mod daemonset;
 mod meta;

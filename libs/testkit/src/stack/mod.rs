@@ -46,6 +46,7 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 pub use process::ControllerProcess;
 pub use settings::{StackBuilder, Timing};
 
+use crate::TestCgroups;
 use crate::pki::TestPki;
 use crate::served::{Served, Task};
 use crate::{NatsServer, Wait, eventually};
@@ -250,6 +251,9 @@ impl Agent {
 pub struct Stack {
     // Fields drop in this order: the services before NATS.
     agents: BTreeMap<String, Agent>,
+    /// The agents' cgroup parent: what their (process runtime) pods leave running when the
+    /// stack drops is killed with it.
+    cgroups: TestCgroups,
     controllers: Vec<Slot>,
     registry: Slot,
     admission: Slot,
@@ -298,6 +302,7 @@ impl Stack {
         .await;
         let mut stack = Self {
             agents: BTreeMap::new(),
+            cgroups: TestCgroups::new(),
             controllers: Vec::new(),
             registry,
             admission,
@@ -347,6 +352,12 @@ impl Stack {
         Store::open(&jetstream::new(self.client.clone()))
             .await
             .unwrap_or_else(|e| panic!("opening KV bucket {}: {e}", K::BUCKET))
+    }
+
+    /// The `--cgroup-parent` of this stack's agents (give it to an agent binary a test starts,
+    /// so that its pods die with the stack).
+    pub fn cgroup_parent(&self) -> &str {
+        self.cgroups.parent()
     }
 
     /// A directory that lives as long as the stack (agents keep their data in `<dir>/<name>`).
@@ -500,14 +511,16 @@ impl Stack {
     // Agents
 
     /// The configuration an agent `name` of this stack gets: fake runtime, node IP 127.0.0.1,
-    /// data in `<dir>/<name>`.
+    /// data in `<dir>/<name>`, a cgroup parent of the stack's own.
     pub fn agent_config(&self, name: &str) -> everynode_agent::Config {
-        self.settings.agent_config(
+        let mut config = self.settings.agent_config(
             &self.nats.url(),
             &self.url(Service::Registry),
             name,
             self.dir.path().join(name),
-        )
+        );
+        config.process.cgroup_parent = self.cgroups.parent().to_owned();
+        config
     }
 
     /// Starts agent `name` with `config`, without waiting for its nodes.

@@ -389,6 +389,8 @@ pub struct ExecContext {
     pub env: Vec<(String, String)>,
     /// Working directory.
     pub cwd: PathBuf,
+    /// The container's cgroups and credentials, which the command runs with too.
+    pub confinement: crate::confine::Confinement,
 }
 
 /// Runs one attempt of `handler` within `timeout`.
@@ -456,17 +458,20 @@ async fn exec_probe(
     let Some((program, args)) = command.split_first() else {
         return Err(ProbeError::Invalid(InvalidProbe::NoCommand));
     };
-    let mut child = tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    command
         .args(args)
         .env_clear()
         .envs(context.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&context.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
+        .kill_on_drop(true);
+    let mut child = context
+        .confinement
+        .apply(&mut command, &context.cwd)
+        .and_then(|()| command.spawn())
         .map_err(|source| ProbeError::Spawn {
             program: program.clone(),
             source,
@@ -620,6 +625,7 @@ mod tests {
         let context = ExecContext {
             env: vec![("PATH".to_owned(), "/usr/bin:/bin".to_owned())],
             cwd: std::env::temp_dir(),
+            ..ExecContext::default()
         };
         let run = |argv: &[&str]| Handler::Exec(argv.iter().map(|s| (*s).to_owned()).collect());
         assert!(

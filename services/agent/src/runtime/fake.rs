@@ -12,6 +12,8 @@ use std::cmp::Reverse;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+
+use everynode_api::v1;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -355,7 +357,10 @@ impl Runtime for FakeRuntime {
         self.inner.state().pods.remove(uid);
     }
 
-    async fn clean_up_orphans(&self, _known: &HashSet<String>) {}
+    async fn unrecorded(&self, _known: &HashSet<String>) -> Vec<v1::Pod> {
+        // Simulated pods end with the process: nothing outlives an agent.
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

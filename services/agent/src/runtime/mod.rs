@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
+use everynode_api::v1;
 use everynode_core::model::Pod;
 
 use crate::pods::PodSink;
@@ -59,7 +60,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// nothing of the pod runs any more (at once for an unknown uid).
     fn stop(&self, uid: &str, grace: Duration) -> impl Future<Output = ()> + Send;
 
-    /// After recovery: stops whatever still runs for pods that are not in `known` (pods
-    /// deleted while the agent was down) and forgets them.
-    fn clean_up_orphans(&self, known: &HashSet<String>) -> impl Future<Output = ()> + Send;
+    /// After recovery: the pods this runtime still has (running, or their copies kept) that
+    /// are not in `known` — pods whose record is gone or unreadable — as the runtime recorded
+    /// them when they started, to be resumed and recorded again. Nothing is stopped.
+    fn unrecorded(&self, known: &HashSet<String>) -> impl Future<Output = Vec<v1::Pod>> + Send;
 }

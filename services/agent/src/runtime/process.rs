@@ -3,52 +3,75 @@
 //!
 //! Per pod, one supervisor task (tracked on the agent's shutdown) runs the init containers to
 //! completion in order, then every container concurrently (as futures of that same task):
+//! - before anything runs, the pod is checked ([`crate::names`], [`crate::security`]): a
+//!   privileged container, a `hostPath` volume or a host namespace is refused without
+//!   `--allow-privileged`, and so is `runAsNonRoot` with user 0; every container then waits
+//!   with reason `CreateContainerConfigError` and the reason in its message;
+//! - the pod gets two directories: `<data-dir>/pods/<uid>/`, its working directory and
+//!   `HOME`, owned by the user it runs as (group `fsGroup`, setgid, when one is set); and
+//!   `<data-dir>/state/<uid>/`, root's alone (mode 0700), with the agent's bookkeeping: pid
+//!   records and logs. Neither is ever reached through a symbolic link;
+//! - with cgroups ([`crate::cgroup`]) the pod gets `pod-<uid>` with its limits and each
+//!   container a cgroup inside it with `resources.limits.memory`/`.cpu`; a process joins its
+//!   container's cgroup, and takes its user and groups, before `exec` ([`crate::confine`]);
 //! - a container runs in its own process group (`setpgid`), with the environment of
 //!   [`crate::env`] on top of a minimal base (`PATH`, `HOSTNAME`, `HOME` = the pod directory;
 //!   nothing of the agent's own environment leaks in), its working directory (default the pod
-//!   directory `<data-dir>/pods/<uid>/`), stdin from `/dev/null`, stdout and stderr appended to
-//!   `<data-dir>/pods/<uid>/<container>.log`;
+//!   directory), stdin from `/dev/null`, stdout and stderr appended to
+//!   `<data-dir>/state/<uid>/<container>.log`, rotated by size ([`crate::logs`]);
+//! - a container killed by the kernel for memory (the OOM kill counter of its cgroups grew)
+//!   ends with reason `OOMKilled`;
 //! - right after the spawn its pid, start time and boot id go to `<container>.pid`; an agent
 //!   that restarts re-attaches to a recorded process that still runs instead of starting a
 //!   second one. Re-attached processes are not the agent's children: they are watched by
 //!   polling `/proc/<pid>/stat`, and their exit status cannot be known (reported as reason
 //!   `Unknown`);
-//! - when a container's main process exits, whatever else still runs in its group is killed
-//!   (as the end of a container's PID namespace would); under restart policy Always (and
+//! - when a container's main process exits, whatever else still runs in its group and its
+//!   cgroup is killed (as the end of a container's PID namespace would); under restart policy
+//!   Always (and
 //!   OnFailure after a failure) it starts again after the crash back-off
 //!   ([`crate::backoff`]), counting `restartCount` and keeping `lastState`;
 //! - startup, liveness and readiness probes run as the kubelet runs them ([`crate::probe`]); a
 //!   failed liveness or startup probe kills the container, which restarts per policy;
-//! - stopping (a delete) sends SIGTERM to the whole group, waits up to the grace (at least the
-//!   kubelet's 2 s minimum) for the group to empty, then SIGKILLs the group;
+//! - stopping (a delete) sends SIGTERM to the whole group and every process of the container's
+//!   cgroup, waits up to the grace (at least the kubelet's 2 s minimum) for them to end, then
+//!   SIGKILLs the group and kills the cgroup (frozen first: nothing escapes, not a
+//!   double-forked or `setsid` child); the pod's cgroups and directories are then removed;
 //! - a container without `command` cannot run here (there is no image to take an entrypoint
 //!   from): it waits with reason `NoCommand`;
 //! - on agent shutdown supervisors return and leave every process running.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::{self, OpenOptions};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use everynode_api::v1;
 use everynode_core::model::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
     ContainerStateWaiting, ContainerStatus, Pod, PodSpec, Timestamp,
 };
 use everynode_service::Shutdown;
 use nix::sys::signal::Signal;
+use prost::Message as _;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{PodRun, Runtime, StartMode};
 use crate::backoff::{Backoff, BackoffPolicy, should_restart};
+use crate::cgroup::{self, Cgroups, Limits};
+use crate::confine::Confinement;
 use crate::env::{EnvContext, command_line, container_env};
+use crate::logs::{self, LogLimits};
+use crate::names::{check_container_name, check_pod_uid, checked_dir, ensure_real_dir};
 use crate::pods::{PodSink, uid_of};
 use crate::probe::{ExecContext, Handler, ProbeError, ProbeSpec, Tally, probe_once};
 use crate::process_group::signal_group;
 use crate::procfs::{self, PidRecord};
+use crate::security::{self, Identity};
 use crate::status::{self, PodFacts, REASON_CRASH_LOOP_BACK_OFF};
 
 /// Waiting reason of a container without `command`.
@@ -62,11 +85,14 @@ pub const REASON_CONFIG_ERROR: &str = "CreateContainerConfigError";
 pub const REASON_START_ERROR: &str = "StartError";
 /// Terminated reason of a re-attached process, whose exit status is not observable.
 pub const REASON_UNKNOWN: &str = "Unknown";
+/// Terminated reason of a container whose process the kernel killed for memory.
+pub const REASON_OOM_KILLED: &str = "OOMKilled";
 
 /// Settings of the process runtime.
 #[derive(Debug, Clone)]
 pub struct ProcessConfig {
-    /// The agent's data dir; pods live in `<data_dir>/pods/<uid>/`.
+    /// The agent's data dir; pods live in `<data_dir>/pods/<uid>/`, the agent's records of
+    /// them in `<data_dir>/state/<uid>/`.
     pub data_dir: PathBuf,
     /// Crash back-off.
     pub backoff: BackoffPolicy,
@@ -80,6 +106,12 @@ pub struct ProcessConfig {
     pub node_name: String,
     /// The node's allocatable resources (for `resourceFieldRef`s of unset limits).
     pub allocatable: BTreeMap<String, String>,
+    /// Whether privileged containers, `hostPath` volumes and host namespaces may run.
+    pub allow_privileged: bool,
+    /// How container logs are bounded.
+    pub log_limits: LogLimits,
+    /// The pods' cgroups; `None` when cgroups are not used.
+    pub cgroups: Option<Cgroups>,
 }
 
 /// The `process` runtime.
@@ -121,9 +153,14 @@ impl ProcessRuntime {
         }
     }
 
-    /// The directory of pod `uid`.
+    /// The directory of pod `uid` (its working directory).
     pub fn pod_dir(&self, uid: &str) -> PathBuf {
         self.inner.pod_dir(uid)
+    }
+
+    /// The agent's bookkeeping of pod `uid` (pid records, logs).
+    pub fn state_dir(&self, uid: &str) -> PathBuf {
+        self.inner.state_dir(uid)
     }
 }
 
@@ -134,6 +171,30 @@ impl Inner {
 
     fn pod_dir(&self, uid: &str) -> PathBuf {
         self.pods_dir().join(uid)
+    }
+
+    fn states_dir(&self) -> PathBuf {
+        self.config.data_dir.join("state")
+    }
+
+    fn state_dir(&self, uid: &str) -> PathBuf {
+        self.states_dir().join(uid)
+    }
+
+    /// Removes what is left of pod `uid`: its cgroups (killing what still runs in them) and
+    /// both its directories.
+    async fn remove_pod(&self, uid: &str) {
+        if let Some(cgroups) = &self.config.cgroups {
+            cgroups.kill_all(uid, None).await;
+            cgroups.remove_pod(uid);
+        }
+        for dir in [self.pod_dir(uid), self.state_dir(uid)] {
+            if let Err(err) = fs::remove_dir_all(&dir)
+                && err.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(dir = %dir.display(), error = %err, "could not remove a pod directory");
+            }
+        }
     }
 
     fn pods(&self) -> MutexGuard<'_, HashMap<String, Arc<PodControl>>> {
@@ -184,47 +245,57 @@ impl Runtime for ProcessRuntime {
             }
             self.inner.pods().remove(uid);
         }
-        let dir = self.inner.pod_dir(uid);
-        if let Err(err) = fs::remove_dir_all(&dir)
-            && err.kind() != io::ErrorKind::NotFound
-        {
-            tracing::warn!(dir = %dir.display(), error = %err, "could not remove the pod directory");
+        if check_pod_uid(uid).is_ok() {
+            self.inner.remove_pod(uid).await;
         }
     }
 
-    async fn clean_up_orphans(&self, known: &HashSet<String>) {
-        let Ok(entries) = fs::read_dir(self.inner.pods_dir()) else {
-            return;
-        };
-        for entry in entries.filter_map(Result::ok) {
-            let uid = entry.file_name().to_string_lossy().into_owned();
-            if known.contains(&uid) {
+    async fn unrecorded(&self, known: &HashSet<String>) -> Vec<v1::Pod> {
+        let mut found: BTreeSet<String> = BTreeSet::new();
+        for dir in [self.inner.pods_dir(), self.inner.states_dir()] {
+            found.extend(
+                fs::read_dir(dir)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned()),
+            );
+        }
+        let mut pods = Vec::new();
+        for uid in found {
+            if known.contains(&uid) || check_pod_uid(&uid).is_err() {
                 continue;
             }
-            tracing::info!(uid, "stopping what runs of a pod that is gone from KV");
-            let records: Vec<PidRecord> = fs::read_dir(entry.path())
-                .into_iter()
-                .flatten()
-                .filter_map(Result::ok)
-                .filter(|f| f.path().extension().is_some_and(|e| e == "pid"))
-                .filter_map(|f| PidRecord::read(&f.path()))
-                .filter(|r| r.is_running(&self.inner.boot_id))
-                .collect();
-            for record in records {
-                let mut process = Proc::Adopted(record);
-                terminate(
-                    &mut process,
-                    self.inner.config.min_grace,
-                    &self.inner.boot_id,
-                    self.inner.config.poll_interval,
-                )
-                .await;
-            }
-            if let Err(err) = fs::remove_dir_all(entry.path()) {
-                tracing::warn!(uid, error = %err, "could not remove an orphaned pod directory");
+            match read_copy(&self.inner.state_dir(&uid)) {
+                Ok(pod) if uid_of(&Pod::from(pod.clone())) == uid => pods.push(pod),
+                Ok(_) => tracing::warn!(
+                    uid,
+                    "the kept copy of a pod names another uid; leaving what runs of it alone"
+                ),
+                Err(err) => {
+                    tracing::warn!(uid, error = %err, "a pod without record and without a readable copy; leaving what runs of it alone")
+                }
             }
         }
+        pods
     }
+}
+
+/// The file, in a pod's state directory (root's alone), holding the pod as it was started:
+/// what recovery records again when the pod's record is gone.
+const POD_COPY: &str = "pod.pb";
+
+/// Keeps `pod` in `state_dir` (a temporary file renamed over the copy: always whole).
+fn keep_copy(state_dir: &Path, pod: &v1::Pod) -> io::Result<()> {
+    let temporary = state_dir.join(format!("{POD_COPY}.tmp"));
+    fs::write(&temporary, pod.encode_to_vec())?;
+    fs::rename(&temporary, state_dir.join(POD_COPY))
+}
+
+/// The pod kept in `state_dir`.
+fn read_copy(state_dir: &Path) -> io::Result<v1::Pod> {
+    let bytes = fs::read(state_dir.join(POD_COPY))?;
+    v1::Pod::decode(bytes.as_slice()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Marks the supervisor done even if it panics.
@@ -257,6 +328,9 @@ struct PodContext {
     mode: StartMode,
     sink: PodSink,
     dir: PathBuf,
+    /// The agent's bookkeeping of the pod: pid records and logs.
+    state_dir: PathBuf,
+    uid: String,
     env: EnvContext,
     observed: Mutex<Observed>,
     /// The statuses recorded before an agent restart, by container name.
@@ -267,7 +341,9 @@ struct PodContext {
 impl PodContext {
     fn new(inner: Arc<Inner>, run: PodRun) -> Self {
         let spec = run.pod.spec.clone().unwrap_or_default();
-        let dir = inner.pod_dir(uid_of(&run.pod));
+        let uid = uid_of(&run.pod).to_owned();
+        let dir = inner.pod_dir(&uid);
+        let state_dir = inner.state_dir(&uid);
         let previous_status = run.pod.status.clone().unwrap_or_default();
         let previous: HashMap<String, ContainerStatus> = if run.mode == StartMode::Create {
             HashMap::new()
@@ -309,6 +385,8 @@ impl PodContext {
             mode: run.mode,
             sink: run.sink,
             dir,
+            state_dir,
+            uid,
             env,
             observed: Mutex::new(observed),
             previous,
@@ -329,6 +407,145 @@ impl PodContext {
         if let Some(status) = status {
             change(status);
         }
+    }
+
+    /// How `container`'s processes are confined; why it cannot run otherwise.
+    fn confinement(&self, container: &Container) -> Result<Confinement, String> {
+        let identity = security::identity(&self.spec, container, primary_group)?;
+        security::check_non_root(
+            &self.spec,
+            container,
+            &self.pod_label(),
+            &identity,
+            nix::unistd::geteuid().as_raw(),
+        )?;
+        let cgroup_procs = match &self.inner.config.cgroups {
+            Some(cgroups) => cgroups
+                .create_container(&self.uid, &container.name, container_limits(container)?)
+                .map_err(|err| format!("cannot create the container's cgroup: {err}"))?,
+            None => Vec::new(),
+        };
+        let no_new_privs = container
+            .security_context
+            .as_ref()
+            .and_then(|s| s.allow_privilege_escalation)
+            == Some(false);
+        let last_cap = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(40);
+        let drop_capabilities = security::dropped_capabilities(container, last_cap)?;
+        Ok(Confinement {
+            cgroup_procs,
+            identity,
+            no_new_privs,
+            drop_capabilities,
+        })
+    }
+
+    /// Every container waits with `reason` and `message` (the pod cannot start).
+    fn wait_all(&self, reason: &str, message: &str) {
+        {
+            let mut observed = self.observed();
+            let Observed { init, main } = &mut *observed;
+            for status in init.iter_mut().chain(main.iter_mut()) {
+                status.state = Some(ContainerState::Waiting(ContainerStateWaiting {
+                    reason: reason.to_owned(),
+                    message: message.to_owned(),
+                }));
+                status.ready = false;
+                status.started = Some(false);
+            }
+        }
+        self.publish();
+    }
+
+    /// Checks the pod and makes its directories and cgroup; why it cannot run otherwise.
+    fn prepare(&self) -> Result<(), String> {
+        check_pod_uid(&self.uid).map_err(|e| e.to_string())?;
+        for container in self
+            .spec
+            .init_containers
+            .iter()
+            .chain(&self.spec.containers)
+        {
+            check_container_name(&container.name).map_err(|e| e.to_string())?;
+        }
+        if let Some(refusal) =
+            security::privilege_refusal(&self.spec, self.inner.config.allow_privileged)
+        {
+            return Err(refusal);
+        }
+        let pods_dir = self.inner.pods_dir();
+        let states_dir = self.inner.states_dir();
+        let made = (|| -> io::Result<()> {
+            ensure_real_dir(&pods_dir)?;
+            ensure_real_dir(&states_dir)?;
+            let state = checked_dir(&states_dir, &self.uid, 0o700)?;
+            let mut copy = v1::Pod::from(self.pod.clone());
+            copy.status = None;
+            keep_copy(&state, &copy)?;
+            let (owner, mode) = self.work_dir_owner()?;
+            let dir = checked_dir(&pods_dir, &self.uid, mode)?;
+            if let Some((uid, gid)) = owner {
+                // `dir` is a real directory (checked) in a directory only root can write.
+                std::os::unix::fs::chown(&dir, Some(uid), Some(gid))?;
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&dir, fs::Permissions::from_mode(mode))?;
+            }
+            Ok(())
+        })();
+        made.map_err(|err| format!("cannot prepare the pod's directories: {err}"))?;
+        if let Some(cgroups) = &self.inner.config.cgroups {
+            let limits = |containers: &[Container]| -> Result<Vec<Limits>, String> {
+                containers.iter().map(container_limits).collect()
+            };
+            let pod = cgroup::pod_limits(
+                &limits(&self.spec.containers)?,
+                &limits(&self.spec.init_containers)?,
+            );
+            cgroups
+                .create_pod(&self.uid, pod)
+                .map_err(|err| format!("cannot create the pod's cgroup: {err}"))?;
+        }
+        Ok(())
+    }
+
+    /// Who owns the pod's working directory, and its mode: the pod's user (or the one user
+    /// all its containers share) and `fsGroup` (setgid, group-writable) or that user's group;
+    /// nobody in particular (the agent's user, mode 0755) when the pod sets no user; sticky and
+    /// world-writable, as `/tmp`, when its containers run as different users without
+    /// `fsGroup`.
+    fn work_dir_owner(&self) -> io::Result<(Option<(u32, u32)>, u32)> {
+        let identities: Vec<Identity> = self
+            .spec
+            .init_containers
+            .iter()
+            .chain(&self.spec.containers)
+            .map(|c| security::identity(&self.spec, c, primary_group))
+            .collect::<Result<_, _>>()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let users: BTreeSet<Option<u32>> = identities.iter().map(|i| i.uid).collect();
+        let fs_group = self
+            .spec
+            .security_context
+            .as_ref()
+            .and_then(|s| s.fs_group)
+            .and_then(|g| u32::try_from(g).ok());
+        let single = match users.iter().collect::<Vec<_>>().as_slice() {
+            [Some(uid)] => Some(*uid),
+            _ => None,
+        };
+        Ok(match (single, fs_group) {
+            (Some(uid), Some(group)) => (Some((uid, group)), 0o2770),
+            (Some(uid), None) => {
+                let gid = identities.iter().find_map(|i| i.gid).unwrap_or(0);
+                (Some((uid, gid)), 0o750)
+            }
+            (None, Some(group)) => (Some((nix::unistd::geteuid().as_raw(), group)), 0o2770),
+            (None, None) if users.len() > 1 => (None, 0o1777),
+            (None, None) => (None, 0o755),
+        })
     }
 
     fn publish(&self) {
@@ -430,11 +647,14 @@ async fn signalled(control: &mut watch::Receiver<Control>, shutdown: &Shutdown) 
 
 async fn supervise(context: PodContext, control: watch::Receiver<Control>) {
     let context = &context;
-    if let Err(err) = fs::create_dir_all(&context.dir) {
-        tracing::error!(dir = %context.dir.display(), error = %err, "cannot create the pod directory");
+    let shutdown = context.inner.shutdown.clone();
+    if let Err(message) = context.prepare() {
+        tracing::warn!(pod = %context.pod_label(), %message, "the pod cannot run");
+        context.wait_all(REASON_CONFIG_ERROR, &message);
+        signalled(&mut control.clone(), &shutdown).await;
+        return;
     }
     context.publish();
-    let shutdown = context.inner.shutdown.clone();
     if !context.initialized_before {
         for (index, container) in context.spec.init_containers.iter().enumerate() {
             let completed = context.mode != StartMode::Create
@@ -542,16 +762,53 @@ impl Proc {
     }
 }
 
-/// SIGTERM to the group, up to `grace` for it to empty, SIGKILL to what is left; returns how
-/// the main process ended.
-async fn terminate(process: &mut Proc, grace: Duration, boot_id: &str, poll: Duration) -> Exit {
+/// The cgroup a container's (or a whole pod's) processes are in, when cgroups are used.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    cgroups: Option<&'a Cgroups>,
+    uid: &'a str,
+    container: Option<&'a str>,
+}
+
+impl<'a> Scope<'a> {
+    fn members(&self) -> Vec<i32> {
+        self.cgroups
+            .map(|c| c.processes(self.uid, self.container))
+            .unwrap_or_default()
+    }
+
+    fn signal(&self, signal: Signal) {
+        for pid in self.members() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+        }
+    }
+
+    async fn kill_all(&self) {
+        if let Some(cgroups) = self.cgroups {
+            cgroups.kill_all(self.uid, self.container).await;
+        }
+    }
+}
+
+/// SIGTERM to the group and the cgroup, up to `grace` for them to empty, SIGKILL to what is
+/// left; returns how the main process ended.
+async fn terminate(
+    process: &mut Proc,
+    grace: Duration,
+    boot_id: &str,
+    poll: Duration,
+    scope: Scope<'_>,
+) -> Exit {
     let pgid = process.pid();
     signal_group(pgid, Signal::SIGTERM);
+    scope.signal(Signal::SIGTERM);
     let deadline = Instant::now() + grace;
     let exit = tokio::time::timeout_at(deadline, process.wait(boot_id, poll))
         .await
         .ok();
-    while Instant::now() < deadline && !procfs::group_members(pgid).is_empty() {
+    while Instant::now() < deadline
+        && (!procfs::group_members(pgid).is_empty() || !scope.members().is_empty())
+    {
         tokio::time::sleep(poll).await;
     }
     if !procfs::group_members(pgid).is_empty() {
@@ -561,15 +818,75 @@ async fn terminate(process: &mut Proc, grace: Duration, boot_id: &str, poll: Dur
         Some(exit) => exit,
         None => process.wait(boot_id, poll).await,
     };
-    kill_leftovers(pgid);
+    kill_leftovers(pgid, scope).await;
     exit
 }
 
-/// Kills whatever still runs in the group of a container whose main process ended.
-fn kill_leftovers(pgid: i32) {
+/// Kills whatever still runs in the group and the cgroup of a container whose main process
+/// ended.
+async fn kill_leftovers(pgid: i32, scope: Scope<'_>) {
     if !procfs::group_members(pgid).is_empty() {
         signal_group(pgid, Signal::SIGKILL);
     }
+    if !scope.members().is_empty() {
+        scope.kill_all().await;
+    }
+}
+
+/// Waits for the process to end, rotating its log meanwhile (cancel-safe).
+async fn wait_rotating(
+    process: &mut Proc,
+    boot_id: &str,
+    poll: Duration,
+    log_path: &Path,
+    limits: LogLimits,
+) -> Exit {
+    let mut ticks = tokio::time::interval(poll);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let wait = process.wait(boot_id, poll);
+    tokio::pin!(wait);
+    loop {
+        tokio::select! {
+            exit = &mut wait => return exit,
+            _ = ticks.tick() => {
+                if let Err(err) = logs::rotate_if_needed(log_path, limits) {
+                    tracing::warn!(log = %log_path.display(), error = %err, "could not rotate a container log");
+                }
+            }
+        }
+    }
+}
+
+/// The limits of a container's cgroup, from `resources.limits`.
+fn container_limits(container: &Container) -> Result<Limits, String> {
+    let limits = container
+        .resources
+        .as_ref()
+        .map(|r| &r.limits)
+        .cloned()
+        .unwrap_or_default();
+    let milli = |name: &str| -> Result<Option<u64>, String> {
+        let Some(text) = limits.get(name) else {
+            return Ok(None);
+        };
+        let quantity = everynode_core::quantity::Quantity::parse(text)
+            .map_err(|err| format!("resources.limits.{name} {text:?}: {err}"))?;
+        u64::try_from(quantity.milli_value())
+            .map(Some)
+            .map_err(|_| format!("resources.limits.{name} {text:?} is out of range"))
+    };
+    Ok(Limits {
+        memory: milli("memory")?.map(|m| m.div_ceil(1000)),
+        cpu_millis: milli("cpu")?,
+    })
+}
+
+/// The host's primary group of user `uid` (`/etc/passwd`), if it has an entry.
+fn primary_group(uid: u32) -> Option<u32> {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|user| user.gid.as_raw())
 }
 
 fn spawn(
@@ -577,27 +894,25 @@ fn spawn(
     env: &[(String, String)],
     cwd: &Path,
     log_path: &Path,
+    confinement: &Confinement,
 ) -> io::Result<tokio::process::Child> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
-    fs::create_dir_all(cwd)?;
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)?;
+    let log = logs::open_for_append(log_path)?;
     let stderr = log.try_clone()?;
-    tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    command
         .args(args)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(stderr)
         .process_group(0)
-        .kill_on_drop(false)
-        .spawn()
+        .kill_on_drop(false);
+    confinement.apply(&mut command, cwd)?;
+    command.spawn()
 }
 
 fn terminated_state(
@@ -605,6 +920,7 @@ fn terminated_state(
     message: String,
     started_at: Timestamp,
     container_id: String,
+    oom_killed: bool,
 ) -> ContainerStateTerminated {
     let (reason, message) = if !exit.known {
         (
@@ -612,6 +928,8 @@ fn terminated_state(
             "the process was re-attached after an agent restart; its exit status cannot be observed"
                 .to_owned(),
         )
+    } else if oom_killed {
+        (REASON_OOM_KILLED.to_owned(), message)
     } else if exit.code == 0 {
         ("Completed".to_owned(), message)
     } else {
@@ -784,7 +1102,27 @@ async fn run_container(
             return signalled(&mut control, shutdown).await.into();
         }
     };
-    let argv = command_line(container, &container_vars);
+    let argv = match command_line(container, &container_vars) {
+        Ok(argv) => argv,
+        Err(err) => {
+            waiting(REASON_CONFIG_ERROR, err.to_string());
+            return signalled(&mut control, shutdown).await.into();
+        }
+    };
+    let confinement = match context.confinement(container) {
+        Ok(confinement) => confinement,
+        Err(message) => {
+            waiting(REASON_CONFIG_ERROR, message);
+            return signalled(&mut control, shutdown).await.into();
+        }
+    };
+    let scope = Scope {
+        cgroups: inner.config.cgroups.as_ref(),
+        uid: &context.uid,
+        container: Some(name),
+    };
+    let oom_kills = || scope.cgroups.map_or(0, |c| c.oom_kills(&context.uid, name));
+    let log_limits = inner.config.log_limits;
     let mut env = context.base_env();
     for (key, value) in container_vars {
         match env.iter_mut().find(|(k, _)| *k == key) {
@@ -800,9 +1138,10 @@ async fn run_container(
     let exec = ExecContext {
         env: env.clone(),
         cwd: cwd.clone(),
+        confinement: confinement.clone(),
     };
-    let pid_path = context.dir.join(format!("{name}.pid"));
-    let log_path = context.dir.join(format!("{name}.log"));
+    let pid_path = context.state_dir.join(format!("{name}.pid"));
+    let log_path = context.state_dir.join(format!("{name}.log"));
     let restart_policy = context.spec.restart_policy.as_str();
     let pod_grace = context.spec.termination_grace_period_seconds;
 
@@ -825,6 +1164,7 @@ async fn run_container(
             return Outcome::Detached;
         }
         let began = Instant::now();
+        let oom_before = oom_kills();
         let spawned = match adopt.take() {
             Some(record) => {
                 tracing::info!(
@@ -844,7 +1184,7 @@ async fn run_container(
                     });
                 }
                 let started_at = Timestamp::now().whole_seconds();
-                match spawn(&argv, &env, &cwd, &log_path) {
+                match spawn(&argv, &env, &cwd, &log_path, &confinement) {
                     Ok(child) => {
                         let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
                         match PidRecord::of_running(pid, boot_id, started_at) {
@@ -901,13 +1241,13 @@ async fn run_container(
                     Signalled(Signalled),
                 }
                 let ended = tokio::select! {
-                    exit = process.wait(boot_id, poll) => Ended::Exited(exit),
+                    exit = wait_rotating(&mut process, boot_id, poll, &log_path, log_limits) => Ended::Exited(exit),
                     kill = probes(context, slot, container, &exec), if !is_init => Ended::Probe(kill),
                     signal = signalled(&mut control, shutdown) => Ended::Signalled(signal),
                 };
                 let (exit, message) = match ended {
                     Ended::Exited(exit) => {
-                        kill_leftovers(pid);
+                        kill_leftovers(pid, scope).await;
                         (exit, String::new())
                     }
                     Ended::Probe(kill) => {
@@ -915,15 +1255,20 @@ async fn run_container(
                         let grace =
                             grace_seconds(kill.grace.or(pod_grace)).max(inner.config.min_grace);
                         (
-                            terminate(&mut process, grace, boot_id, poll).await,
+                            terminate(&mut process, grace, boot_id, poll, scope).await,
                             kill.message,
                         )
                     }
                     Ended::Signalled(Signalled::Stop(grace)) => {
-                        let exit = terminate(&mut process, grace, boot_id, poll).await;
+                        let exit = terminate(&mut process, grace, boot_id, poll, scope).await;
                         let _ = fs::remove_file(&pid_path);
-                        let terminated =
-                            terminated_state(exit, String::new(), started_at, container_id);
+                        let terminated = terminated_state(
+                            exit,
+                            String::new(),
+                            started_at,
+                            container_id,
+                            oom_kills() > oom_before,
+                        );
                         context.set(slot, |s| {
                             s.state = Some(ContainerState::Terminated(terminated));
                             s.ready = false;
@@ -934,7 +1279,13 @@ async fn run_container(
                     Ended::Signalled(Signalled::Detach) => return Outcome::Detached,
                 };
                 let _ = fs::remove_file(&pid_path);
-                terminated_state(exit, message, started_at, container_id)
+                terminated_state(
+                    exit,
+                    message,
+                    started_at,
+                    container_id,
+                    oom_kills() > oom_before,
+                )
             }
         };
 

@@ -26,21 +26,24 @@ use crate::agents::{Agents, Outcome, PodCommand, PodTarget};
 use crate::cache::{PodCache, World};
 use crate::error::ApiError;
 use crate::informer::DeltaOf;
+use crate::leader::TermCell;
 
 /// The Pods service.
 #[derive(Debug, Clone)]
 pub struct PodsApi {
     world: World,
     agents: Agents,
+    terms: TermCell,
     shutdown: Shutdown,
 }
 
 impl PodsApi {
     /// A service over the caches of `world`, deleting through `agents`.
-    pub fn new(world: World, agents: Agents, shutdown: Shutdown) -> Self {
+    pub fn new(world: World, agents: Agents, terms: TermCell, shutdown: Shutdown) -> Self {
         Self {
             world,
             agents,
+            terms,
             shutdown,
         }
     }
@@ -251,10 +254,13 @@ impl Pods for PodsApi {
         };
         let reply = self
             .agents
-            .send(PodCommand::Delete {
-                pod: target,
-                grace_period_seconds,
-            })
+            .send(
+                self.terms.get(),
+                PodCommand::Delete {
+                    pod: target,
+                    grace_period_seconds,
+                },
+            )
             .await
             .map_err(ApiError::from)?;
         match reply.outcome {

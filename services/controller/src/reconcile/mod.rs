@@ -51,13 +51,13 @@ pub async fn sync<E: Effects>(
 ) -> Result<Option<Duration>, Error> {
     let ds = deps.world.daemonsets.read(|c| c.get(key));
     let live_uid = ds.as_deref().map(uid_of).map(str::to_string);
-    delete_dependents_of_gone(deps, key, live_uid.as_deref()).await?;
+    delete_dependents_of_gone(deps, term.fence, key, live_uid.as_deref()).await?;
     let Some(ds) = ds else {
         term.expectations.forget(key);
         return Ok(None);
     };
     if ds.metadata.as_ref().is_some_and(|m| m.is_being_deleted()) {
-        return finalize(deps, &ds).await;
+        return finalize(deps, term.fence, &ds).await;
     }
     manage(deps, term, key, &ds).await
 }
@@ -74,15 +74,19 @@ fn name_of(key: &DaemonSetKey) -> String {
 /// called for every pod whose delete leaves nothing to wait for (failed, or not found).
 async fn send_deletes<E: Effects>(
     deps: &Deps<E>,
+    fence: u64,
     targets: Vec<PodTarget>,
     on_settled: impl Fn(&PodTarget) + Sync,
 ) -> Vec<String> {
     let results = executor::all(targets, deps.settings.command_concurrency, |d| async move {
         deps.effects
-            .command(PodCommand::Delete {
-                pod: d,
-                grace_period_seconds: None,
-            })
+            .command(
+                fence,
+                PodCommand::Delete {
+                    pod: d,
+                    grace_period_seconds: None,
+                },
+            )
             .await
     })
     .await;
@@ -119,6 +123,7 @@ fn failures_to_result(failures: Vec<String>) -> Result<(), Error> {
 /// Step 1: deletes the pods and revisions of earlier incarnations of `key`.
 async fn delete_dependents_of_gone<E: Effects>(
     deps: &Deps<E>,
+    fence: u64,
     key: &DaemonSetKey,
     live_uid: Option<&str>,
 ) -> Result<(), Error> {
@@ -157,7 +162,7 @@ async fn delete_dependents_of_gone<E: Effects>(
                 "deleting the pods of a deleted DaemonSet"
             );
         }
-        failures.extend(send_deletes(deps, deletions, |_| {}).await);
+        failures.extend(send_deletes(deps, fence, deletions, |_| {}).await);
         let revisions = deps.world.revisions.read(|c| c.owned_by(namespace, &uid));
         for (revision_key, _, revision) in revisions {
             delete_revision(deps, &revision_key, revision).await?;
@@ -184,7 +189,11 @@ async fn delete_revision<E: Effects>(
 }
 
 /// Step 2: the work of a deletion finalizer.
-async fn finalize<E: Effects>(deps: &Deps<E>, ds: &DaemonSet) -> Result<Option<Duration>, Error> {
+async fn finalize<E: Effects>(
+    deps: &Deps<E>,
+    fence: u64,
+    ds: &DaemonSet,
+) -> Result<Option<Duration>, Error> {
     let Some(meta) = ds.metadata.as_ref() else {
         return Ok(None);
     };
@@ -214,7 +223,7 @@ async fn finalize<E: Effects>(deps: &Deps<E>, ds: &DaemonSet) -> Result<Option<D
                 Some((target, without_owner(pod, uid)))
             })
             .collect();
-        failures.extend(set_owners(deps, releases).await);
+        failures.extend(set_owners(deps, fence, releases).await);
         for (key, revision, at) in revisions {
             let mut released = ControllerRevision::clone(&revision);
             if let Some(m) = released.metadata.as_mut() {
@@ -228,7 +237,7 @@ async fn finalize<E: Effects>(deps: &Deps<E>, ds: &DaemonSet) -> Result<Option<D
             .filter(|p| !p.metadata.as_ref().is_some_and(|m| m.is_being_deleted()))
             .filter_map(PodTarget::of_pod)
             .collect();
-        failures.extend(send_deletes(deps, deletions, |_| {}).await);
+        failures.extend(send_deletes(deps, fence, deletions, |_| {}).await);
         for (key, _, at) in revisions {
             delete_revision(deps, &key, at).await?;
         }
@@ -254,6 +263,7 @@ fn without_owner(pod: &Pod, uid: &str) -> Vec<OwnerReference> {
 /// Sends `set_owner` commands; returns the failures.
 async fn set_owners<E: Effects>(
     deps: &Deps<E>,
+    fence: u64,
     changes: Vec<(PodTarget, Vec<OwnerReference>)>,
 ) -> Vec<String> {
     let results = executor::all(
@@ -261,7 +271,7 @@ async fn set_owners<E: Effects>(
         deps.settings.command_concurrency,
         |(pod, owners)| async move {
             deps.effects
-                .command(PodCommand::SetOwners { pod, owners })
+                .command(fence, PodCommand::SetOwners { pod, owners })
                 .await
         },
     )
@@ -444,7 +454,7 @@ async fn execute<E: Effects>(
             changes.push((PodTarget::of_ref(r), owners));
         }
         tracing::info!(daemonset = %name_of(key), adopt = adopt.len(), release = release.len(), "claiming pods");
-        failures_to_result(set_owners(deps, changes).await)?;
+        failures_to_result(set_owners(deps, term.fence, changes).await)?;
     }
 
     if let Some(revision) = &revision {
@@ -522,10 +532,13 @@ async fn create_and_delete<E: Effects>(
                 let node = c.node.clone();
                 match deps
                     .effects
-                    .command(PodCommand::Create {
-                        node: node.clone(),
-                        pod: Box::new(c.pod),
-                    })
+                    .command(
+                        term.fence,
+                        PodCommand::Create {
+                            node: node.clone(),
+                            pod: Box::new(c.pod),
+                        },
+                    )
                     .await
                 {
                     Ok(reply) => match reply.outcome {
@@ -575,8 +588,12 @@ async fn create_and_delete<E: Effects>(
     let mut failures = failures
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    failures
-        .extend(send_deletes(deps, deletions, |d| term.expectations.lower_delete(&d.uid)).await);
+    failures.extend(
+        send_deletes(deps, term.fence, deletions, |d| {
+            term.expectations.lower_delete(&d.uid)
+        })
+        .await,
+    );
     failures
 }
 

@@ -83,6 +83,24 @@ async fn a_pod_on_a_node_that_no_longer_matches_is_deleted() {
     assert_eq!(bed.term.expectations.pending(&key_of(&ds)), (0, 1));
 }
 
+#[tokio::test]
+async fn every_command_carries_the_lease_term_of_its_term() {
+    let ds = with_node_selector(daemon_set("ssd"), &[("disk", "ssd")]);
+    let mut bed = Bed::new();
+    bed.nodes(three_nodes())
+        .daemon_set(&ds)
+        .pods([pod_of(&ds, "n2")]);
+
+    bed.sync(&ds).await.unwrap();
+
+    let fences = bed.fake.fences();
+    assert_eq!(fences.len(), 3, "two creates and a delete");
+    assert!(
+        fences.iter().all(|f| *f == crate::testing::TEST_FENCE),
+        "{fences:?}"
+    );
+}
+
 fn commands(calls: Vec<Call>) -> Vec<Call> {
     calls
         .into_iter()

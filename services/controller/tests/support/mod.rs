@@ -278,6 +278,59 @@ impl Cluster {
     }
 
     /// The holder of the controller lease ("" when released or absent).
+    /// Waits until at least `count` pods of `app` run `image` (a rollout under way).
+    pub async fn wait_updated(&self, app: &str, image: &str, count: usize) {
+        self.wait_pods(app, "the rollout to be under way", |pods| {
+            let updated = pods
+                .iter()
+                .filter(|(_, p)| p.spec.as_ref().unwrap().containers[0].image == image)
+                .count();
+            if updated >= count {
+                Ok(())
+            } else {
+                Err(format!("{updated} updated"))
+            }
+        })
+        .await;
+    }
+
+    /// Waits until exactly `count` live pods of `app` run `image`, all ready (a rollout done).
+    pub async fn wait_rolled_out(&self, app: &str, image: &str, count: usize) {
+        self.wait_pods(app, "the rollout to finish", |pods| {
+            let live: Vec<_> = pods.iter().filter(|(_, p)| !deleting(p)).collect();
+            let done = live
+                .iter()
+                .filter(|(_, p)| p.spec.as_ref().unwrap().containers[0].image == image && ready(p))
+                .count();
+            if done == count && live.len() == count {
+                Ok(())
+            } else {
+                Err(format!("{done} of {count}"))
+            }
+        })
+        .await;
+    }
+
+    /// Waits until the lease is held by someone other than `former` (and not released).
+    pub async fn wait_taken_over_from(&self, former: &str) {
+        eventually("the standby to take the lease", WAIT, || async {
+            match self.lease_holder().await.as_str() {
+                "" => Err("released".to_string()),
+                holder if holder == former => Err(format!("still {holder}")),
+                _ => Ok(()),
+            }
+        })
+        .await;
+    }
+
+    pub async fn lease_term(&self) -> u64 {
+        self.leases
+            .get(&LeaseKey::new("controller").unwrap())
+            .await
+            .unwrap()
+            .map_or(0, |v| v.value.term)
+    }
+
     pub async fn lease_holder(&self) -> String {
         self.leases
             .get(&LeaseKey::new("controller").unwrap())
@@ -425,9 +478,25 @@ pub async fn agent_command(
     use prost::Message;
     let subject =
         everynode_bus::names::agent_pods_subject(&everynode_bus::NodeKey::new(node).unwrap());
+    // As the current leader would send it: with the lease's term (agents refuse older ones).
+    let leases = everynode_bus::Store::<everynode_bus::LeaseKey, v1::Lease>::open(
+        &everynode_bus::async_nats::jetstream::new(client.clone()),
+    )
+    .await
+    .unwrap();
+    let term = leases
+        .list()
+        .await
+        .unwrap()
+        .entries
+        .iter()
+        .map(|entry| entry.value.term)
+        .max()
+        .unwrap_or(0);
     let payload = v1::PodCommand {
         node_name: node.to_string(),
         command: Some(command),
+        term,
     }
     .encode_to_vec();
     let answer = tokio::time::timeout(WAIT, client.request(subject, payload.into()))

@@ -316,31 +316,32 @@ fn volume(doc: &mut Doc, v: &Volume, template: bool) {
         (1, format!("{}:", v.name))
     };
     doc.line(name_level, &name);
+    if let Some(host_path) = &v.host_path {
+        doc.kv(2, "Type", "HostPath (bare host directory volume)");
+        doc.kv(2, "Path", &host_path.path);
+        doc.kv(2, "HostPathType", host_path.type_.as_deref().unwrap_or(""));
+        return;
+    }
+    if let Some(empty_dir) = &v.empty_dir {
+        doc.kv(
+            2,
+            "Type",
+            "EmptyDir (a temporary directory that shares a pod's lifetime)",
+        );
+        doc.kv(2, "Medium", empty_dir.medium.as_deref().unwrap_or(""));
+        doc.kv(
+            2,
+            "SizeLimit",
+            empty_dir.size_limit.as_deref().unwrap_or("<unset>"),
+        );
+        return;
+    }
     let Some((kind, source)) = v.extra_fields.iter().next() else {
         doc.kv(2, "Type", "<unknown>");
         return;
     };
     let field = |key: &str| json_str(source.get(key));
     match kind.as_str() {
-        "hostPath" => {
-            doc.kv(2, "Type", "HostPath (bare host directory volume)");
-            doc.kv(2, "Path", field("path"));
-            doc.kv(2, "HostPathType", field("type"));
-        }
-        "emptyDir" => {
-            doc.kv(
-                2,
-                "Type",
-                "EmptyDir (a temporary directory that shares a pod's lifetime)",
-            );
-            doc.kv(2, "Medium", field("medium"));
-            let limit = field("sizeLimit");
-            doc.kv(
-                2,
-                "SizeLimit",
-                if limit.is_empty() { "<unset>" } else { &limit },
-            );
-        }
         "configMap" => {
             doc.kv(2, "Type", "ConfigMap (a volume populated by a ConfigMap)");
             doc.kv(2, "Name", field("name"));

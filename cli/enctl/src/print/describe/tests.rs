@@ -2,10 +2,10 @@
 
 use everynode_core::model::{
     Container, ContainerPort, ContainerState, ContainerStateRunning, ContainerStatus,
-    DaemonSetSpec, DaemonSetStatus, DaemonSetUpdateStrategy, EnvVar, EnvVarSource, HttpGetAction,
-    IntOrString, LabelSelector, NodeAddress, NodeCondition, NodeSpec, NodeStatus,
-    ObjectFieldSelector, ObjectMeta, OwnerReference, PodCondition, PodStatus, PodTemplateSpec,
-    Probe, RollingUpdateDaemonSet, Taint, Toleration, Volume, VolumeMount,
+    DaemonSetSpec, DaemonSetStatus, DaemonSetUpdateStrategy, EnvVar, EnvVarSource,
+    HostPathVolumeSource, HttpGetAction, IntOrString, LabelSelector, NodeAddress, NodeCondition,
+    NodeSpec, NodeStatus, ObjectFieldSelector, ObjectMeta, OwnerReference, PodCondition, PodStatus,
+    PodTemplateSpec, Probe, RollingUpdateDaemonSet, Taint, Toleration, Volume, VolumeMount,
 };
 
 use super::*;
@@ -93,11 +93,11 @@ fn daemon_set_description_reads_like_kubectl() {
                     node_selector: labels(&[("kubernetes.io/os", "linux")]),
                     volumes: vec![Volume {
                         name: "proc".into(),
-                        extra_fields: [(
-                            "hostPath".to_string(),
-                            serde_json::json!({"path": "/proc"}),
-                        )]
-                        .into(),
+                        host_path: Some(HostPathVolumeSource {
+                            path: "/proc".into(),
+                            ..HostPathVolumeSource::default()
+                        }),
+                        ..Volume::default()
                     }],
                     tolerations: vec![Toleration {
                         operator: "Exists".into(),

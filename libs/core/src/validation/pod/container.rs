@@ -20,6 +20,7 @@ use crate::validation::meta::validate_nonnegative;
 use crate::validation::{FieldError, Path, go_quote};
 
 use super::resources::validate_resources;
+use super::security::{validate_security_context, validate_volume_source};
 
 /// Volume names: required, DNS-1123 labels, unique. Returns the names of the valid volumes
 /// (a mount naming an invalid volume is `Not found`, as in Kubernetes).
@@ -47,6 +48,7 @@ pub(super) fn validate_volumes(
         } else {
             errs.extend(el);
         }
+        validate_volume_source(v, &path.index(i), errs);
     }
     names
 }
@@ -271,6 +273,9 @@ fn validate_container_common(
     }
     validate_container_ports(c, &path.child("ports"), errs);
     validate_env(&c.env, &path.child("env"), errs);
+    if let Some(sc) = &c.security_context {
+        validate_security_context(sc, &path.child("securityContext"), errs);
+    }
     validate_volume_mounts(c, volumes, &path.child("volumeMounts"), errs);
     match c.image_pull_policy.as_str() {
         "Always" | "IfNotPresent" | "Never" => {}
@@ -617,10 +622,9 @@ pub(super) fn validate_local_descending_path(
 }
 
 fn is_privileged(c: &Container) -> bool {
-    c.extra_fields
-        .get("securityContext")
-        .and_then(|sc| sc.get("privileged"))
-        .and_then(Value::as_bool)
+    c.security_context
+        .as_ref()
+        .and_then(|sc| sc.privileged)
         .unwrap_or(false)
 }
 

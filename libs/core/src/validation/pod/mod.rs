@@ -18,6 +18,7 @@ mod affinity;
 mod annotations;
 mod container;
 mod resources;
+mod security;
 
 use crate::labels::{inclusive_range_error, is_label_value, name_is_dns_subdomain};
 use crate::model::{ObjectMeta, PodSpec, PodTemplateSpec, Toleration};
@@ -79,6 +80,9 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &Path, errs: &mut Vec<Fiel
     );
     validate_ephemeral_containers(spec, &volumes, &path.child("ephemeralContainers"), errs);
     validate_host_network_deps(spec, path, errs);
+    if let Some(sc) = &spec.security_context {
+        security::validate_pod_security_context(sc, &path.child("securityContext"), errs);
+    }
     validate_restart_policy(&spec.restart_policy, &path.child("restartPolicy"), errs);
     validate_dns_policy(&spec.dns_policy, &path.child("dnsPolicy"), errs);
     validate_labels(&spec.node_selector, &path.child("nodeSelector"), errs);

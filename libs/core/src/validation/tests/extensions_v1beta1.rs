@@ -50,6 +50,8 @@ fn extensions_v1beta1_rows_of_the_1_3_era() {
                 change: |ds| {
                     pod(ds).volumes = vec![Volume {
                         name: "pd".into(),
+                        host_path: None,
+                        empty_dir: None,
                         extra_fields: [(
                             "gcePersistentDisk".to_string(),
                             json!({"pdName": "disk", "readOnly": false}),
@@ -67,6 +69,8 @@ fn extensions_v1beta1_rows_of_the_1_3_era() {
                 change: |ds| {
                     pod(ds).volumes = vec![Volume {
                         name: "pd".into(),
+                        host_path: None,
+                        empty_dir: None,
                         extra_fields: [(
                             "gcePersistentDisk".to_string(),
                             json!({"pdName": "disk", "readOnly": true}),
@@ -112,6 +116,8 @@ fn read_write_gce_pd_is_allowed_in_apps_v1() {
             change: |ds| {
                 pod(ds).volumes = vec![Volume {
                     name: "pd".into(),
+                    host_path: None,
+                    empty_dir: None,
                     extra_fields: [("gcePersistentDisk".to_string(), json!({"pdName": "disk"}))]
                         .into(),
                 }]

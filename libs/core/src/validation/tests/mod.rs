@@ -21,12 +21,13 @@ use serde_json::json;
 use super::*;
 use crate::defaults::default_daemon_set;
 use crate::model::{
-    Affinity, Container, ContainerPort, DaemonSet, DaemonSetSpec, DaemonSetStatus,
-    DaemonSetUpdateStrategy, EnvVar, EnvVarSource, ExecAction, HttpGetAction, IntOrString,
-    KeySelector, LabelSelector, LabelSelectorRequirement, NodeAffinity, NodeSelector,
-    NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector, ObjectMeta, PodSpec,
+    Affinity, Capabilities, Container, ContainerPort, DaemonSet, DaemonSetSpec, DaemonSetStatus,
+    DaemonSetUpdateStrategy, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction,
+    HostPathVolumeSource, HttpGetAction, IntOrString, KeySelector, LabelSelector,
+    LabelSelectorRequirement, NodeAffinity, NodeSelector, NodeSelectorRequirement,
+    NodeSelectorTerm, ObjectFieldSelector, ObjectMeta, PodSecurityContext, PodSpec,
     PodTemplateSpec, Probe, ResourceFieldSelector, ResourceRequirements, RollingUpdateDaemonSet,
-    TcpSocketAction, Timestamp, Toleration, Volume, VolumeMount,
+    SecurityContext, TcpSocketAction, Timestamp, Toleration, Volume, VolumeMount,
 };
 
 mod container_fields;
@@ -34,6 +35,7 @@ mod extensions_v1beta1;
 mod metadata;
 mod node;
 mod pod_spec;
+mod security;
 mod spec;
 mod updates;
 

@@ -235,7 +235,8 @@ fn container_ports_are_in_range_with_unique_iana_names() {
 fn volume(name: &str) -> Volume {
     Volume {
         name: name.into(),
-        extra_fields: [("emptyDir".to_string(), json!({}))].into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Default::default()
     }
 }
 
@@ -351,9 +352,10 @@ fn volumes_are_uniquely_named_and_mounts_name_a_volume() {
                     let mut m = mount("a", "/x");
                     m.mount_propagation = Some("Bidirectional".into());
                     c0(ds).volume_mounts = vec![m];
-                    c0(ds)
-                        .extra_fields
-                        .insert("securityContext".into(), json!({"privileged": true}));
+                    c0(ds).security_context = Some(SecurityContext {
+                        privileged: Some(true),
+                        ..Default::default()
+                    });
                 },
                 want: &[],
             },

@@ -88,6 +88,8 @@ fn updates_revalidate_and_keep_identity_and_selector() {
                 change: |ds| {
                     pod(ds).volumes = vec![Volume {
                         name: "pd".into(),
+                        host_path: None,
+                        empty_dir: None,
                         extra_fields: [(
                             "gcePersistentDisk".to_string(),
                             json!({"pdName": "disk"}),
