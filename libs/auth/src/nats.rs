@@ -557,17 +557,90 @@ impl NatsKeys {
 /// account is `account`, a public `A…` key). The JWT's name is the node's escaped subject
 /// token, which the scoped key's template puts into every permission.
 pub fn node_creds(signer: &KeyPair, account: &str, node: &str) -> Result<String, NatsAuthError> {
+    let user = NodeUserKey::generate();
+    let jwt = node_user_jwt(signer, account, node, &user.public_key())?;
+    user.creds(&jwt)
+}
+
+/// The user JWT of node `node` for the user key `user_public` (a public `U…` nkey whose seed
+/// stays with the node), signed by the node signer: what a registry issues to an agent joining
+/// with a bootstrap token.
+pub fn node_user_jwt(
+    signer: &KeyPair,
+    account: &str,
+    node: &str,
+    user_public: &str,
+) -> Result<String, NatsAuthError> {
+    check_user_public_key(user_public)?;
     let token = escape_token(node).map_err(|err| NatsAuthError::Name(err.to_string()))?;
-    let user = KeyPair::new_user();
-    let jwt = encode_jwt(
+    encode_jwt(
         signer,
         json!({
-            "sub": user.public_key(),
+            "sub": user_public,
             "name": token,
             "nats": {"issuer_account": account, "type": "user", "version": 2},
         }),
-    )?;
-    creds(&jwt, &seed_of("user", &user)?)
+    )
+}
+
+/// Checks that `key` is a public user nkey (`U…`).
+pub fn check_user_public_key(key: &str) -> Result<(), NatsAuthError> {
+    if key.starts_with('U') && KeyPair::from_public_key(key).is_ok() {
+        Ok(())
+    } else {
+        Err(NatsAuthError::Key {
+            what: "NATS user public key".into(),
+            reason: "not a public user nkey (U…)".into(),
+        })
+    }
+}
+
+/// The node signer as a registry holds it (from a [`node_signer_file`]): it signs the user JWTs
+/// of agents joining with a bootstrap token.
+pub struct NodeSigner {
+    signer: KeyPair,
+    account: String,
+}
+
+impl std::fmt::Debug for NodeSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeSigner")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeSigner {
+    /// Reads a [`node_signer_file`]'s content.
+    pub fn parse(content: &str) -> Result<Self, NatsAuthError> {
+        let (signer, account) = parse_node_signer_file(content)?;
+        Ok(Self { signer, account })
+    }
+
+    /// The user JWT of node `node` for its public key `user_public` ([`node_user_jwt`]).
+    pub fn user_jwt(&self, node: &str, user_public: &str) -> Result<String, NatsAuthError> {
+        node_user_jwt(&self.signer, &self.account, node, user_public)
+    }
+}
+
+/// A node's own NATS user key: made by the node, only its public half is sent to be signed.
+pub struct NodeUserKey(KeyPair);
+
+impl NodeUserKey {
+    /// A fresh key.
+    pub fn generate() -> Self {
+        Self(KeyPair::new_user())
+    }
+
+    /// The public key (`U…`) to send.
+    pub fn public_key(&self) -> String {
+        self.0.public_key()
+    }
+
+    /// The `.creds` file of this key with its signed `jwt`.
+    pub fn creds(&self, jwt: &str) -> Result<String, NatsAuthError> {
+        creds(jwt, &seed_of("user", &self.0)?)
+    }
 }
 
 /// A `.creds` file: the user JWT and its seed, in the format nats clients read.

@@ -616,6 +616,12 @@ pub fn write_folder(folder: &Path, ca_pem: &str, issued: &Issued) -> Result<(), 
     Ok(())
 }
 
+/// Writes `creds` as the folder's NATS credentials (`nats.creds`, mode `0600`, never
+/// overwriting one).
+pub fn write_nats_creds(folder: &Path, creds: &str) -> Result<(), PkiError> {
+    write_new(&folder.join(crate::nats::CREDS_FILE), creds)
+}
+
 fn make_dir(dir: &Path) -> Result<(), PkiError> {
     fs::DirBuilder::new()
         .recursive(true)

@@ -79,6 +79,14 @@ impl TestPki {
             .unwrap_or_else(|e| panic!("NATS credentials of {name}: {e}"))
     }
 
+    /// The node signer file (`nats/node-signer.creds`), as a registry's `--nats-node-signer`.
+    pub fn node_signer_file(&self) -> std::path::PathBuf {
+        self.dir
+            .path()
+            .join(pki::NATS_DIR)
+            .join(pki::NODE_SIGNER_FILE)
+    }
+
     /// NATS credentials for node `node` signed with the PKI's node signer (what a registry with
     /// `--nats-node-signer` issues), without making an identity folder.
     ///

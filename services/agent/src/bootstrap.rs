@@ -22,8 +22,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use everynode_api::v1::BootstrapSignNodeRequest;
 use everynode_api::v1::bootstrap_client::BootstrapClient;
+use everynode_api::v1::{BootstrapSignNodeRequest, BootstrapSignNodeResponse};
+use everynode_auth::nats::NodeUserKey;
 use everynode_auth::pki::{self, Issued, PkiError};
 use everynode_auth::{BootstrapToken, ClientTls, Identity, Tls, TlsError, tls};
 use everynode_core::retry::Backoff;
@@ -43,6 +44,9 @@ const RETRY_BASE: Duration = Duration::from_millis(250);
 /// Why the agent could not join with its bootstrap token.
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
+    /// The NATS credentials could not be assembled from the registry's answer.
+    #[error("the NATS credentials from the registry: {0}")]
+    NatsCreds(String),
     /// `--ca-cert` cannot be read.
     #[error("--ca-cert {}: {source}", path.display())]
     ReadCaCert {
@@ -170,12 +174,32 @@ pub async fn credentials(
             registry = join.registry,
             "joining with a bootstrap token"
         );
-        let Some(cert_pem) = sign(channel, join, csr_pem, shutdown).await? else {
+        // The node's NATS key is made here; only its public half goes to the registry.
+        let nats_key = NodeUserKey::generate();
+        let Some(signed) = sign(channel, join, csr_pem, nats_key.public_key(), shutdown).await?
+        else {
             return Ok(None);
         };
+        let nats_creds = if signed.nats_jwt.is_empty() {
+            tracing::warn!(
+                node = join.node,
+                "the registry issued no NATS credentials (it has no --nats-node-signer): this agent can only reach a NATS that lets it in without"
+            );
+            None
+        } else {
+            Some(
+                nats_key
+                    .creds(&signed.nats_jwt)
+                    .map_err(|e| BootstrapError::NatsCreds(e.to_string()))?,
+            )
+        };
         let ca_pem = String::from_utf8_lossy(&ca_pem);
-        store(join.data_dir, &ca_pem, &Issued { cert_pem, key_pem })?;
-        tracing::info!(node = join.node, credentials = %dir.display(), "joined: node certificate stored");
+        let issued = Issued {
+            cert_pem: signed.certificate_pem,
+            key_pem,
+        };
+        store(join.data_dir, &ca_pem, &issued, nats_creds.as_deref())?;
+        tracing::info!(node = join.node, credentials = %dir.display(), nats = nats_creds.is_some(), "joined: node credentials stored");
     }
     check_identity(&dir, join.node)?;
     Ok(Some(dir))
@@ -189,13 +213,15 @@ fn transient(code: Code) -> bool {
     )
 }
 
-/// Asks the registry to sign `csr_pem` until it answers, refuses, or shutdown comes (`None`).
+/// Asks the registry to sign `csr_pem` (and the NATS key `nats_public_key`) until it answers,
+/// refuses, or shutdown comes (`None`).
 async fn sign(
     channel: Channel,
     join: &JoinWith<'_>,
     csr_pem: String,
+    nats_public_key: String,
     shutdown: &Shutdown,
-) -> Result<Option<String>, BootstrapError> {
+) -> Result<Option<BootstrapSignNodeResponse>, BootstrapError> {
     let mut client = BootstrapClient::new(channel);
     let mut retries = Backoff::new(RETRY_BASE, join.retry_max).start();
     loop {
@@ -203,13 +229,14 @@ async fn sign(
             token: join.token.expose(),
             node_name: join.node.to_string(),
             csr_pem: csr_pem.clone(),
+            nats_public_key: nats_public_key.clone(),
         });
         let answer = tokio::select! {
             answer = call => answer,
             () = shutdown.signal() => return Ok(None),
         };
         let status = match answer {
-            Ok(response) => return Ok(Some(response.into_inner().certificate_pem)),
+            Ok(response) => return Ok(Some(response.into_inner())),
             Err(status) if transient(status.code()) => status,
             Err(status) => {
                 return Err(BootstrapError::Refused {
@@ -235,7 +262,12 @@ async fn sign(
 }
 
 /// Writes the credentials into a staging folder and moves it to `<data_dir>/pki`.
-fn store(data_dir: &Path, ca_pem: &str, issued: &Issued) -> Result<(), BootstrapError> {
+fn store(
+    data_dir: &Path,
+    ca_pem: &str,
+    issued: &Issued,
+    nats_creds: Option<&str>,
+) -> Result<(), BootstrapError> {
     let dir = data_dir.join(PKI_DIR);
     let moving = |source| BootstrapError::Move {
         dir: dir.clone(),
@@ -247,10 +279,15 @@ fn store(data_dir: &Path, ca_pem: &str, issued: &Issued) -> Result<(), Bootstrap
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(moving)?;
     }
-    pki::write_folder(&staging, ca_pem, issued).map_err(|source| BootstrapError::Store {
-        dir: dir.clone(),
-        source,
-    })?;
+    pki::write_folder(&staging, ca_pem, issued)
+        .and_then(|()| match nats_creds {
+            Some(creds) => pki::write_nats_creds(&staging, creds),
+            None => Ok(()),
+        })
+        .map_err(|source| BootstrapError::Store {
+            dir: dir.clone(),
+            source,
+        })?;
     // Replaces an empty `pki` folder too; a non-empty one is refused (ENOTEMPTY).
     fs::rename(&staging, &dir).map_err(moving)?;
     fs::File::open(data_dir)
@@ -327,14 +364,15 @@ mod tests {
         // An interrupted earlier join left a staging folder behind.
         fs::create_dir_all(data_dir.join(STAGING_DIR)).unwrap();
         fs::write(data_dir.join(STAGING_DIR).join(pki::TLS_KEY), "half").unwrap();
-        store(&data_dir, ca.cert_pem(), &issued(&ca, "n1")).unwrap();
+        store(&data_dir, ca.cert_pem(), &issued(&ca, "n1"), Some("creds")).unwrap();
         let dir = data_dir.join(PKI_DIR);
         assert!(!data_dir.join(STAGING_DIR).exists());
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
-        for file in [pki::CA_CERT, pki::TLS_CERT, pki::TLS_KEY] {
+        for file in [pki::CA_CERT, pki::TLS_CERT, pki::TLS_KEY, "nats.creds"] {
             assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
         }
+        assert_eq!(fs::read_to_string(dir.join("nats.creds")).unwrap(), "creds");
         check_identity(&dir, "n1").unwrap();
         let error = check_identity(&dir, "n2").unwrap_err().to_string();
         assert!(
@@ -342,6 +380,6 @@ mod tests {
             "{error}"
         );
         // A second store never overwrites a complete folder.
-        assert!(store(&data_dir, ca.cert_pem(), &issued(&ca, "n1")).is_err());
+        assert!(store(&data_dir, ca.cert_pem(), &issued(&ca, "n1"), None).is_err());
     }
 }

@@ -128,6 +128,42 @@ async fn open_pods_store(
     }
 }
 
+/// The agent's credentials: `--credentials` as given, or — with `--bootstrap-token` — the
+/// folder `<data-dir>/pki` after joining (the node's certificate and, when the registry has the
+/// NATS node signer, its `nats.creds`), joining first if it holds nothing yet. Call it before
+/// connecting to NATS: a joining node learns its NATS credentials here. `None` if shutdown
+/// came during the join.
+pub async fn credentials(
+    config: &Config,
+    shutdown: &Shutdown,
+) -> Result<Option<SecurityArgs>, Error> {
+    let (Some(token), Some(ca_cert)) = (&config.bootstrap_token, &config.ca_cert) else {
+        return Ok(Some(config.common.security.clone()));
+    };
+    let node_name = config
+        .node_name
+        .clone()
+        .or_else(host::hostname)
+        .ok_or(Error::NoNodeName)?;
+    let data_dir = config
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::ROOT_DATA_DIR));
+    let join = bootstrap::JoinWith {
+        token,
+        ca_cert,
+        registry: &config.registry,
+        node: &node_name,
+        data_dir: &data_dir,
+        retry_max: config.tuning.retry_max,
+    };
+    Ok(bootstrap::credentials(&join, shutdown).await?.map(|dir| {
+        let mut args = config.common.security.clone();
+        args.credentials = Some(dir);
+        args
+    }))
+}
+
 /// Runs the agent until `shutdown`, then leaves its pods running and returns. (The error is
 /// an [`Error`] in an `anyhow::Error`, as every service's `run` returns, for the binaries and
 /// the harnesses that run them side by side.)
@@ -150,22 +186,8 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
         .data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(config::ROOT_DATA_DIR));
-    let security_args = match (&config.bootstrap_token, &config.ca_cert) {
-        (Some(token), Some(ca_cert)) => {
-            let join = bootstrap::JoinWith {
-                token,
-                ca_cert,
-                registry: &config.registry,
-                node: &node_name,
-                data_dir: &data_dir,
-                retry_max: config.tuning.retry_max,
-            };
-            match bootstrap::credentials(&join, &shutdown).await? {
-                Some(dir) => SecurityArgs::credentials(dir),
-                None => return Ok(()),
-            }
-        }
-        _ => config.common.security.clone(),
+    let Some(security_args) = credentials(&config, &shutdown).await? else {
+        return Ok(());
     };
     let security = Security::from_args(&security_args)?;
     let registry = everynode_service::security::channel(

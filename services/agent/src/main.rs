@@ -32,14 +32,12 @@ async fn main() -> anyhow::Result<()> {
     config.data_dir.get_or_insert_with(default_data_dir);
     let telemetry = telemetry::init("everynode-agent", &config.common)?;
     let shutdown = Shutdown::on_signals(config.common.shutdown_grace)?;
-    // A node joining with a bootstrap token has no NATS credentials yet (the registry's
-    // bootstrap does not issue them yet): it connects with none.
-    let nats_auth =
-        if config.bootstrap_token.is_some() && config.common.security.credentials.is_none() {
-            everynode_bus::NatsAuth::Open
-        } else {
-            config.common.security.nats_auth()?
-        };
+    // A node joining with a bootstrap token gets its NATS credentials with its certificate:
+    // join (or find the earlier join's folder) before connecting.
+    let Some(security) = everynode_agent::credentials(&config, &shutdown).await? else {
+        return Ok(());
+    };
+    let nats_auth = security.nats_auth()?;
     let Some(nats) = everynode_agent::connect(&config.common.nats, &nats_auth, &shutdown).await?
     else {
         return Ok(());

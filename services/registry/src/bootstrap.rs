@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use everynode_api::v1;
 use everynode_api::v1::bootstrap_server::Bootstrap;
+use everynode_auth::nats::NodeSigner;
 use everynode_auth::pki::{self, Authority, PkiError, Validity};
 use everynode_auth::{BootstrapToken, Caller};
 use everynode_bus::async_nats::jetstream;
@@ -90,6 +91,31 @@ pub fn load_authority(
             cert,
             source,
         })
+}
+
+/// Why `--nats-node-signer` cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("NATS node signer {}: {reason}", path.display())]
+pub struct NatsSignerError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub reason: String,
+}
+
+/// Reads `--nats-node-signer` (`None` without it: joins get no NATS credentials).
+pub fn load_nats_signer(path: Option<&Path>) -> Result<Option<NodeSigner>, NatsSignerError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let failed = |reason: String| NatsSignerError {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let content = std::fs::read_to_string(path).map_err(|e| failed(e.to_string()))?;
+    NodeSigner::parse(&content)
+        .map(Some)
+        .map_err(|e| failed(e.to_string()))
 }
 
 /// The token's lifetime a request asks for, checked (field `ttl`).
@@ -230,12 +256,22 @@ impl TokenStore {
 pub struct BootstrapApi {
     tokens: TokenStore,
     authority: Option<Arc<Authority>>,
+    nats: Option<Arc<NodeSigner>>,
 }
 
 impl BootstrapApi {
-    /// The service over the `tokens` bucket, signing with `authority` (`None`: joins are off).
-    pub fn new(tokens: TokenStore, authority: Option<Arc<Authority>>) -> Self {
-        Self { tokens, authority }
+    /// The service over the `tokens` bucket, signing certificates with `authority` (`None`:
+    /// joins are off) and NATS user JWTs with `nats` (`None`: joins get no NATS credentials).
+    pub fn new(
+        tokens: TokenStore,
+        authority: Option<Arc<Authority>>,
+        nats: Option<Arc<NodeSigner>>,
+    ) -> Self {
+        Self {
+            tokens,
+            authority,
+            nats,
+        }
     }
 
     fn authority(&self) -> Result<&Authority, Error> {
@@ -267,6 +303,15 @@ fn check_sign_request(request: &v1::BootstrapSignNodeRequest) -> Result<(), Erro
             other => other.to_string(),
         };
         errors.push(validation::invalid("node_name", &request.node_name, reason));
+    }
+    if !request.nats_public_key.is_empty()
+        && everynode_auth::nats::check_user_public_key(&request.nats_public_key).is_err()
+    {
+        errors.push(FieldError::invalid(
+            "nats_public_key",
+            &request.nats_public_key,
+            "must be a public NATS user nkey (U…)",
+        ));
     }
     if request.csr_pem.trim().is_empty() {
         errors.push(FieldError::required("csr_pem", ""));
@@ -365,9 +410,16 @@ impl Bootstrap for BootstrapApi {
             token_id = token.id(),
             "signed the certificate of a node joining with a bootstrap token"
         );
+        let nats_jwt = match (&self.nats, request.nats_public_key.is_empty()) {
+            (Some(nats), false) => nats
+                .user_jwt(node, &request.nats_public_key)
+                .map_err(|e| Error::Crypto(Box::new(e)))?,
+            _ => String::new(),
+        };
         Ok(Response::new(v1::BootstrapSignNodeResponse {
             certificate_pem,
             ca_pem: authority.cert_pem().to_string(),
+            nats_jwt,
         }))
     }
 }
@@ -405,11 +457,12 @@ mod tests {
                 token: String::new(),
                 node_name: "Bad_Name".into(),
                 csr_pem: " ".into(),
+                nats_public_key: "not-a-key".into(),
             })
             .unwrap_err(),
         );
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
-        for field in ["token", "node_name", "csr_pem"] {
+        for field in ["token", "node_name", "csr_pem", "nats_public_key"] {
             assert!(status.message().contains(field), "{}", status.message());
         }
         assert!(
@@ -417,6 +470,7 @@ mod tests {
                 token: "x".into(),
                 node_name: "n1".into(),
                 csr_pem: "csr".into(),
+                nats_public_key: String::new(),
             })
             .is_ok()
         );

@@ -142,6 +142,11 @@ pub struct Config {
     /// `--credentials` folder.
     #[arg(long, env = "EVERYNODE_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// The deployment's NATS node signer (`nats/node-signer.creds` of `enctl pki init`): with
+    /// it, agents joining with a bootstrap token also get their NATS credentials (a user JWT
+    /// for the key they made, scoped to their node). Without it they get none.
+    #[arg(long, env = "EVERYNODE_NATS_NODE_SIGNER", value_name = "FILE")]
+    pub nats_node_signer: Option<PathBuf>,
 }
 
 /// The default `--not-ready-after`.
@@ -184,6 +189,7 @@ impl Config {
             replicas: 1,
             ca_key: None,
             ca_cert: None,
+            nats_node_signer: None,
         }
     }
 
@@ -221,6 +227,7 @@ pub async fn run(
         config.ca_cert.as_deref(),
         config.common.security.credentials.as_deref(),
     )?;
+    let nats_signer = bootstrap::load_nats_signer(config.nats_node_signer.as_deref())?;
     let addr = listener.local_addr()?;
     let js = jetstream::new(nats.clone());
     Bus::ensure(&js, config.replicas).await?;
@@ -236,6 +243,7 @@ pub async fn run(
         .add_service(BootstrapServer::new(BootstrapApi::new(
             tokens,
             authority.map(Arc::new),
+            nats_signer.map(Arc::new),
         )));
     tracing::info!(%addr, ?timing, bootstrap_joins = joins, "everynode-registry serving");
     let served = server.serve(shutdown.clone()).await;

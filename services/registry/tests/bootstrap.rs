@@ -99,6 +99,7 @@ async fn sign(
             token: token.to_string(),
             node_name: node.to_string(),
             csr_pem: csr_pem.to_string(),
+            nats_public_key: everynode_auth::nats::NodeUserKey::generate().public_key(),
         })
         .await
         .map(tonic::Response::into_inner)
@@ -167,10 +168,12 @@ async fn an_agent_joins_with_a_token_and_restarts_on_its_stored_credentials() {
     stack.start_service(Service::Registry).await;
     stack.wait_nodes(&["joiner".to_string()]).await;
 
-    // Its credentials: the node's identity, the deployment's CA, private files.
+    // Its credentials: the node's identity, the deployment's CA, its NATS credentials (its
+    // own key, a JWT from the registry's node signer: the agent reached the authenticated
+    // NATS with them to answer commands), private files.
     let dir = stack.dir().join("joiner").join("pki");
     assert_eq!(mode(&dir), 0o700);
-    for file in [pki::CA_CERT, pki::TLS_CERT, pki::TLS_KEY] {
+    for file in [pki::CA_CERT, pki::TLS_CERT, pki::TLS_KEY, "nats.creds"] {
         assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
     }
     let cert = std::fs::read_to_string(dir.join(pki::TLS_CERT)).unwrap();

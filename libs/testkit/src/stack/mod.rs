@@ -540,25 +540,24 @@ impl Stack {
     }
 
     async fn spawn_agent(&self, name: &str, config: &everynode_agent::Config) -> Task<String> {
-        let pki = self.settings.pki();
-        let auth = if config.common.security.credentials.is_some() {
-            config
-                .common
-                .security
-                .nats_auth()
-                .unwrap_or_else(|e| panic!("agent {name}'s NATS credentials: {e}"))
-        } else {
-            // A node joining with a bootstrap token: its NATS credentials are signed by the
-            // node signer, as a registry with --nats-node-signer would issue them.
-            let node = config.node_name.clone().unwrap_or_else(|| name.to_owned());
-            pki.node_nats_auth(&node)
-        };
         let url = self.nats.url();
-        let nats = everynode_bus::connect_auth(&url, &format!("agent {name}"), &auth)
-            .await
-            .unwrap_or_else(|e| panic!("agent {name} connecting to NATS at {url}: {e}"));
         let config = config.clone();
+        let name = name.to_owned();
         Task::spawn(&format!("agent {name}"), move |shutdown| async move {
+            // As the binary does: a node joining with a bootstrap token first gets its
+            // credentials (the NATS ones included) from the registry, then connects.
+            let Some(security) = everynode_agent::credentials(&config, &shutdown)
+                .await
+                .map_err(|e| format!("agent {name}'s credentials: {e:#}"))?
+            else {
+                return Ok(());
+            };
+            let auth = security
+                .nats_auth()
+                .map_err(|e| format!("agent {name}'s NATS credentials: {e}"))?;
+            let nats = everynode_bus::connect_auth(&url, &format!("agent {name}"), &auth)
+                .await
+                .map_err(|e| format!("agent {name} connecting to NATS at {url}: {e}"))?;
             everynode_agent::run(config, nats, shutdown)
                 .await
                 .map_err(|e| format!("{e:#}"))

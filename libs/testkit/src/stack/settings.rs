@@ -180,6 +180,7 @@ impl StackBuilder {
     pub(super) fn registry_config(&self, nats: &str) -> everynode_registry::Config {
         let mut config = everynode_registry::Config::for_nats(nats);
         config.common.security = self.pki.credentials("registry");
+        config.nats_node_signer = Some(self.pki.node_signer_file());
         apply(&self.registry, &mut config);
         config
     }
