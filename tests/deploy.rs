@@ -429,22 +429,48 @@ fn compose_runs_workspace_binaries_with_flags_they_accept() {
     assert!(str_of(nats, "/image").starts_with("nats:2.10"));
     let args = strings(&nats["command"]);
     assert!(args.contains(&"-js".to_string()));
-    // Authenticated: the operator-mode configuration `enctl pki init` writes.
-    assert_eq!(flag_value(&args, "-c"), Some("/etc/nats/nats-server.conf"));
-    assert!(
-        strings(&nats["volumes"])
-            .iter()
-            .any(|v| v == "./pki/nats-server.conf:/etc/nats/nats-server.conf:ro"),
-        "the generated nats-server.conf is mounted"
-    );
+    // Authenticated: deploy/nats/server.conf includes the operator-mode configuration
+    // `enctl pki init` writes, mounted beside it, and binds monitoring to loopback.
+    assert_eq!(flag_value(&args, "-c"), Some("/etc/nats/server.conf"));
+    let volumes = strings(&nats["volumes"]);
+    for mount in [
+        "./nats/server.conf:/etc/nats/server.conf:ro",
+        "./pki/nats-server.conf:/etc/nats/nats-server.conf:ro",
+    ] {
+        assert!(volumes.iter().any(|v| v == mount), "{mount} in {volumes:?}");
+    }
+    assert_monitoring_on_loopback();
     assert_eq!(flag_value(&args, "-sd"), Some("/data"));
-    assert_eq!(flag_value(&args, "-m"), Some("8222"));
+    assert_eq!(
+        flag_value(&args, "-m"),
+        None,
+        "no monitoring port on every interface"
+    );
+    assert!(
+        !strings(&nats["ports"]).iter().any(|p| p.contains("8222")),
+        "monitoring is not published"
+    );
     let check = strings(&nats["healthcheck"]["test"]).join(" ");
     assert!(check.contains("http://localhost:8222/healthz"), "{check}");
     assert!(
         strings(&nats["volumes"])
             .iter()
             .any(|v| v.ends_with(":/data"))
+    );
+}
+
+/// deploy/nats/server.conf includes the PKI's configuration and binds monitoring to loopback.
+fn assert_monitoring_on_loopback() {
+    let conf = std::fs::read_to_string(root().join("deploy/nats/server.conf")).unwrap();
+    let lines: Vec<&str> = conf
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(
+        lines,
+        ["include ./nats-server.conf", "http: \"127.0.0.1:8222\""],
+        "{conf}"
     );
 }
 
@@ -671,9 +697,27 @@ fn kubernetes_services_listen_probe_and_publish_the_default_ports() {
     assert!(nats_args.contains(&"-js".to_string()), "{nats_args:?}");
     assert_eq!(
         flag_value(&nats_args, "-c"),
-        Some("/etc/nats-auth/nats-server.conf"),
-        "NATS runs with the generated operator-mode configuration"
+        Some("/etc/nats/server.conf"),
+        "NATS runs with deploy/nats/server.conf, which includes the generated configuration"
     );
+    assert_eq!(flag_value(&nats_args, "-m"), None);
+    assert_monitoring_on_loopback();
+    assert!(
+        !nats_service["spec"]["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .any(|p| p["port"] == 8222),
+        "the Service does not publish monitoring"
+    );
+    let container = &document(&nats, "StatefulSet")["spec"]["template"]["spec"]["containers"][0];
+    for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+        let command = strings(&container[probe]["exec"]["command"]).join(" ");
+        assert!(
+            command.contains("http://127.0.0.1:8222/healthz"),
+            "{probe}: {command}"
+        );
+    }
 
     let mut images = BTreeSet::new();
     for (bin, name, port) in servers() {
