@@ -128,6 +128,20 @@ async fn open_pods_store(
     }
 }
 
+/// The node's name (`--node-name`, else the host name) and the data directory.
+fn node_and_data_dir(config: &Config) -> Result<(String, PathBuf), Error> {
+    let node_name = config
+        .node_name
+        .clone()
+        .or_else(host::hostname)
+        .ok_or(Error::NoNodeName)?;
+    let data_dir = config
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::ROOT_DATA_DIR));
+    Ok((node_name, data_dir))
+}
+
 /// The agent's credentials: `--credentials` as given, or — with `--bootstrap-token` — the
 /// folder `<data-dir>/pki` after joining (the node's certificate and, when the registry has the
 /// NATS node signer, its `nats.creds`), joining first if it holds nothing yet. Call it before
@@ -140,15 +154,7 @@ pub async fn credentials(
     let (Some(token), Some(ca_cert)) = (&config.bootstrap_token, &config.ca_cert) else {
         return Ok(Some(config.common.security.clone()));
     };
-    let node_name = config
-        .node_name
-        .clone()
-        .or_else(host::hostname)
-        .ok_or(Error::NoNodeName)?;
-    let data_dir = config
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(config::ROOT_DATA_DIR));
+    let (node_name, data_dir) = node_and_data_dir(config)?;
     let join = bootstrap::JoinWith {
         token,
         ca_cert,
@@ -177,15 +183,7 @@ pub async fn run(
 
 async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> Result<(), Error> {
     config.validate()?;
-    let node_name = config
-        .node_name
-        .clone()
-        .or_else(host::hostname)
-        .ok_or(Error::NoNodeName)?;
-    let data_dir = config
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(config::ROOT_DATA_DIR));
+    let (node_name, data_dir) = node_and_data_dir(&config)?;
     let Some(security_args) = credentials(&config, &shutdown).await? else {
         return Ok(());
     };
