@@ -461,7 +461,8 @@ fn compose_runs_workspace_binaries_with_flags_they_accept() {
 
 /// deploy/nats/server.conf includes the PKI's configuration and binds monitoring to loopback.
 fn assert_monitoring_on_loopback() {
-    let conf = std::fs::read_to_string(root().join("deploy/nats/server.conf")).unwrap();
+    let conf = std::fs::read_to_string(root().join("deploy/nats/server.conf"))
+        .expect("deploy/nats/server.conf");
     let lines: Vec<&str> = conf
         .lines()
         .map(str::trim)
