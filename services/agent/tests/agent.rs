@@ -69,6 +69,38 @@ impl Bed {
         config
     }
 
+    /// The real registry on `listener` (NotReady after 3 s, never removing nodes), in this
+    /// process.
+    async fn start_registry(&self, listener: tokio::net::TcpListener) -> ServiceHandle {
+        let mut config = everynode_registry::Config::for_nats(&self.nats.url());
+        config.not_ready_after = Duration::from_secs(3);
+        config.remove_after = Duration::ZERO;
+        config.common.security = self.pki.credentials("registry");
+        let nats = everynode_bus::connect(&self.nats.url(), "registry")
+            .await
+            .unwrap();
+        let shutdown = Shutdown::new(Duration::from_secs(5));
+        let task = tokio::spawn(everynode_registry::run(
+            config,
+            listener,
+            nats,
+            shutdown.clone(),
+        ));
+        ServiceHandle { shutdown, task }
+    }
+
+    /// Creates a `sleep 1000` pod `name` on `node` and waits until it runs; its pid.
+    async fn run_sleeper(&self, node: &str, name: &str, uid: &str) -> i32 {
+        let reply = command(&self.client, node, sleeper(node, name, uid)).await;
+        assert_eq!(outcome(&reply), PodCommandOutcome::Created, "{reply:?}");
+        self.wait_pod(
+            &PodKey::new(node, "default", name).unwrap(),
+            "the pod running",
+            running_pid,
+        )
+        .await
+    }
+
     fn pod_dir(&self, node: &str, uid: &str) -> PathBuf {
         self.dir.path().join(node).join("pods").join(uid)
     }
@@ -112,6 +144,9 @@ struct AgentHandle {
     shutdown: Shutdown,
     task: JoinHandle<anyhow::Result<()>>,
 }
+
+/// A service run in this process (the registry), stopped with [`AgentHandle::stop`]'s steps.
+type ServiceHandle = AgentHandle;
 
 impl AgentHandle {
     async fn stop(self) {
@@ -230,6 +265,16 @@ fn pod(name: &str, uid: &str, node: &str, containers: Vec<Container>) -> Pod {
         }),
         ..Pod::default()
     }
+}
+
+/// A create command for a `sleep 1000` pod.
+fn sleeper(node: &str, name: &str, uid: &str) -> pod_command::Command {
+    create(pod(
+        name,
+        uid,
+        node,
+        vec![container("app", &["sleep", "1000"])],
+    ))
 }
 
 fn field(name: &str, path: &str) -> EnvVar {
@@ -967,25 +1012,7 @@ async fn an_agent_killed_with_sigkill_reattaches_and_one_stopped_with_sigterm_le
     let mut agent = Binary::start(&bed, "node-e", &log);
     wait_answering(&bed.client, "node-e").await;
     // A second pod proves the restarted agent is at work; the first must not be started again.
-    let reply = command(
-        &bed.client,
-        "node-e",
-        create(pod(
-            "second",
-            "uid-second",
-            "node-e",
-            vec![container("app", &["sleep", "1000"])],
-        )),
-    )
-    .await;
-    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
-    let second = bed
-        .wait_pod(
-            &PodKey::new("node-e", "default", "second").unwrap(),
-            "the second pod running",
-            running_pid,
-        )
-        .await;
+    let second = bed.run_sleeper("node-e", "second", "uid-second").await;
     eventually("the agent log to show the re-attach", WAIT, || async {
         let text = std::fs::read_to_string(&log).map_err(|e| e.to_string())?;
         if text.contains("re-attached") {
@@ -1030,15 +1057,13 @@ async fn commands_of_a_stale_controller_term_are_refused_even_after_a_restart() 
     let agent = bed
         .start_agent(bed.config(node, "https://127.0.0.1:1"))
         .await;
-    let sleeper = |name: &str, uid: &str| {
-        create(pod(
-            name,
-            uid,
-            node,
-            vec![container("app", &["sleep", "1000"])],
-        ))
-    };
-    let reply = command_in_term(&bed.client, node, 10, sleeper("current", "uid-current")).await;
+    let reply = command_in_term(
+        &bed.client,
+        node,
+        10,
+        sleeper(node, "current", "uid-current"),
+    )
+    .await;
     assert_eq!(outcome(&reply), PodCommandOutcome::Created);
     let current = bed
         .wait_pod(
@@ -1047,7 +1072,7 @@ async fn commands_of_a_stale_controller_term_are_refused_even_after_a_restart() 
             running_pid,
         )
         .await;
-    let reply = command_in_term(&bed.client, node, 5, sleeper("stale", "uid-stale")).await;
+    let reply = command_in_term(&bed.client, node, 5, sleeper(node, "stale", "uid-stale")).await;
     assert_eq!(outcome(&reply), PodCommandOutcome::StaleTerm, "{reply:?}");
     for words in ["term 5", "term 10"] {
         assert!(reply.message.contains(words), "{words} in {reply:?}");
@@ -1098,7 +1123,7 @@ async fn commands_of_a_stale_controller_term_are_refused_even_after_a_restart() 
     let agent = bed
         .start_agent(bed.config(node, "https://127.0.0.1:1"))
         .await;
-    let reply = command_in_term(&bed.client, node, 19, sleeper("late", "uid-late")).await;
+    let reply = command_in_term(&bed.client, node, 19, sleeper(node, "late", "uid-late")).await;
     assert_eq!(outcome(&reply), PodCommandOutcome::StaleTerm, "{reply:?}");
     let reply = command_in_term(&bed.client, node, 20, delete("default", "none", "x")).await;
     assert_eq!(
@@ -1144,25 +1169,7 @@ async fn an_unreadable_pod_record_never_stops_a_running_pod() {
         .await;
     // The agent answers only after its recovery (and any orphan clean-up) is over; a second
     // pod that runs proves it is at work.
-    let reply = command(
-        &bed.client,
-        "node-u",
-        create(pod(
-            "second",
-            "uid-second-u",
-            "node-u",
-            vec![container("app", &["sleep", "1000"])],
-        )),
-    )
-    .await;
-    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
-    let second = bed
-        .wait_pod(
-            &PodKey::new("node-u", "default", "second").unwrap(),
-            "the second pod running",
-            running_pid,
-        )
-        .await;
+    let second = bed.run_sleeper("node-u", "second", "uid-second-u").await;
     assert!(alive(pid), "the pod with the unreadable record still runs");
     assert_eq!(processes_with(&marker), vec![pid]);
     let again = bed
@@ -1186,19 +1193,7 @@ async fn a_second_agent_with_a_live_node_name_is_refused_and_exits() {
     let bed = bed().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let registry_url = format!("https://{}", listener.local_addr().unwrap());
-    let mut registry_config = everynode_registry::Config::for_nats(&bed.nats.url());
-    registry_config.not_ready_after = Duration::from_secs(3);
-    registry_config.common.security = bed.pki.credentials("registry");
-    let registry_nats = everynode_bus::connect(&bed.nats.url(), "registry")
-        .await
-        .unwrap();
-    let registry_shutdown = Shutdown::new(Duration::from_secs(5));
-    let registry = tokio::spawn(everynode_registry::run(
-        registry_config,
-        listener,
-        registry_nats,
-        registry_shutdown.clone(),
-    ));
+    let registry = bed.start_registry(listener).await;
     let mut nodes = NodesClient::new(bed.pki.channel("admin", &registry_url));
     let twin_config = || {
         let mut config = bed.config("twin", &registry_url);
@@ -1272,8 +1267,7 @@ async fn a_second_agent_with_a_live_node_name_is_refused_and_exits() {
     .await;
     assert_eq!(outcome(&reply), PodCommandOutcome::Created);
     first.stop().await;
-    registry_shutdown.trigger();
-    registry.await.unwrap().unwrap();
+    registry.stop().await;
 }
 
 #[tokio::test]
@@ -1294,20 +1288,7 @@ async fn simulated_nodes_register_before_and_after_the_registry_comes_up_and_run
         .insert("pool".to_owned(), "simulated".to_owned());
     let agent = bed.start_agent(config).await;
 
-    let mut registry_config = everynode_registry::Config::for_nats(&bed.nats.url());
-    registry_config.not_ready_after = Duration::from_secs(3);
-    registry_config.remove_after = Duration::ZERO;
-    registry_config.common.security = bed.pki.credentials("registry");
-    let registry_nats = everynode_bus::connect(&bed.nats.url(), "registry")
-        .await
-        .unwrap();
-    let registry_shutdown = Shutdown::new(Duration::from_secs(5));
-    let registry = tokio::spawn(everynode_registry::run(
-        registry_config,
-        listener,
-        registry_nats,
-        registry_shutdown.clone(),
-    ));
+    let registry = bed.start_registry(listener).await;
     let mut nodes = NodesClient::new(bed.pki.channel("admin", &registry_url));
     let listed = eventually("100 simulated nodes registered", WAIT, || {
         let mut nodes = nodes.clone();
@@ -1415,8 +1396,7 @@ async fn simulated_nodes_register_before_and_after_the_registry_comes_up_and_run
     })
     .await;
     agent.stop().await;
-    registry_shutdown.trigger();
-    registry.await.unwrap().unwrap();
+    registry.stop().await;
 }
 
 #[tokio::test]

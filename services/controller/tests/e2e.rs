@@ -588,6 +588,17 @@ async fn an_orphan_delete_keeps_the_pods_and_a_new_daemonset_adopts_them_without
     c.wait_status("keeper", Counts::all(2)).await;
 }
 
+/// A cluster without controller and twelve fake-runtime nodes `n-0` … `n-11` (pods ready
+/// 150 ms after they start, so a rollout takes a few seconds); the nodes' names.
+async fn twelve_nodes_without_controller() -> (Cluster, Vec<String>) {
+    let mut c = Cluster::without_controller().await;
+    c.agents_with("n", 12, &[], |config| {
+        config.fake.ready_delay = Duration::from_millis(150);
+    })
+    .await;
+    (c, (0..12).map(|i| format!("n-{i}")).collect())
+}
+
 /// Fencing: the active controller is frozen (SIGSTOP) mid-rollout for longer than its lease;
 /// the standby takes over with a new, larger term and announces it; the frozen one is thawed
 /// with its in-flight work. Whatever it still sends carries the old term and is refused: no
@@ -595,25 +606,14 @@ async fn an_orphan_delete_keeps_the_pods_and_a_new_daemonset_adopts_them_without
 /// thawed controller stands by.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_controller_paused_past_its_lease_cannot_act_after_its_successor() {
-    let mut c = Cluster::without_controller().await;
-    let nodes: Vec<String> = (0..12).map(|i| format!("n-{i}")).collect();
+    let (mut c, nodes) = twelve_nodes_without_controller().await;
     let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
-    c.agents_with("n", 12, &[], |config| {
-        config.fake.ready_delay = Duration::from_millis(150);
-    })
-    .await;
     let first = c.spawn_controller_process(env!("CARGO_BIN_EXE_everynode-controller"), "first");
     let signal = |signal| {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(first.id()).unwrap());
         nix::sys::signal::kill(pid, signal).unwrap();
     };
-    everynode_testkit::eventually("the first controller to lead", WAIT, || async {
-        match c.lease_holder().await.as_str() {
-            "first" => Ok(()),
-            other => Err(format!("holder {other:?}")),
-        }
-    })
-    .await;
+    c.wait_holder("first").await;
     let first_term = c.lease_term().await;
     assert!(first_term > 0);
     c.start_controller().await;
@@ -648,21 +648,10 @@ async fn a_controller_paused_past_its_lease_cannot_act_after_its_successor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_controller_killed_mid_rollout_is_replaced_by_the_standby_without_duplicates() {
-    let mut c = Cluster::without_controller().await;
-    let nodes: Vec<String> = (0..12).map(|i| format!("n-{i}")).collect();
+    let (mut c, nodes) = twelve_nodes_without_controller().await;
     let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
-    c.agents_with("n", 12, &[], |config| {
-        config.fake.ready_delay = Duration::from_millis(150);
-    })
-    .await;
     let mut first = c.spawn_controller_process(env!("CARGO_BIN_EXE_everynode-controller"), "first");
-    everynode_testkit::eventually("the first controller to lead", WAIT, || async {
-        match c.lease_holder().await.as_str() {
-            "first" => Ok(()),
-            other => Err(format!("holder {other:?}")),
-        }
-    })
-    .await;
+    c.wait_holder("first").await;
     let standby = c.start_controller().await;
     let monitor = support::Monitor::start(&c, "ha", &[]);
     c.create(&daemonset("ha", "")).await;

@@ -311,6 +311,17 @@ impl Cluster {
         .await;
     }
 
+    /// Waits until `holder` holds the lease.
+    pub async fn wait_holder(&self, holder: &str) {
+        eventually(&format!("{holder} to lead"), WAIT, || async {
+            match self.lease_holder().await.as_str() {
+                current if current == holder => Ok(()),
+                other => Err(format!("holder {other:?}")),
+            }
+        })
+        .await;
+    }
+
     /// Waits until the lease is held by someone other than `former` (and not released).
     pub async fn wait_taken_over_from(&self, former: &str) {
         eventually("the standby to take the lease", WAIT, || async {
