@@ -16,6 +16,7 @@ pub mod authz;
 pub mod identity;
 pub mod layer;
 pub mod nats;
+pub mod nats_cluster;
 pub mod net;
 pub mod pki;
 pub mod tls;

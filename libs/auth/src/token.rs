@@ -56,6 +56,11 @@ impl fmt::Debug for BootstrapToken {
     }
 }
 
+/// A secret of `len` characters of [`ALPHABET`] from the system's CSPRNG (route passwords).
+pub(crate) fn random_secret(len: usize) -> Result<String, TokenError> {
+    random_chars(&SystemRandom::new(), len)
+}
+
 /// `len` characters of [`ALPHABET`], uniformly drawn from `random`.
 fn random_chars(random: &SystemRandom, len: usize) -> Result<String, TokenError> {
     let mut chars = String::with_capacity(len);
