@@ -184,7 +184,7 @@ async fn a_node_receives_and_answers_only_its_own_commands() {
     let server = start(&pki).await;
     let controller = service(&server, &pki, Role::Controller).await;
     let mut n1 = node(&server, &pki, "n1").await;
-    let n2 = node(&server, &pki, "n2").await;
+    let mut n2 = node(&server, &pki, "n2").await;
 
     // Its own commands: received and answered (one reply, via `resp`).
     let mut own = n1
@@ -254,6 +254,15 @@ async fn a_node_receives_and_answers_only_its_own_commands() {
     let mut sniff = n1.client.subscribe("_INBOX.controller.>").await.unwrap();
     n1.expect_violation("_INBOX.controller.>").await;
     assert_silent(&mut sniff, "n1 subscribed to the controller's inbox").await;
+
+    // The controller's term announcements reach every node (fencing); no node can forge one.
+    let term = everynode_bus::names::CONTROLLER_TERM;
+    let mut terms = n1.client.subscribe(term).await.unwrap();
+    live(&controller, term, &mut terms).await;
+    n2.client.publish(term, "forged".into()).await.unwrap();
+    n2.client.flush().await.unwrap();
+    n2.expect_violation(term).await;
+    assert_silent(&mut terms, "n2 announced a controller term").await;
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use everynode_bus::names::{AGENT_PODS_ALL, Bucket, escape_token};
+use everynode_bus::names::{AGENT_PODS_ALL, Bucket, CONTROLLER_TERM, escape_token};
 use nkeys::KeyPair;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -200,6 +200,10 @@ pub fn permissions(role: Role) -> Permissions {
                         "receive this node's pod commands, and no other node's",
                     ),
                     rule(
+                        CONTROLLER_TERM,
+                        "learn a new controller term at once (fencing older leaders)",
+                    ),
+                    rule(
                         inbox(Some(node)),
                         "replies to its own requests (KV get/put acks, consumer deliveries)",
                     ),
@@ -237,6 +241,7 @@ pub fn permissions(role: Role) -> Permissions {
                     AGENT_PODS_ALL,
                     "serves the pod commands of every simulated node",
                 ),
+                rule(CONTROLLER_TERM, "learn a new controller term at once"),
                 rule(inbox(None), "replies to its own requests"),
             ],
             publish: vec![
