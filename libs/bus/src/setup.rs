@@ -27,8 +27,8 @@ pub const MAX_VALUE_SIZE: i32 = 1024 * 1024;
 /// than the longest token lifetime (7 days), so a token expires by its own `expires` first and
 /// the bucket then forgets it without anyone cleaning up.
 pub const TOKENS_MAX_AGE: Duration = Duration::from_secs(8 * 24 * 60 * 60);
-/// How often a create/update that lost a race with another process is retried.
-const ENSURE_ATTEMPTS: u32 = 3;
+/// How often a create/update that lost a race with another process is tried.
+const ENSURE_ATTEMPTS: u32 = 4;
 
 /// The JetStream topology everynode runs on.
 #[derive(Debug, Clone, Copy)]
@@ -87,8 +87,10 @@ pub fn bucket_config(bucket: Bucket, replicas: usize) -> kv::Config {
     }
 }
 
-/// Runs `op` again when it failed because another process created the same stream between our
-/// "update" (not found) and our "create" with a config the server does not consider identical.
+/// Runs `op` again when it failed because another process created the same stream at the same
+/// time: between our "update" (not found) and our "create", with a config the server does not
+/// consider identical; or, on a NATS cluster, a create that timed out because a concurrent
+/// create of the same stream won (the server answers only the winner; the stream exists).
 async fn retry_races<T, E, F, Fut>(mut op: F) -> Result<T, E>
 where
     F: FnMut() -> Fut,
@@ -108,11 +110,16 @@ fn lost_creation_race(err: &(dyn StdError + 'static)) -> bool {
     use async_nats::jetstream::context::{CreateStreamError, CreateStreamErrorKind};
     let mut current = Some(err);
     while let Some(err) = current {
-        if let Some(err) = err.downcast_ref::<CreateStreamError>()
-            && let CreateStreamErrorKind::JetStream(api) = err.kind()
-            && api.error_code() == jetstream::ErrorCode::STREAM_NAME_EXIST
-        {
-            return true;
+        if let Some(err) = err.downcast_ref::<CreateStreamError>() {
+            match err.kind() {
+                CreateStreamErrorKind::JetStream(api)
+                    if api.error_code() == jetstream::ErrorCode::STREAM_NAME_EXIST =>
+                {
+                    return true;
+                }
+                CreateStreamErrorKind::TimedOut => return true,
+                _ => {}
+            }
         }
         current = err.source();
     }
