@@ -22,6 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use everynode_auth::nats_cluster::{ClusterConf, ClusterSecret};
 use tempfile::TempDir;
 use tokio::time::Instant;
 
@@ -209,8 +210,19 @@ pub struct NatsServer {
     /// Operator-mode authentication: the generated `nats-server.conf` and the credentials the
     /// readiness probe connects with. `None`: an open server.
     auth: Option<Auth>,
+    /// Its name and `cluster {}` block when it is a member of a [`NatsCluster`].
+    member: Option<Member>,
     /// Dropped after `Drop::drop` has killed the process: store, ports files and log.
     dir: TempDir,
+}
+
+/// What makes a server a member of a cluster.
+#[derive(Debug, Clone)]
+struct Member {
+    /// `server_name` (JetStream in a cluster needs a unique one per member).
+    name: String,
+    /// The rendered `cluster {}` block: its route port, every member's route, the password.
+    cluster: String,
 }
 
 /// The files of an authenticated server.
@@ -246,23 +258,54 @@ impl NatsServer {
     }
 
     async fn start_inner(auth: Option<Auth>) -> Result<Self, Error> {
+        let mut server = Self::prepare(auth, None)?;
+        server.port = server.launch(None).await?;
+        Ok(server)
+    }
+
+    /// A server not started yet: its directories and configuration file.
+    fn prepare(auth: Option<Auth>, member: Option<Member>) -> Result<Self, Error> {
         let binary = binary()?.path;
         let dir = tempfile::Builder::new()
             .prefix("everynode-nats-")
             .tempdir()
             .map_err(io_error("creating the nats-server temp dir"))?;
-        let mut server = Self {
+        let server = Self {
             binary,
             port: 0,
             child: None,
             auth,
+            member,
             dir,
         };
         for sub in [server.store_dir(), server.ports_dir()] {
             fs::create_dir_all(&sub).map_err(io_error(format!("creating {}", sub.display())))?;
         }
-        server.port = server.launch(None).await?;
+        server.write_config()?;
         Ok(server)
+    }
+
+    /// The server's configuration file, when it needs one: the PKI's `nats-server.conf`
+    /// (operator mode), then the member's name and `cluster {}` block.
+    fn write_config(&self) -> Result<(), Error> {
+        let mut conf = String::new();
+        if let Some(auth) = &self.auth {
+            conf = fs::read_to_string(&auth.config)
+                .map_err(io_error(format!("reading {}", auth.config.display())))?;
+        }
+        if let Some(member) = &self.member {
+            conf.push_str(&format!("server_name: \"{}\"\n", member.name));
+            conf.push_str(&member.cluster);
+        }
+        if !conf.is_empty() {
+            let path = self.config_path();
+            fs::write(&path, conf).map_err(io_error(format!("writing {}", path.display())))?;
+        }
+        Ok(())
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("server.conf")
     }
 
     /// The client URL, `nats://127.0.0.1:<port>`.
@@ -360,6 +403,28 @@ impl NatsServer {
     /// Spawns the server (on `port`, or a server-chosen one) and waits until it is ready;
     /// returns the port it listens on.
     async fn launch(&mut self, port: Option<u16>) -> Result<u16, Error> {
+        let pid = self.spawn(port)?;
+        self.ready(pid, port).await
+    }
+
+    /// Waits until the server with `pid` serves clients and JetStream; kills it and reports
+    /// its log if it does not.
+    async fn ready(&mut self, pid: u32, port: Option<u16>) -> Result<u16, Error> {
+        match self.wait_ready(pid, port).await {
+            Ok(port) => Ok(port),
+            Err(reason) => {
+                self.kill();
+                Err(Error::Start {
+                    reason,
+                    log_path: self.log_path().display().to_string(),
+                    log_tail: self.log_tail(LOG_TAIL_LINES),
+                })
+            }
+        }
+    }
+
+    /// Spawns the server (on `port`, or a server-chosen one) without waiting; returns its pid.
+    fn spawn(&mut self, port: Option<u16>) -> Result<u32, Error> {
         let log_path = self.log_path();
         let log = OpenOptions::new()
             .create(true)
@@ -368,8 +433,8 @@ impl NatsServer {
             .map_err(io_error(format!("opening {}", log_path.display())))?;
         let port_arg = port.map_or_else(|| "-1".to_owned(), |port| port.to_string());
         let mut command = Command::new(&self.binary);
-        if let Some(auth) = &self.auth {
-            command.arg("--config").arg(&auth.config);
+        if self.auth.is_some() || self.member.is_some() {
+            command.arg("--config").arg(self.config_path());
         }
         let child = command
             .arg("--jetstream")
@@ -385,17 +450,7 @@ impl NatsServer {
             .map_err(io_error(format!("spawning {}", self.binary.display())))?;
         let pid = child.id();
         self.child = Some(child);
-        match self.wait_ready(pid, port).await {
-            Ok(port) => Ok(port),
-            Err(reason) => {
-                self.kill();
-                Err(Error::Start {
-                    reason,
-                    log_path: log_path.display().to_string(),
-                    log_tail: self.log_tail(LOG_TAIL_LINES),
-                })
-            }
-        }
+        Ok(pid)
     }
 
     /// Polls until the server with `pid` has written its ports file, accepts a client and
@@ -433,6 +488,113 @@ impl NatsServer {
             tokio::time::sleep(POLL_INTERVAL).await;
         }
     }
+}
+
+/// A cluster of `nats-server`s on loopback: every member with its own client and route port,
+/// store and log, routes authenticated with a generated password (the `cluster {}` block
+/// `everynode_auth::nats_cluster` renders for deployments), JetStream clustered. A cluster of
+/// one is a single server without a `cluster {}` block.
+///
+/// Members can be killed, stopped and restarted one by one ([`member`](Self::member)); the
+/// cluster's [`url`](Self::url) lists every member, as services are configured in production.
+#[derive(Debug)]
+pub struct NatsCluster {
+    members: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts `size` members (operator-mode authentication as in
+    /// [`NatsServer::start_with_auth`]) and waits until every member serves clients and
+    /// JetStream (which, in a cluster, needs an elected meta leader).
+    pub async fn start_with_auth(
+        size: usize,
+        pki_dir: &Path,
+        probe_creds: &Path,
+        probe_inbox: &str,
+    ) -> Result<Self, Error> {
+        let auth = Auth {
+            config: pki_dir.join("nats-server.conf"),
+            probe_creds: probe_creds.to_path_buf(),
+            probe_inbox: probe_inbox.to_owned(),
+        };
+        if size <= 1 {
+            let server = NatsServer::start_inner(Some(auth)).await?;
+            return Ok(Self {
+                members: vec![server],
+            });
+        }
+        let secret = ClusterSecret::generate().map_err(|err| Error::Io {
+            context: "generating the route password".to_owned(),
+            reason: err.to_string(),
+        })?;
+        let routes = free_ports(size)?;
+        let addresses: Vec<String> = routes.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let mut members = Vec::with_capacity(size);
+        for (index, address) in addresses.iter().enumerate() {
+            let cluster = ClusterConf {
+                name: "everynode-test",
+                listen: address,
+                members: &addresses,
+                secret: &secret,
+            }
+            .render();
+            let member = Member {
+                name: format!("nats-{index}"),
+                cluster,
+            };
+            members.push(NatsServer::prepare(Some(auth.clone()), Some(member))?);
+        }
+        let mut pids = Vec::with_capacity(size);
+        for member in &mut members {
+            pids.push(member.spawn(None)?);
+        }
+        for (member, pid) in members.iter_mut().zip(pids) {
+            member.port = member.ready(pid, None).await?;
+        }
+        Ok(Self { members })
+    }
+
+    /// Every member's client URL, comma-separated (what `--nats` takes).
+    pub fn url(&self) -> String {
+        self.members
+            .iter()
+            .map(NatsServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// How many members it has.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether it has no member (never: a cluster has at least one).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Member `index` (0-based), e.g. to kill and restart it.
+    pub fn member(&mut self, index: usize) -> &mut NatsServer {
+        let len = self.members.len();
+        self.members
+            .get_mut(index)
+            .unwrap_or_else(|| panic!("the NATS cluster has {len} members, not {}", index + 1))
+    }
+}
+
+/// `count` distinct free loopback ports (for the routes, which every member must know before
+/// any starts). They are held while all are picked, then released for the servers to bind; a
+/// port taken in between fails that server's start with "address already in use".
+fn free_ports(count: usize) -> Result<Vec<u16>, Error> {
+    let listeners = (0..count)
+        .map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io_error("finding free route ports"))?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io_error("reading a route port"))
 }
 
 impl Drop for NatsServer {
@@ -575,5 +737,93 @@ mod tests {
         assert!(!dir.exists(), "{dir:?} should be removed");
         // The port is free again: we can bind it ourselves.
         std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    }
+
+    /// A cluster of three: an R3 stream, a member killed, writes go on and every acknowledged
+    /// one is there after the member is back and another one is killed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cluster_keeps_acknowledged_writes_across_a_member_loss() {
+        use everynode_auth::nats::{CREDS_FILE, Role, inbox_prefix};
+        let pki = crate::pki::TestPki::new();
+        let creds = pki.folder("admin").join(CREDS_FILE);
+        let inbox = inbox_prefix(Role::Admin, None);
+        let mut cluster = NatsCluster::start_with_auth(3, pki.dir(), &creds, &inbox)
+            .await
+            .unwrap();
+        assert_eq!(cluster.url().split(',').count(), 3);
+        let dump = |cluster: &mut NatsCluster| {
+            (0..3)
+                .map(|i| format!("--- nats-{i}\n{}", cluster.member(i).log_tail(30)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let client = async_nats::ConnectOptions::with_credentials_file(&creds)
+            .await
+            .unwrap()
+            .custom_inbox_prefix(&inbox)
+            .connect(
+                cluster
+                    .url()
+                    .split(',')
+                    .map(|url| url.parse::<async_nats::ServerAddr>().unwrap())
+                    .collect::<Vec<_>>(),
+            )
+            .await
+            .unwrap();
+        let js = async_nats::jetstream::new(client);
+        // Three services creating the same streams and buckets at once.
+        let ensured = tokio::join!(
+            everynode_bus::Bus::ensure(&js, 3),
+            everynode_bus::Bus::ensure(&js, 3),
+            everynode_bus::Bus::ensure(&js, 3)
+        );
+        if let (Err(err), _, _) | (_, Err(err), _) | (_, _, Err(err)) = ensured {
+            panic!("ensure: {err}\n{}", dump(&mut cluster));
+        }
+        let kv = match js
+            .create_key_value(async_nats::jetstream::kv::Config {
+                bucket: "cluster-test".into(),
+                num_replicas: 3,
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(kv) => kv,
+            Err(err) => panic!("creating an R3 bucket: {err}\n{}", dump(&mut cluster)),
+        };
+        // Ten writes per phase; a phase's writes are retried until acknowledged (the client
+        // reconnects to another member after a kill).
+        let mut acknowledged = Vec::new();
+        let mut attempts = 0u32;
+        for phase in 0..3u32 {
+            match phase {
+                1 => cluster.member(0).kill(),
+                2 => cluster.member(0).restart().await.unwrap(),
+                _ => {}
+            }
+            for i in phase * 10..phase * 10 + 10 {
+                crate::eventually(&format!("put k{i}"), Duration::from_secs(20), || {
+                    attempts += 1;
+                    let kv = kv.clone();
+                    async move { kv.put(format!("k{i}"), i.to_string().into()).await }
+                })
+                .await;
+                acknowledged.push(i);
+            }
+        }
+        cluster.member(1).kill();
+        for i in &acknowledged {
+            // A direct get may be served by a replica still catching up: wait for the value.
+            let value = crate::eventually(&format!("k{i}"), Duration::from_secs(20), || async {
+                match kv.get(format!("k{i}")).await {
+                    Ok(Some(value)) => Ok(value),
+                    Ok(None) => Err("not found (yet)".to_owned()),
+                    Err(err) => Err(err.to_string()),
+                }
+            })
+            .await;
+            assert_eq!(&value[..], i.to_string().as_bytes(), "k{i}");
+        }
+        assert_eq!(acknowledged.len(), 30, "{attempts} attempts");
     }
 }

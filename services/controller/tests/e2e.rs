@@ -1012,3 +1012,156 @@ async fn the_controller_reconverges_after_nats_restarts() {
     c.wait_one_per_node("before", &["n-0", "n-1"]).await;
     c.wait_status("before", Counts::all(2)).await;
 }
+
+/// The member of the NATS cluster that leads the stream of KV bucket `bucket` (`nats-<i>`).
+async fn stream_leader(c: &Cluster, bucket: everynode_bus::names::Bucket) -> usize {
+    let js = everynode_bus::async_nats::jetstream::new(c.client().clone());
+    let stream = format!("KV_{}", bucket.name());
+    everynode_testkit::eventually(&format!("a leader of {stream}"), WAIT, || {
+        let js = js.clone();
+        let stream = stream.clone();
+        async move {
+            let mut info = js.get_stream(&stream).await.map_err(|e| e.to_string())?;
+            let info = info.info().await.map_err(|e| e.to_string())?;
+            let leader = info
+                .cluster
+                .as_ref()
+                .and_then(|cluster| cluster.leader.clone())
+                .ok_or_else(|| format!("{stream} has no leader: {:?}", info.cluster))?;
+            let replicas = info.config.num_replicas;
+            if replicas != 3 {
+                return Err(format!("{stream} has {replicas} replicas"));
+            }
+            leader
+                .strip_prefix("nats-")
+                .and_then(|i| i.parse::<usize>().ok())
+                .ok_or_else(|| format!("unexpected server name {leader}"))
+        }
+    })
+    .await
+}
+
+/// Replicated NATS: three nats-servers as one cluster, every bucket and stream at three
+/// replicas. Mid-rollout the member leading the pods bucket is killed (SIGKILL) while
+/// DaemonSets keep being created: the rollout completes on the two others, the services ride
+/// it out on their existing connections (no restart), and every create that was acknowledged
+/// is still there — also after the killed member is back and another member is killed, so the
+/// data must have reached the restarted one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_nats_member_killed_mid_rollout_loses_no_acknowledged_write() {
+    use everynode_bus::names::Bucket;
+    let mut c = Cluster::with(everynode_testkit::Stack::builder().nats_members(3)).await;
+    c.agents_with("n", 12, &[], |config| {
+        config.fake.ready_delay = Duration::from_millis(150);
+    })
+    .await;
+    let nodes: Vec<String> = (0..12).map(|i| format!("n-{i}")).collect();
+    let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    c.create(&daemonset("replicated", "")).await;
+    c.wait_one_per_node("replicated", &names).await;
+    c.wait_status("replicated", Counts::all(12)).await;
+
+    // Writes acknowledged all along: DaemonSets that select no node.
+    let writer = {
+        let client = c.daemonsets();
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            let mut failed = 0u32;
+            for i in 0..400 {
+                let name = format!("acked-{i}");
+                let yaml = daemonset(&name, "      nodeSelector: {nowhere: \"true\"}");
+                let ds: v1::DaemonSet = everynode_api::manifest::decode_one(&yaml).unwrap();
+                let mut client = client.clone();
+                let created = client
+                    .create(v1::DaemonSetsCreateRequest {
+                        daemon_set: Some(ds),
+                        dry_run: false,
+                    })
+                    .await;
+                match created {
+                    Ok(_) => acknowledged.push(name),
+                    Err(_) => failed += 1,
+                }
+                tokio::time::sleep(Duration::from_millis(15)).await;
+            }
+            (acknowledged, failed)
+        })
+    };
+
+    let monitor = support::Monitor::start(&c, "replicated", &[]);
+    c.update("replicated", |ds| {
+        let template = ds.spec.as_mut().unwrap().template.as_mut().unwrap();
+        template.spec.as_mut().unwrap().containers[0].image = "example/replicated:2".into();
+    })
+    .await;
+    c.wait_updated("replicated", "example/replicated:2", 2)
+        .await;
+    let updated_at_kill = c
+        .pods_of("replicated")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|(_, p)| p.spec.as_ref().unwrap().containers[0].image == "example/replicated:2")
+        .count();
+    let victim = stream_leader(&c, Bucket::Pods).await;
+    c.nats_cluster().member(victim).kill();
+    c.wait_rolled_out("replicated", "example/replicated:2", 12)
+        .await;
+    c.wait_status("replicated", Counts::all(12)).await;
+
+    // The killed member comes back and catches up; then another member dies, so the quorum
+    // must include the restarted one.
+    c.nats_cluster().member(victim).restart().await.unwrap();
+    let (acknowledged, failed) = writer.await.unwrap();
+    let second = (victim + 1) % 3;
+    c.nats_cluster().member(second).kill();
+    let mut missing = Vec::new();
+    for name in &acknowledged {
+        let found = everynode_testkit::eventually(&format!("reading {name}"), WAIT, || async {
+            let mut client = c.daemonsets();
+            match client
+                .get(v1::DaemonSetsGetRequest {
+                    namespace: "default".into(),
+                    name: name.clone(),
+                })
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(s) if s.code() == tonic::Code::NotFound => Ok(false),
+                Err(s) => Err(s.to_string()),
+            }
+        })
+        .await;
+        if !found {
+            missing.push(name.clone());
+        }
+    }
+    c.nats_cluster().member(second).restart().await.unwrap();
+
+    // The same service instances still serve (none was restarted), and converge.
+    c.label("n-3", "after", "failover").await;
+    c.create(&daemonset("after", "      nodeSelector: {after: failover}"))
+        .await;
+    c.wait_one_per_node("after", &["n-3"]).await;
+    let seen = monitor.finish().await;
+    assert!(
+        updated_at_kill < 12,
+        "the kill was mid-rollout ({updated_at_kill} updated)"
+    );
+    assert!(
+        acknowledged.len() > 50,
+        "{} creates acknowledged, {failed} failed",
+        acknowledged.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged creates lost: {missing:?}",
+        missing.len(),
+        acknowledged.len()
+    );
+    assert_eq!(
+        seen.max_per_node, 1,
+        "never two pods on a node: {}",
+        seen.worst
+    );
+}

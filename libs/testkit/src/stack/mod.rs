@@ -49,10 +49,13 @@ pub use settings::{StackBuilder, Timing};
 use crate::TestCgroups;
 use crate::pki::TestPki;
 use crate::served::{Served, Task};
-use crate::{NatsServer, Wait, eventually};
+use crate::{NatsCluster, NatsServer, Wait, eventually};
 
-/// How long a service gets to serve, a port to be free again, agents' nodes to register.
+/// How long a port gets to be free again, agents' nodes to register.
 const WAIT: Duration = Duration::from_secs(20);
+/// How long a service gets to serve: on a NATS cluster, creating the replicated streams at
+/// once from several services costs a JetStream request timeout (5 s) per lost race.
+const SERVING_WAIT: Duration = Duration::from_secs(60);
 /// Pause between two health checks of a starting service.
 const SERVING_INTERVAL: Duration = Duration::from_millis(5);
 
@@ -176,7 +179,7 @@ async fn bind(name: &str, addr: SocketAddr) -> TcpListener {
 /// every test waits for it).
 async fn wait_serving(name: &str, channel: &Channel) {
     let wait = Wait::new(format!("{name} to report SERVING"))
-        .timeout(WAIT)
+        .timeout(SERVING_WAIT)
         .interval(SERVING_INTERVAL);
     let outcome = wait.until(|| {
         let mut health = HealthClient::new(channel.clone());
@@ -260,7 +263,7 @@ pub struct Stack {
     client: async_nats::Client,
     settings: StackBuilder,
     dir: tempfile::TempDir,
-    nats: NatsServer,
+    nats: NatsCluster,
 }
 
 impl Stack {
@@ -276,7 +279,8 @@ impl Stack {
 
     async fn start_with(settings: StackBuilder) -> Self {
         let pki = settings.pki();
-        let nats = NatsServer::start_with_auth(
+        let nats = NatsCluster::start_with_auth(
+            settings.nats_member_count(),
             pki.dir(),
             &pki.folder("admin").join(everynode_auth::nats::CREDS_FILE),
             &everynode_auth::nats::inbox_prefix(everynode_auth::nats::Role::Admin, None),
@@ -332,12 +336,17 @@ impl Stack {
     // -----------------------------------------------------------------------------------------
     // NATS
 
-    /// The nats-server (e.g. to kill and restart it).
+    /// The nats-server (the first member of a cluster), e.g. to kill and restart it.
     pub fn nats(&mut self) -> &mut NatsServer {
+        self.nats.member(0)
+    }
+
+    /// The NATS cluster (of one server unless [`StackBuilder::nats_members`] said more).
+    pub fn nats_cluster(&mut self) -> &mut NatsCluster {
         &mut self.nats
     }
 
-    /// The NATS URL.
+    /// The NATS URL (every member's, comma-separated, as `--nats` takes them).
     pub fn nats_url(&self) -> String {
         self.nats.url()
     }

@@ -45,6 +45,7 @@ type Adjust<C> = Vec<Arc<dyn Fn(&mut C) + Send + Sync>>;
 pub struct StackBuilder {
     pki: Arc<TestPki>,
     controllers: usize,
+    nats_members: usize,
     timing: Timing,
     admission: Adjust<everynode_admission::Config>,
     registry: Adjust<everynode_registry::Config>,
@@ -58,6 +59,7 @@ impl Default for StackBuilder {
         Self {
             pki: Arc::new(TestPki::new()),
             controllers: 1,
+            nats_members: 1,
             timing: Timing::Fast,
             admission: Vec::new(),
             registry: Vec::new(),
@@ -73,6 +75,15 @@ impl StackBuilder {
     #[must_use]
     pub fn controllers(mut self, count: usize) -> Self {
         self.controllers = count;
+        self
+    }
+
+    /// How many nats-servers run, as one cluster (default 1). With more than one, the services
+    /// create every bucket and stream with that many replicas (`--replicas`) and connect with
+    /// every member's URL.
+    #[must_use]
+    pub fn nats_members(mut self, count: usize) -> Self {
+        self.nats_members = count.max(1);
         self
     }
 
@@ -133,6 +144,10 @@ impl StackBuilder {
         self.controllers
     }
 
+    pub(super) fn nats_member_count(&self) -> usize {
+        self.nats_members
+    }
+
     // -----------------------------------------------------------------------------------------
     // Connections
 
@@ -173,6 +188,7 @@ impl StackBuilder {
     pub(super) fn admission_config(&self, nats: &str) -> everynode_admission::Config {
         let mut config = everynode_admission::Config::for_nats(nats);
         config.common.security = self.pki.credentials("admission");
+        config.replicas = self.nats_members;
         apply(&self.admission, &mut config);
         config
     }
@@ -181,6 +197,7 @@ impl StackBuilder {
         let mut config = everynode_registry::Config::for_nats(nats);
         config.common.security = self.pki.credentials("registry");
         config.nats_node_signer = Some(self.pki.node_signer_file());
+        config.replicas = self.nats_members;
         apply(&self.registry, &mut config);
         config
     }
@@ -194,6 +211,7 @@ impl StackBuilder {
         let mut config = everynode_controller::Config::for_nats(nats, admission);
         config.common.security = self.pki.credentials("controller");
         config.registry = registry.to_string();
+        config.replicas = self.nats_members;
         if self.timing == Timing::Fast {
             config.resync = Duration::from_secs(2);
             config.lease_duration = Duration::from_millis(1500);

@@ -60,6 +60,11 @@ impl Cluster {
         Self::on(Stack::builder().controllers(0).start().await).await
     }
 
+    /// The stack `builder` describes.
+    pub async fn with(builder: everynode_testkit::StackBuilder) -> Self {
+        Self::on(builder.start().await).await
+    }
+
     async fn on(stack: Stack) -> Self {
         Self {
             pods_kv: stack.store().await,
