@@ -1235,7 +1235,10 @@ fn kubernetes_runs_a_three_member_nats_cluster() {
     let set = named(&docs, "StatefulSet", "nats");
     let spec = &set["spec"];
     assert_eq!(spec["replicas"], NATS_MEMBERS, "members");
-    assert_eq!(spec["podManagementPolicy"], "Parallel");
+    assert_eq!(
+        spec["podManagementPolicy"], "Parallel",
+        "members start together (none is healthy alone)"
+    );
     let pod_labels = &spec["template"]["metadata"]["labels"];
     let selects_members = |selector: &Value| {
         selector
@@ -1247,7 +1250,10 @@ fn kubernetes_runs_a_three_member_nats_cluster() {
     // carries the routes; the client Service carries 4222 only.
     let headless = named(&docs, "Service", str_of(set, "/spec/serviceName"));
     assert_eq!(headless["spec"]["clusterIP"], "None");
-    assert_eq!(headless["spec"]["publishNotReadyAddresses"], true);
+    assert_eq!(
+        headless["spec"]["publishNotReadyAddresses"], true,
+        "members must resolve each other before they are ready"
+    );
     assert!(selects_members(&headless["spec"]["selector"]));
     let ports = |service: &Value| -> BTreeSet<u64> {
         service["spec"]["ports"]
@@ -1299,7 +1305,10 @@ fn kubernetes_runs_a_three_member_nats_cluster() {
         .iter()
         .find(|m| m["mountPath"] == store)
         .expect("the store is mounted");
-    assert!(claims.contains(&str_of(store_mount, "/name")), "{claims:?}");
+    assert!(
+        claims.contains(&str_of(store_mount, "/name")),
+        "the store {store} is on no volumeClaimTemplate ({claims:?})"
+    );
     assert!(
         container["ports"]
             .as_array()
@@ -1324,7 +1333,10 @@ fn kubernetes_runs_a_three_member_nats_cluster() {
         assert_eq!(str_of(volume, "/secret/secretName"), "nats-auth", "{file}");
     }
     let budget = named(&docs, "PodDisruptionBudget", "nats");
-    assert_eq!(budget["spec"]["maxUnavailable"], 1);
+    assert_eq!(
+        budget["spec"]["maxUnavailable"], 1,
+        "two of three keep the majority"
+    );
     assert!(selects_members(&budget["spec"]["selector"]["matchLabels"]));
 
     // The PKI and the Secret as README and the manifest make them: a route to every member.
