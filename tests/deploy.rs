@@ -1063,6 +1063,23 @@ fn shell_commands(text: &str) -> Vec<Vec<String>> {
     commands
 }
 
+/// The cluster settings come from `nats-cluster.conf` only: nats-server's `--cluster` and
+/// `--cluster_listen` flags override the file's `cluster {}` block and, given without a user and
+/// password, drop its route authorization (anyone reaching the port could join); `--routes`
+/// and `--cluster_name` would replace the generated routes and name.
+fn assert_no_cluster_flags(member: &str, args: &[String]) {
+    for arg in args {
+        let flag = arg.split('=').next().unwrap_or(arg);
+        assert!(
+            !flag.starts_with("--cluster")
+                && !flag.starts_with("-cluster")
+                && flag != "--routes"
+                && flag != "-routes",
+            "{member}: {arg} overrides nats-cluster.conf"
+        );
+    }
+}
+
 /// Every `enctl pki init DIR …` command in `text`, as words from `enctl` on.
 fn pki_init_commands(text: &str, dir: &str) -> Vec<Vec<String>> {
     shell_commands(text)
@@ -1153,6 +1170,7 @@ fn compose_runs_a_three_member_nats_cluster() {
     for member in &members {
         let nats = &services[member];
         let args = strings(&nats["command"]);
+        assert_no_cluster_flags(member, &args);
         let name = flag_value(&args, "--server_name")
             .unwrap_or_else(|| panic!("{member} has no --server_name"));
         assert!(server_names.insert(name.to_string()), "{name} twice");
@@ -1277,6 +1295,7 @@ fn kubernetes_runs_a_three_member_nats_cluster() {
     let pod = &spec["template"]["spec"];
     let container = &pod["containers"][0];
     let args = strings(&container["args"]);
+    assert_no_cluster_flags("StatefulSet nats", &args);
     let server_name = flag_value(&args, "--server_name").expect("--server_name");
     let variable = server_name
         .strip_prefix("$(")
