@@ -56,7 +56,10 @@ fn warn_other_members(console: &Console, dir: &Path, asked: &[String]) {
         return;
     };
     let listed = nats_cluster::members_of(&text);
-    if listed != asked {
+    let mut same = (listed.clone(), asked.to_vec());
+    same.0.sort();
+    same.1.sort();
+    if same.0 != same.1 {
         console.warn(&format!(
             "{} was left as it is; it lists the members {}. To change them, remove it, run \
              pki init again and give every member the new file.",
