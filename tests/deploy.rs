@@ -341,7 +341,9 @@ fn compose_runs_workspace_binaries_with_flags_they_accept() {
     let services = compose["services"].as_object().expect("services");
     let names: BTreeSet<&str> = services.keys().map(String::as_str).collect();
     let expected: BTreeSet<&str> = [
-        "nats",
+        "nats-0",
+        "nats-1",
+        "nats-2",
         "admission",
         "registry",
         "controller",
@@ -354,8 +356,9 @@ fn compose_runs_workspace_binaries_with_flags_they_accept() {
     let bins = workspace_bins();
     let volumes = compose["volumes"].as_object().expect("top-level volumes");
 
+    let members = compose_nats_members(&compose);
     let mut images = BTreeSet::new();
-    for (name, service) in services.iter().filter(|(n, _)| *n != "nats") {
+    for (name, service) in services.iter().filter(|(n, _)| !members.contains(*n)) {
         images.insert(str_of(service, "/image").to_string());
         assert_eq!(str_of(service, "/build/context"), "..", "{name}");
         let dockerfile = str_of(service, "/build/dockerfile");
@@ -380,7 +383,11 @@ fn compose_runs_workspace_binaries_with_flags_they_accept() {
             assert!(key.starts_with("EVERYNODE_"), "{name}: stray env {key}");
             assert!(accepted.contains(key), "{name}: {bin} does not read {key}");
         }
-        assert_eq!(env["EVERYNODE_NATS"], "nats://nats:4222", "{name}");
+        assert_eq!(
+            nats_hosts(&env["EVERYNODE_NATS"]),
+            members,
+            "{name} must list every NATS member"
+        );
 
         for dependency in service["depends_on"]
             .as_object()
@@ -398,10 +405,12 @@ fn compose_runs_workspace_binaries_with_flags_they_accept() {
                 dependency.0
             );
         }
-        assert!(
-            service["depends_on"].get("nats").is_some(),
-            "{name} must wait for NATS"
-        );
+        for member in &members {
+            assert!(
+                service["depends_on"].get(member).is_some(),
+                "{name} must wait for NATS member {member}"
+            );
+        }
         for mount in service
             .get("volumes")
             .and_then(Value::as_array)
@@ -425,38 +434,71 @@ fn compose_runs_workspace_binaries_with_flags_they_accept() {
     }
     assert_eq!(images.len(), 1, "one image for every service: {images:?}");
 
-    let nats = &services["nats"];
-    assert!(str_of(nats, "/image").starts_with("nats:2.10"));
-    let args = strings(&nats["command"]);
-    assert!(args.contains(&"-js".to_string()));
-    // Authenticated: deploy/nats/server.conf includes the operator-mode configuration
-    // `enctl pki init` writes, mounted beside it, and binds monitoring to loopback.
-    assert_eq!(flag_value(&args, "-c"), Some("/etc/nats/server.conf"));
-    let volumes = strings(&nats["volumes"]);
-    for mount in [
-        "./nats/server.conf:/etc/nats/server.conf:ro",
-        "./pki/nats-server.conf:/etc/nats/nats-server.conf:ro",
-    ] {
-        assert!(volumes.iter().any(|v| v == mount), "{mount} in {volumes:?}");
+    for member in &members {
+        let nats = &services[member];
+        assert!(str_of(nats, "/image").starts_with("nats:2.10"), "{member}");
+        let args = strings(&nats["command"]);
+        assert!(args.contains(&"-js".to_string()), "{member}");
+        // Authenticated: deploy/nats/server.conf includes the operator-mode configuration and
+        // the cluster's routes `enctl pki init` writes, mounted beside it, and binds monitoring
+        // to loopback.
+        assert_eq!(flag_value(&args, "-c"), Some("/etc/nats/server.conf"));
+        let volumes = strings(&nats["volumes"]);
+        for mount in [
+            "./nats/server.conf:/etc/nats/server.conf:ro",
+            "./pki/nats-server.conf:/etc/nats/nats-server.conf:ro",
+            "./pki/nats-cluster.conf:/etc/nats/nats-cluster.conf:ro",
+        ] {
+            assert!(
+                volumes.iter().any(|v| v == mount),
+                "{member}: {mount} in {volumes:?}"
+            );
+        }
+        assert_eq!(flag_value(&args, "-sd"), Some("/data"), "{member}");
+        assert_eq!(
+            flag_value(&args, "-m"),
+            None,
+            "{member}: no monitoring port on every interface"
+        );
+        assert!(
+            !strings(&nats["ports"]).iter().any(|p| p.contains("8222")),
+            "{member}: monitoring is not published"
+        );
+        let check = strings(&nats["healthcheck"]["test"]).join(" ");
+        assert!(check.contains("http://localhost:8222/healthz"), "{check}");
     }
     assert_monitoring_on_loopback();
-    assert_eq!(flag_value(&args, "-sd"), Some("/data"));
-    assert_eq!(
-        flag_value(&args, "-m"),
-        None,
-        "no monitoring port on every interface"
-    );
-    assert!(
-        !strings(&nats["ports"]).iter().any(|p| p.contains("8222")),
-        "monitoring is not published"
-    );
-    let check = strings(&nats["healthcheck"]["test"]).join(" ");
-    assert!(check.contains("http://localhost:8222/healthz"), "{check}");
-    assert!(
-        strings(&nats["volumes"])
-            .iter()
-            .any(|v| v.ends_with(":/data"))
-    );
+}
+
+/// The compose services that run nats-server, by name.
+fn compose_nats_members(compose: &Value) -> BTreeSet<String> {
+    compose["services"]
+        .as_object()
+        .expect("services")
+        .iter()
+        .filter(|(_, service)| {
+            service["image"]
+                .as_str()
+                .is_some_and(|image| image.starts_with("nats:"))
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The hosts of a comma-separated NATS URL list, each on the client port 4222.
+fn nats_hosts(urls: &str) -> BTreeSet<String> {
+    let hosts: Vec<String> = urls
+        .split(',')
+        .map(|url| {
+            assert!(url.starts_with("nats://"), "{url} in {urls}");
+            let (host, port) = host_port(url);
+            assert_eq!(port, 4222, "{url}");
+            host
+        })
+        .collect();
+    let unique: BTreeSet<String> = hosts.iter().cloned().collect();
+    assert_eq!(unique.len(), hosts.len(), "a member twice in {urls}");
+    unique
 }
 
 /// deploy/nats/server.conf includes the PKI's configuration and binds monitoring to loopback.
@@ -470,7 +512,11 @@ fn assert_monitoring_on_loopback() {
         .collect();
     assert_eq!(
         lines,
-        ["include ./nats-server.conf", "http: \"127.0.0.1:8222\""],
+        [
+            "include ./nats-server.conf",
+            "include ./nats-cluster.conf",
+            "http: \"127.0.0.1:8222\""
+        ],
         "{conf}"
     );
 }
@@ -534,10 +580,9 @@ fn compose_services_listen_on_the_default_ports_and_find_each_other() {
         .expect("depends_on")
         .keys()
         .collect();
-    assert_eq!(
-        deps,
-        [&"nats".to_string(), &"admission".into(), &"registry".into()].into()
-    );
+    let mut expected: BTreeSet<String> = compose_nats_members(&compose);
+    expected.extend(["admission".to_string(), "registry".to_string()]);
+    assert_eq!(deps, expected.iter().collect());
 }
 
 #[test]
@@ -621,6 +666,7 @@ fn every_kubernetes_manifest_decodes_with_real_api_versions() {
             let expected = match kind {
                 "Namespace" | "Service" => "v1",
                 "Deployment" | "StatefulSet" | "DaemonSet" => "apps/v1",
+                "PodDisruptionBudget" => "policy/v1",
                 other => panic!("{relative}: unexpected kind {other}"),
             };
             assert_eq!(api_version, expected, "{relative}: {kind}");
@@ -646,7 +692,9 @@ fn every_kubernetes_manifest_decodes_with_real_api_versions() {
     for expected in [
         "Namespace/everynode",
         "Service/nats",
+        "Service/nats-headless",
         "StatefulSet/nats",
+        "PodDisruptionBudget/nats",
         "Service/admission",
         "Deployment/everynode-admission",
         "Service/registry",
@@ -674,6 +722,13 @@ fn container_env(container: &Value) -> BTreeMap<String, Option<String>> {
         .collect()
 }
 
+/// The document of `kind` named `name`.
+fn named<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
 fn document<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     docs.iter()
         .find(|d| d["kind"] == kind)
@@ -684,7 +739,7 @@ fn document<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
 fn kubernetes_services_listen_probe_and_publish_the_default_ports() {
     let bins = workspace_bins();
     let nats = yaml_documents("deploy/k8s/nats.yaml");
-    let nats_service = document(&nats, "Service");
+    let nats_service = named(&nats, "Service", "nats");
     assert!(
         nats_service["spec"]["ports"]
             .as_array()
@@ -767,8 +822,11 @@ fn kubernetes_services_listen_probe_and_publish_the_default_ports() {
             env["EVERYNODE_LISTEN"].as_deref(),
             Some(format!("0.0.0.0:{port}").as_str())
         );
-        let (host, nats_port) = host_port(env["EVERYNODE_NATS"].as_deref().expect("NATS"));
-        assert_eq!((host.as_str(), nats_port), ("nats", 4222));
+        assert_eq!(
+            nats_hosts(env["EVERYNODE_NATS"].as_deref().expect("NATS")),
+            k8s_nats_members(),
+            "{name} must list every NATS member"
+        );
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{name}");
         if name == "controller" {
             assert_eq!(deployment["spec"]["replicas"], 2, "a warm standby");
@@ -974,5 +1032,375 @@ fn kubernetes_runs_everything_with_credentials() {
     assert_eq!(
         env.get("EVERYNODE_CA_CERT"),
         Some(&Some("/bootstrap/ca.crt".to_string()))
+    );
+}
+
+// ---- the NATS cluster ------------------------------------------------------------------------
+
+/// Members of the NATS cluster: three, so that every stream and bucket (three replicas) keeps
+/// a majority with one member lost.
+const NATS_MEMBERS: usize = 3;
+/// The route port of every member (nats-server's default, `DEFAULT_ROUTE_PORT`).
+const ROUTE_PORT: u16 = everynode_auth::nats_cluster::DEFAULT_ROUTE_PORT;
+
+/// The shell commands of `text` (comment marks dropped, continuation lines joined), as words.
+fn shell_commands(text: &str) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let line = line.trim_start().trim_start_matches('#').trim();
+        let (part, continues) = match line.strip_suffix('\\') {
+            Some(part) => (part, true),
+            None => (line, false),
+        };
+        current.push(' ');
+        current.push_str(part);
+        if !continues {
+            commands.push(current.split_whitespace().map(String::from).collect());
+            current.clear();
+        }
+    }
+    commands
+}
+
+/// The cluster settings come from `nats-cluster.conf` only: nats-server's `--cluster` and
+/// `--cluster_listen` flags override the file's `cluster {}` block and, given without a user and
+/// password, drop its route authorization (anyone reaching the port could join); `--routes`
+/// and `--cluster_name` would replace the generated routes and name.
+fn assert_no_cluster_flags(member: &str, args: &[String]) {
+    for arg in args {
+        let flag = arg.split('=').next().unwrap_or(arg);
+        assert!(
+            !flag.starts_with("--cluster")
+                && !flag.starts_with("-cluster")
+                && flag != "--routes"
+                && flag != "-routes",
+            "{member}: {arg} overrides nats-cluster.conf"
+        );
+    }
+}
+
+/// Every `enctl pki init DIR …` command in `text`, as words from `enctl` on.
+fn pki_init_commands(text: &str, dir: &str) -> Vec<Vec<String>> {
+    shell_commands(text)
+        .into_iter()
+        .filter_map(|words| {
+            let i = words
+                .windows(4)
+                .position(|w| w[0] == "enctl" && w[1] == "pki" && w[2] == "init" && w[3] == dir)?;
+            Some(words[i..].to_vec())
+        })
+        .collect()
+}
+
+/// The `--nats-cluster` members of a command (repeatable, comma-separated).
+fn cluster_flag(command: &[String]) -> Vec<String> {
+    command
+        .iter()
+        .enumerate()
+        .filter(|(_, word)| *word == "--nats-cluster")
+        .filter_map(|(i, _)| command.get(i + 1))
+        .flat_map(|list| list.split(',').map(String::from))
+        .collect()
+}
+
+/// The part of README.md under `## Deployment`.
+fn readme_deployment() -> String {
+    let readme = read("README.md");
+    let start = readme
+        .find("\n## Deployment\n")
+        .expect("a Deployment section");
+    let rest = &readme[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    rest[..end].to_string()
+}
+
+/// Checks that every `enctl pki init DIR` of the `(file, text)`s passes `--nats-cluster` with
+/// exactly `routes`, and that a PKI made with those members has a route to each of them.
+fn assert_pki_made_with_routes(docs: &[(&str, String)], dir: &str, routes: &BTreeSet<String>) {
+    for (file, text) in docs {
+        let commands = pki_init_commands(text, dir);
+        assert!(!commands.is_empty(), "{file}: no `enctl pki init {dir}`");
+        for command in commands {
+            let members = cluster_flag(&command);
+            let unique: BTreeSet<String> = members.iter().cloned().collect();
+            assert_eq!(unique.len(), members.len(), "{file}: {command:?}");
+            assert_eq!(&unique, routes, "{file}: {}", command.join(" "));
+            // The routes the file made from these members lists: one per member.
+            let pki = tempfile::tempdir().expect("a temp dir");
+            everynode_auth::pki::init(
+                pki.path(),
+                &everynode_auth::pki::InitOptions {
+                    nats_cluster: members.clone(),
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| panic!("{file}: {}: {e}", command.join(" ")));
+            let conf = std::fs::read_to_string(
+                pki.path()
+                    .join(everynode_auth::nats_cluster::CLUSTER_CONF_FILE),
+            )
+            .expect("nats-cluster.conf");
+            assert_eq!(
+                everynode_auth::nats_cluster::members_of(&conf),
+                members,
+                "{conf}"
+            );
+        }
+    }
+}
+
+/// The replicas a service creates streams and buckets with: `--replicas N` on its command
+/// line, else `EVERYNODE_REPLICAS`.
+fn replicas_setting(command: &[String], env: &BTreeMap<String, Option<String>>) -> Option<String> {
+    flag_value(command, "--replicas")
+        .map(String::from)
+        .or_else(|| env.get("EVERYNODE_REPLICAS").cloned().flatten())
+}
+
+#[test]
+fn compose_runs_a_three_member_nats_cluster() {
+    let compose = compose();
+    let services = &compose["services"];
+    let members = compose_nats_members(&compose);
+    assert_eq!(members.len(), NATS_MEMBERS, "{members:?}");
+
+    let mut server_names = BTreeSet::new();
+    let mut stores = BTreeSet::new();
+    for member in &members {
+        let nats = &services[member];
+        let args = strings(&nats["command"]);
+        assert_no_cluster_flags(member, &args);
+        let name = flag_value(&args, "--server_name")
+            .unwrap_or_else(|| panic!("{member} has no --server_name"));
+        assert!(server_names.insert(name.to_string()), "{name} twice");
+        let store = strings(&nats["volumes"])
+            .into_iter()
+            .find(|v| v.ends_with(":/data"))
+            .unwrap_or_else(|| panic!("{member}: no store volume"));
+        let volume = store.split(':').next().expect("a volume").to_string();
+        assert!(
+            compose["volumes"].get(&volume).is_some(),
+            "{member}: {volume} is not a named volume"
+        );
+        assert!(stores.insert(volume), "{member} shares its store");
+    }
+    assert_eq!(server_names.len(), NATS_MEMBERS, "{server_names:?}");
+
+    // The route port is never published.
+    for (name, service) in services.as_object().expect("services") {
+        for port in service.get("ports").map(strings).into_iter().flatten() {
+            assert!(
+                !port.contains(&ROUTE_PORT.to_string()),
+                "{name} publishes {port}"
+            );
+        }
+    }
+
+    // The PKI for compose, as the compose file and README make it: a route to every member.
+    let routes: BTreeSet<String> = members
+        .iter()
+        .map(|m| format!("{m}:{ROUTE_PORT}"))
+        .collect();
+    assert_pki_made_with_routes(
+        &[
+            (
+                "deploy/docker-compose.yml",
+                read("deploy/docker-compose.yml"),
+            ),
+            ("README.md", readme_deployment()),
+        ],
+        "deploy/pki",
+        &routes,
+    );
+
+    // Every client lists every member; every service creates three replicas.
+    for (name, service) in services.as_object().expect("services") {
+        if members.contains(name) {
+            continue;
+        }
+        let env: BTreeMap<String, Option<String>> = compose_env(service)
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
+        let urls = env["EVERYNODE_NATS"].as_deref().expect("EVERYNODE_NATS");
+        assert_eq!(nats_hosts(urls), members, "{name}");
+        let command = strings(&service["command"]);
+        let replicas = replicas_setting(&command, &env);
+        if servers().iter().any(|(_, server, _)| server == name) {
+            assert_eq!(replicas.as_deref(), Some("3"), "{name}: --replicas");
+        } else {
+            assert_eq!(replicas, None, "{name} creates no stream or bucket");
+        }
+    }
+}
+
+/// The NATS members of `deploy/k8s/nats.yaml`: `<pod>.<headless service>.<namespace>.svc`.
+fn k8s_nats_members() -> BTreeSet<String> {
+    let docs = yaml_documents("deploy/k8s/nats.yaml");
+    let set = named(&docs, "StatefulSet", "nats");
+    let replicas = set["spec"]["replicas"].as_u64().expect("spec.replicas");
+    let service = str_of(set, "/spec/serviceName");
+    let namespace = str_of(set, "/metadata/namespace");
+    (0..replicas)
+        .map(|i| format!("nats-{i}.{service}.{namespace}.svc"))
+        .collect()
+}
+
+#[test]
+fn kubernetes_runs_a_three_member_nats_cluster() {
+    let docs = yaml_documents("deploy/k8s/nats.yaml");
+    let set = named(&docs, "StatefulSet", "nats");
+    let spec = &set["spec"];
+    assert_eq!(spec["replicas"], NATS_MEMBERS, "members");
+    assert_eq!(
+        spec["podManagementPolicy"], "Parallel",
+        "members start together (none is healthy alone)"
+    );
+    let pod_labels = &spec["template"]["metadata"]["labels"];
+    let selects_members = |selector: &Value| {
+        selector
+            .as_object()
+            .is_some_and(|s| !s.is_empty() && s.iter().all(|(k, v)| &pod_labels[k] == v))
+    };
+
+    // The headless Service governs the pods' DNS names, published before they are ready, and
+    // carries the routes; the client Service carries 4222 only.
+    let headless = named(&docs, "Service", str_of(set, "/spec/serviceName"));
+    assert_eq!(headless["spec"]["clusterIP"], "None");
+    assert_eq!(
+        headless["spec"]["publishNotReadyAddresses"], true,
+        "members must resolve each other before they are ready"
+    );
+    assert!(selects_members(&headless["spec"]["selector"]));
+    let ports = |service: &Value| -> BTreeSet<u64> {
+        service["spec"]["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .map(|p| p["port"].as_u64().expect("a port"))
+            .collect()
+    };
+    assert!(ports(headless).contains(&u64::from(ROUTE_PORT)));
+    let client = named(&docs, "Service", "nats");
+    assert_ne!(client["spec"]["clusterIP"], "None", "a client Service");
+    assert!(selects_members(&client["spec"]["selector"]));
+    assert_eq!(ports(client), [4222].into());
+    for doc in docs.iter().filter(|d| d["kind"] == "Service") {
+        let kind = doc["spec"]["type"].as_str().unwrap_or("ClusterIP");
+        assert_eq!(kind, "ClusterIP", "the route port stays inside the cluster");
+    }
+
+    // Each member: its pod's name as server_name, its own claim for the store.
+    let pod = &spec["template"]["spec"];
+    let container = &pod["containers"][0];
+    let args = strings(&container["args"]);
+    assert_no_cluster_flags("StatefulSet nats", &args);
+    let server_name = flag_value(&args, "--server_name").expect("--server_name");
+    let variable = server_name
+        .strip_prefix("$(")
+        .and_then(|v| v.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("server_name {server_name} is the same on every member"));
+    let from = container["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .find(|e| e["name"] == variable)
+        .unwrap_or_else(|| panic!("no env {variable}"));
+    assert_eq!(
+        str_of(from, "/valueFrom/fieldRef/fieldPath"),
+        "metadata.name",
+        "server_name from the pod's name"
+    );
+    let store = flag_value(&args, "-sd").expect("-sd");
+    let claims: Vec<&str> = spec["volumeClaimTemplates"]
+        .as_array()
+        .expect("volumeClaimTemplates")
+        .iter()
+        .map(|c| str_of(c, "/metadata/name"))
+        .collect();
+    let mounts = container["volumeMounts"].as_array().expect("volumeMounts");
+    let store_mount = mounts
+        .iter()
+        .find(|m| m["mountPath"] == store)
+        .expect("the store is mounted");
+    assert!(
+        claims.contains(&str_of(store_mount, "/name")),
+        "the store {store} is on no volumeClaimTemplate ({claims:?})"
+    );
+    assert!(
+        container["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .any(|p| p["containerPort"] == ROUTE_PORT),
+        "the route port"
+    );
+    // The generated files, from the nats-auth Secret, beside deploy/nats/server.conf.
+    for file in ["nats-server.conf", "nats-cluster.conf"] {
+        let mount = mounts
+            .iter()
+            .find(|m| m["mountPath"] == format!("/etc/nats/{file}"))
+            .unwrap_or_else(|| panic!("{file} is not mounted"));
+        assert_eq!(mount["subPath"], file);
+        let volume = pod["volumes"]
+            .as_array()
+            .expect("volumes")
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .expect("the mounted volume");
+        assert_eq!(str_of(volume, "/secret/secretName"), "nats-auth", "{file}");
+    }
+    let budget = named(&docs, "PodDisruptionBudget", "nats");
+    assert_eq!(
+        budget["spec"]["maxUnavailable"], 1,
+        "two of three keep the majority"
+    );
+    assert!(selects_members(&budget["spec"]["selector"]["matchLabels"]));
+
+    // The PKI and the Secret as README and the manifest make them: a route to every member.
+    let members = k8s_nats_members();
+    assert_eq!(members.len(), NATS_MEMBERS);
+    let routes: BTreeSet<String> = members
+        .iter()
+        .map(|m| format!("{m}:{ROUTE_PORT}"))
+        .collect();
+    let docs_text = [
+        ("README.md", readme_deployment()),
+        ("deploy/k8s/nats.yaml", read("deploy/k8s/nats.yaml")),
+    ];
+    assert_pki_made_with_routes(&docs_text, "pki", &routes);
+    for (file, text) in &docs_text {
+        let secret = shell_commands(text)
+            .into_iter()
+            .find(|words| words.join(" ").contains("create secret generic nats-auth"))
+            .unwrap_or_else(|| panic!("{file} makes no nats-auth Secret"));
+        for conf in ["pki/nats-server.conf", "pki/nats-cluster.conf"] {
+            assert!(
+                secret.contains(&format!("--from-file={conf}")),
+                "{file}: {secret:?} lacks {conf}"
+            );
+        }
+    }
+
+    // Every client lists every member; every service creates three replicas.
+    for (bin, name, _) in servers() {
+        let docs = yaml_documents(&format!("deploy/k8s/{name}.yaml"));
+        let container = &document(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+        let env = container_env(container);
+        let urls = env["EVERYNODE_NATS"].as_deref().expect("EVERYNODE_NATS");
+        assert_eq!(nats_hosts(urls), members, "{name}");
+        assert_eq!(
+            replicas_setting(&strings(&container["args"]), &env).as_deref(),
+            Some("3"),
+            "{bin}: --replicas"
+        );
+    }
+    let agent = yaml_documents("deploy/k8s/agent.yaml");
+    let container = &document(&agent, "DaemonSet")["spec"]["template"]["spec"]["containers"][0];
+    let env = container_env(container);
+    assert_eq!(
+        nats_hosts(env["EVERYNODE_NATS"].as_deref().expect("EVERYNODE_NATS")),
+        members
     );
 }

@@ -390,6 +390,22 @@ pub struct PkiInitArgs {
     /// How long the identities' certificates are valid, e.g. 90d [default: 1 year].
     #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
     pub validity: Option<Duration>,
+    /// Route address of every member of a NATS cluster, e.g.
+    /// `nats-0:6222,nats-1:6222,nats-2:6222` (repeatable): also write `nats-cluster.conf`, the
+    /// routes with a generated route password, unless the PKI has one already.
+    #[arg(
+        long = "nats-cluster",
+        value_name = "HOST:PORT,...",
+        value_delimiter = ',',
+        value_parser = parse_cluster_member
+    )]
+    pub nats_cluster: Vec<String>,
+}
+
+/// One `--nats-cluster` member, checked as the configuration needs it.
+fn parse_cluster_member(value: &str) -> Result<String, String> {
+    everynode_auth::nats_cluster::check_member(value)?;
+    Ok(value.to_owned())
 }
 
 /// `enctl pki node`.
@@ -613,6 +629,10 @@ mod tests {
             "n3",
             "--validity",
             "90d",
+            "--nats-cluster",
+            "nats-0:6222,nats-1:6222",
+            "--nats-cluster",
+            "nats-2:6222",
         ])
         .command
         else {
@@ -622,6 +642,17 @@ mod tests {
         assert_eq!(init.sans, ["a.example", "10.0.0.1"]);
         assert_eq!(init.nodes, ["n1", "n2", "n3"]);
         assert_eq!(init.validity, Some(Duration::from_secs(90 * 24 * 3600)));
+        assert_eq!(
+            init.nats_cluster,
+            ["nats-0:6222", "nats-1:6222", "nats-2:6222"]
+        );
+        let err = Cli::try_parse_from(["enctl", "pki", "init", "d", "--nats-cluster", "a:1,b"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("invalid value 'b' for '--nats-cluster <HOST:PORT,...>'"),
+            "{err}"
+        );
         assert!(Cli::try_parse_from(["enctl", "pki", "init", "d", "--validity", "0s"]).is_err());
         let Command::Pki(PkiCommand::Node(node)) =
             parse(&["pki", "node", "n4", "/tmp/pki"]).command

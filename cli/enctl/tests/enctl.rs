@@ -1068,6 +1068,132 @@ async fn pki_init_writes_private_files_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pki_init_writes_the_nats_cluster_routes_once() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("pki");
+    let d = path(&dir);
+    let conf_path = dir.join("nats-cluster.conf");
+    let members = ["nats-0:6222", "nats-1:6222", "nats-2:6222"];
+
+    let first = pki(
+        home.path(),
+        &[
+            "init",
+            d,
+            "--nats-cluster",
+            "nats-0:6222,nats-1:6222",
+            "--nats-cluster",
+            "nats-2:6222",
+        ],
+    )
+    .await;
+    let out = first.ok();
+    assert!(
+        out.contains(&format!(
+            "  {d}/nats-cluster.conf (the NATS cluster's routes and route password: keep it secret)\n"
+        )),
+        "{out}"
+    );
+    assert_eq!(mode(&conf_path), 0o600);
+    let conf = std::fs::read_to_string(&conf_path).unwrap();
+    let password = conf
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password: \""))
+        .and_then(|p| p.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no route password in\n{conf}"));
+    assert!(password.len() >= 32, "{password}");
+    assert!(!out.contains(password), "the password is printed:\n{out}");
+    for member in members {
+        let route = format!("\"nats-route://route:{password}@{member}\"");
+        assert!(conf.contains(&route), "{route} missing from\n{conf}");
+    }
+    assert_eq!(
+        conf.matches("nats-route://").count(),
+        members.len(),
+        "{conf}"
+    );
+
+    // Again, with the same members (in any order) or others: the file stays as it is, and it
+    // says so when the members differ.
+    let again = pki(
+        home.path(),
+        &[
+            "init",
+            d,
+            "--nats-cluster",
+            "nats-2:6222,nats-0:6222,nats-1:6222",
+        ],
+    )
+    .await;
+    assert_eq!(
+        again.ok(),
+        format!("{d} already holds a PKI: nothing was changed\n")
+    );
+    assert_eq!(again.stderr, "");
+    let other = pki(home.path(), &["init", d, "--nats-cluster", "nats-9:6222"]).await;
+    assert_eq!(
+        other.ok(),
+        format!("{d} already holds a PKI: nothing was changed\n")
+    );
+    assert!(
+        other.stderr.contains(&format!(
+            "{d}/nats-cluster.conf was left as it is; it lists the members {}",
+            members.join(",")
+        )),
+        "{other:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&conf_path).unwrap(), conf);
+
+    // A PKI made without a cluster gets the file added, with its own password.
+    let plain = home.path().join("plain");
+    let p = path(&plain);
+    pki(home.path(), &["init", p]).await.ok();
+    assert!(!plain.join("nats-cluster.conf").exists());
+    let added = pki(home.path(), &["init", p, "--nats-cluster", "a:6222,b:6222"]).await;
+    assert!(
+        added.ok().starts_with(&format!(
+            "{p} already holds a PKI; added the missing NATS files:\n  {p}/nats-cluster.conf\n"
+        )),
+        "{added:?}"
+    );
+    assert!(
+        !std::fs::read_to_string(plain.join("nats-cluster.conf"))
+            .unwrap()
+            .contains(password)
+    );
+
+    // Bad members are named and write nothing: a malformed one is a usage error (exit 2, as
+    // every flag's), one listed twice an error of the PKI (exit 1).
+    let bad_dir = home.path().join("bad");
+    for (bad, code, says) in [
+        (
+            "nats-0:6222,nats-1",
+            2,
+            "invalid value 'nats-1' for '--nats-cluster <HOST:PORT,...>': not host:port",
+        ),
+        (
+            "nats-0:6222,nats 1:6222",
+            2,
+            "invalid value 'nats 1:6222' for '--nats-cluster",
+        ),
+        (
+            "a:1,a:1",
+            1,
+            "error: invalid NATS cluster member \"a:1\": listed twice",
+        ),
+    ] {
+        let run = pki(
+            home.path(),
+            &["init", path(&bad_dir), "--nats-cluster", bad],
+        )
+        .await;
+        assert_eq!(run.code, code, "{bad}: {run:?}");
+        assert!(run.stderr.contains(says), "{bad}: {run:?}");
+        assert!(!bad_dir.exists(), "{bad}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pki_node_adds_one_identity() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("pki");

@@ -12,6 +12,11 @@
 //! `viewer`, and `node-<name>` per node (client certificates). Subjects follow Kubernetes (see
 //! [`crate::identity`]). Keys are ECDSA P-256; every file is written `0600` and every folder
 //! `0700`, and an existing file is never overwritten.
+//!
+//! NATS: `DIR/nats/` (seeds), `DIR/nats-server.conf` (operator-mode authentication) and a
+//! `nats.creds` per identity folder; with cluster members ([`InitOptions::nats_cluster`]) also
+//! `DIR/nats-cluster.conf`, the route block with a generated route password
+//! ([`crate::nats_cluster`]).
 
 use std::fs;
 use std::io::Write as _;
@@ -96,6 +101,17 @@ pub enum PkiError {
         #[source]
         source: crate::nats::NatsAuthError,
     },
+    /// A NATS cluster member's route address is not acceptable.
+    #[error("invalid NATS cluster member {member:?}: {reason}")]
+    InvalidClusterMember {
+        /// The address as given.
+        member: String,
+        /// Why.
+        reason: String,
+    },
+    /// The route password could not be generated.
+    #[error("NATS cluster route password: {0}")]
+    ClusterSecret(#[from] crate::token::TokenError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
@@ -413,6 +429,9 @@ pub struct InitOptions {
     pub nodes: Vec<String>,
     /// How long identities are valid ([`DEFAULT_VALIDITY`] when `None`).
     pub validity: Option<Duration>,
+    /// Route addresses (`host:port`) of every member of a NATS cluster; with any,
+    /// `nats-cluster.conf` is written too (if the PKI has none yet).
+    pub nats_cluster: Vec<String>,
 }
 
 /// What [`init`] or [`add_node`] did.
@@ -422,8 +441,8 @@ pub enum Report {
     Created(Vec<String>),
     /// Nothing was written: it was all there.
     Unchanged,
-    /// The PKI existed but lacked NATS files (made before NATS authentication); these were
-    /// added.
+    /// The PKI existed but lacked NATS files (made before NATS authentication, or without
+    /// `nats-cluster.conf` when cluster members were given); these were added.
     NatsAdded(Vec<String>),
 }
 
@@ -433,8 +452,13 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Report, PkiError> {
     for node in &options.nodes {
         check_node_name(node)?;
     }
+    if !options.nats_cluster.is_empty() {
+        crate::nats_cluster::check_members(&options.nats_cluster)
+            .map_err(|(member, reason)| PkiError::InvalidClusterMember { member, reason })?;
+    }
     if dir.join(CA_CERT).exists() || dir.join(CA_KEY).exists() {
-        let added = ensure_nats(dir)?;
+        let mut added = ensure_nats(dir)?;
+        added.extend(ensure_nats_cluster(dir, &options.nats_cluster)?);
         return Ok(if added.is_empty() {
             Report::Unchanged
         } else {
@@ -459,7 +483,30 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Report, PkiError> {
         created.push(folder);
     }
     ensure_nats(dir)?;
+    ensure_nats_cluster(dir, &options.nats_cluster)?;
     Ok(Report::Created(created))
+}
+
+/// Writes `nats-cluster.conf` for `members` (checked by the caller) unless the PKI in `dir`
+/// already has one, which is never changed: every member of a running cluster holds its route
+/// password. Returns the file's name if it was written.
+fn ensure_nats_cluster(dir: &Path, members: &[String]) -> Result<Option<String>, PkiError> {
+    use crate::nats_cluster::{
+        CLUSTER_CONF_FILE, CLUSTER_LISTEN, CLUSTER_NAME, ClusterConf, ClusterSecret,
+    };
+    let path = dir.join(CLUSTER_CONF_FILE);
+    if members.is_empty() || path.exists() {
+        return Ok(None);
+    }
+    let secret = ClusterSecret::generate()?;
+    let conf = ClusterConf {
+        name: CLUSTER_NAME,
+        listen: CLUSTER_LISTEN,
+        members,
+        secret: &secret,
+    };
+    write_new(&path, &conf.render())?;
+    Ok(Some(CLUSTER_CONF_FILE.to_owned()))
 }
 
 /// The folder of node `name`'s identity.
@@ -666,6 +713,7 @@ mod tests {
                 sans: vec!["everynode.example".into()],
                 nodes: vec!["node-a".into(), "node-b".into()],
                 validity: None,
+                nats_cluster: Vec::new(),
             },
         )
         .unwrap();
@@ -784,6 +832,70 @@ mod tests {
             init(&dir, &InitOptions::default()).unwrap(),
             Report::Unchanged
         );
+    }
+
+    #[test]
+    fn the_cluster_file_is_written_once_and_added_to_an_existing_pki() {
+        use crate::nats_cluster::{CLUSTER_CONF_FILE, members_of};
+        let tmp = tempfile::tempdir().unwrap();
+        let members: Vec<String> = ["nats-0:6222", "nats-1:6222", "nats-2:6222"]
+            .map(String::from)
+            .to_vec();
+        let with_cluster = InitOptions {
+            nats_cluster: members.clone(),
+            ..Default::default()
+        };
+
+        // A new PKI with members: the file is there, private, with every member's route.
+        let dir = tmp.path().join("new");
+        assert!(matches!(
+            init(&dir, &with_cluster).unwrap(),
+            Report::Created(_)
+        ));
+        let path = dir.join(CLUSTER_CONF_FILE);
+        let conf = fs::read_to_string(&path).unwrap();
+        assert_eq!(members_of(&conf), members);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // Again, even with other members: left as it is.
+        let other = InitOptions {
+            nats_cluster: vec!["elsewhere:6222".into()],
+            ..Default::default()
+        };
+        assert_eq!(init(&dir, &other).unwrap(), Report::Unchanged);
+        assert_eq!(fs::read_to_string(&path).unwrap(), conf);
+
+        // Without members, no file; an existing PKI gets it when members are given.
+        let dir = tmp.path().join("old");
+        init(&dir, &InitOptions::default()).unwrap();
+        assert!(!dir.join(CLUSTER_CONF_FILE).exists());
+        assert_eq!(
+            init(&dir, &with_cluster).unwrap(),
+            Report::NatsAdded(vec![CLUSTER_CONF_FILE.to_owned()])
+        );
+        assert_ne!(
+            fs::read_to_string(dir.join(CLUSTER_CONF_FILE)).unwrap(),
+            conf,
+            "each cluster gets its own route password"
+        );
+
+        // A bad member writes nothing at all.
+        let bad = tmp.path().join("bad");
+        let err = init(
+            &bad,
+            &InitOptions {
+                nats_cluster: vec!["nats-0:6222".into(), "nats-1".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, PkiError::InvalidClusterMember { member, .. } if member == "nats-1"),
+            "{err}"
+        );
+        assert!(!bad.exists());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use everynode_auth::nats_cluster::{self, CLUSTER_CONF_FILE};
 use everynode_auth::pki::{self, CA_CERT, CA_KEY, InitOptions, Report};
 
 use crate::cli::{PkiCommand, PkiInitArgs, PkiNodeArgs};
@@ -27,16 +28,45 @@ fn init(console: &Console, args: PkiInitArgs) -> Result<(), CliError> {
         sans: args.sans,
         nodes: args.nodes,
         validity: args.validity,
+        nats_cluster: args.nats_cluster,
     };
     let report = pki::init(&args.dir, &options)?;
-    console.print(&init_report(&args.dir, &report))?;
+    console.print(&init_report(
+        &args.dir,
+        &report,
+        !options.nats_cluster.is_empty(),
+    ))?;
     if report == Report::Unchanged && !options.nodes.is_empty() {
         console.warn(&format!(
             "to add nodes to it: enctl pki node NAME {}",
             args.dir.display()
         ));
     }
+    if !options.nats_cluster.is_empty() {
+        warn_other_members(console, &args.dir, &options.nats_cluster);
+    }
     Ok(())
+}
+
+/// An existing `nats-cluster.conf` is never rewritten; says so if it lists other members than
+/// the ones asked for.
+fn warn_other_members(console: &Console, dir: &Path, asked: &[String]) {
+    let path = dir.join(CLUSTER_CONF_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    let listed = nats_cluster::members_of(&text);
+    let mut same = (listed.clone(), asked.to_vec());
+    same.0.sort();
+    same.1.sort();
+    if same.0 != same.1 {
+        console.warn(&format!(
+            "{} was left as it is; it lists the members {}. To change them, remove it, run \
+             pki init again and give every member the new file.",
+            path.display(),
+            listed.join(",")
+        ));
+    }
 }
 
 fn node(console: &Console, args: PkiNodeArgs) -> Result<(), CliError> {
@@ -48,8 +78,8 @@ fn folder_line(dir: &Path, folder: &str) -> String {
     format!("  {}/ ({IDENTITY_FILES})\n", dir.join(folder).display())
 }
 
-/// What `pki init` says it did.
-pub fn init_report(dir: &Path, report: &Report) -> String {
+/// What `pki init` says it did (`cluster`: members were given with `--nats-cluster`).
+pub fn init_report(dir: &Path, report: &Report, cluster: bool) -> String {
     let folders = match report {
         Report::Unchanged => {
             return format!(
@@ -59,14 +89,13 @@ pub fn init_report(dir: &Path, report: &Report) -> String {
         }
         Report::NatsAdded(files) => {
             let mut out = format!(
-                "{} already holds a PKI made before NATS authentication; added the missing NATS \
-                 files:\n",
+                "{} already holds a PKI; added the missing NATS files:\n",
                 dir.display()
             );
             for file in files {
                 out.push_str(&format!("  {}\n", dir.join(file).display()));
             }
-            out.push_str(&nats_server_line(dir));
+            out.push_str(&nats_server_line(dir, cluster));
             return out;
         }
         Report::Created(folders) => folders,
@@ -84,7 +113,13 @@ pub fn init_report(dir: &Path, report: &Report) -> String {
         "  {}/ (NATS operator, account and node-signer seeds: keep them secret)\n",
         dir.join(pki::NATS_DIR).display()
     ));
-    out.push_str(&nats_server_line(dir));
+    if cluster {
+        out.push_str(&format!(
+            "  {} (the NATS cluster's routes and route password: keep it secret)\n",
+            dir.join(CLUSTER_CONF_FILE).display()
+        ));
+    }
+    out.push_str(&nats_server_line(dir, cluster));
     out.push_str(&format!(
         "Start each service with --credentials {}/<service>, each agent with --credentials \
          {}/node-<name>; run enctl with --credentials {}.\n",
@@ -95,7 +130,16 @@ pub fn init_report(dir: &Path, report: &Report) -> String {
     out
 }
 
-fn nats_server_line(dir: &Path) -> String {
+fn nats_server_line(dir: &Path, cluster: bool) -> String {
+    if cluster {
+        return format!(
+            "Run each NATS member with a configuration that includes {} and {} (as \
+             deploy/nats/server.conf does): nats-server -c FILE --server_name NAME -p 4222 -js \
+             -sd STORE\n",
+            dir.join(pki::NATS_SERVER_CONF).display(),
+            dir.join(CLUSTER_CONF_FILE).display()
+        );
+    }
     format!(
         "Run NATS with: nats-server -c {} -p 4222 -js -sd STORE\n",
         dir.join(pki::NATS_SERVER_CONF).display()
@@ -123,11 +167,22 @@ mod tests {
     fn init_lists_the_ca_and_every_folder() {
         let report = Report::Created(vec!["admission".into(), "node-n1".into()]);
         assert_eq!(
-            init_report(Path::new("/pki"), &report),
+            init_report(Path::new("/pki"), &report, false),
             "created a PKI in /pki:\n  /pki/ca.crt, /pki/ca.key (the certificate authority: keep ca.key secret)\n  /pki/admission/ (ca.crt, tls.crt, tls.key, nats.creds)\n  /pki/node-n1/ (ca.crt, tls.crt, tls.key, nats.creds)\n  /pki/nats/ (NATS operator, account and node-signer seeds: keep them secret)\nRun NATS with: nats-server -c /pki/nats-server.conf -p 4222 -js -sd STORE\nStart each service with --credentials /pki/<service>, each agent with --credentials /pki/node-<name>; run enctl with --credentials /pki/admin.\n"
         );
+        let cluster = init_report(Path::new("/pki"), &report, true);
+        assert!(
+            cluster.contains(
+                "  /pki/nats-cluster.conf (the NATS cluster's routes and route password: keep it secret)\n"
+            ),
+            "{cluster}"
+        );
+        assert!(
+            cluster.contains("--server_name NAME") && !cluster.contains("Run NATS with"),
+            "{cluster}"
+        );
         assert_eq!(
-            init_report(Path::new("/pki"), &Report::Unchanged),
+            init_report(Path::new("/pki"), &Report::Unchanged, true),
             "/pki already holds a PKI: nothing was changed\n"
         );
     }
