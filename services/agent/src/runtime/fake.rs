@@ -29,7 +29,7 @@ use std::hash::{Hash, Hasher};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use everynode_api::v1;
 use everynode_core::model::{
@@ -80,7 +80,7 @@ struct State {
     pods: HashMap<String, FakePod>,
     /// Pods found in files at start, not resumed yet: still "running", as processes that
     /// outlived their agent.
-    loaded: BTreeMap<String, v1::Pod>,
+    loaded: BTreeMap<String, Loaded>,
     /// (deadline, generation, uid): a timer is stale once the pod's generation moved on.
     timers: BinaryHeap<Reverse<(Instant, u64, String)>>,
     generation: u64,
@@ -125,7 +125,7 @@ impl FakeRuntime {
         Ok(Self::with(config, Some(dir), loaded))
     }
 
-    fn with(config: FakeConfig, dir: Option<PathBuf>, loaded: BTreeMap<String, v1::Pod>) -> Self {
+    fn with(config: FakeConfig, dir: Option<PathBuf>, loaded: BTreeMap<String, Loaded>) -> Self {
         let files = dir.map(Files::start);
         Self {
             inner: Arc::new(Inner {
@@ -198,13 +198,8 @@ impl FakeRuntime {
             }
             state.generation += 1;
             pod.generation = state.generation;
-            let was_running = matches!(pod.stage, Stage::Running { .. });
             let next = advance(&uid, pod, &config);
-            let started = !was_running && matches!(pod.stage, Stage::Running { .. });
-            let kept = publish(pod, started && self.inner.files.is_some());
-            if let Some(kept) = kept {
-                self.inner.keep(&uid, kept);
-            }
+            publish(pod, false);
             if let Some(delay) = next {
                 state
                     .timers
@@ -600,31 +595,48 @@ impl Runtime for FakeRuntime {
             .loaded
             .iter()
             .filter(|(uid, _)| !known.contains(*uid))
-            .map(|(_, pod)| pod.clone())
+            .map(|(_, found)| found.pod.clone())
             .collect()
     }
 }
 
 impl FakeRuntime {
-    /// Takes over pod `uid`, found running in its file (`running`): it goes on from where the
-    /// file and the resumed record (`run.pod`) say it was, without starting again.
-    fn reattach(&self, state: &mut State, uid: String, running: v1::Pod, run: PodRun) {
+    /// Takes over pod `uid`, found running in its file: it goes on from where the resumed
+    /// record (`run.pod`) shows it running, else from where its simulation has come since it
+    /// was accepted; it does not start again.
+    fn reattach(&self, state: &mut State, uid: String, found: Loaded, run: PodRun) {
         let config = self.inner.config;
-        let kept = Pod::from(running);
-        let file = Seen::of(kept.status.as_ref());
         let recorded = Seen::of(run.pod.status.as_ref());
-        let restarts = file.restarts.max(recorded.restarts);
-        let now = Timestamp::now().whole_seconds();
-        let (stage, started_at, next) = match file.started_at.or(recorded.started_at) {
+        let now = SystemTime::now();
+        let (stage, failures, backoff, started_at, next) = match recorded.started_at {
+            // Shown running: it runs on as shown.
             Some(started_at) => {
-                let running_for = u64::try_from(now.seconds.saturating_sub(started_at.seconds))
-                    .map_or(Duration::ZERO, Duration::from_secs);
-                let ready = file.ready || recorded.ready || running_for >= config.ready_delay;
+                let running_for = now
+                    .duration_since(system_time(started_at))
+                    .unwrap_or_default();
+                let ready = recorded.ready || running_for >= config.ready_delay;
                 let next = (!ready).then(|| config.ready_delay.saturating_sub(running_for));
-                (Stage::Running { ready }, started_at, next)
+                let stage = Stage::Running { ready };
+                (
+                    stage,
+                    recorded.restarts,
+                    Backoff::default(),
+                    started_at,
+                    next,
+                )
             }
-            // Accepted, not started yet: the start goes on.
-            None => (Stage::Creating, now, Some(config.start_latency)),
+            None => {
+                let accepted = Pod::from(found.pod);
+                let restarts = Seen::of(accepted.status.as_ref()).restarts;
+                let replay = replay(&uid, found.accepted, restarts, &config, now);
+                (
+                    replay.stage,
+                    replay.failures,
+                    replay.backoff,
+                    replay.started_at,
+                    replay.next,
+                )
+            }
         };
         state.generation += 1;
         let generation = state.generation;
@@ -633,8 +645,8 @@ impl FakeRuntime {
             facts: run.facts,
             stage,
             generation,
-            failures: restarts,
-            backoff: Backoff::default(),
+            failures,
+            backoff,
             started_at,
             last_failure: None,
         };
@@ -652,6 +664,83 @@ impl FakeRuntime {
         }
         state.pods.insert(uid, pod);
     }
+}
+
+/// A pod found in its file at start.
+#[derive(Debug, Clone)]
+struct Loaded {
+    /// The pod as the runtime accepted it.
+    pod: v1::Pod,
+    /// When: the file's modification time (it is written once, on acceptance).
+    accepted: SystemTime,
+}
+
+/// Where a pod's simulation is at some moment.
+#[derive(Debug, Clone, Copy)]
+struct Replay {
+    stage: Stage,
+    failures: i32,
+    backoff: Backoff,
+    /// When its containers started (meaningful once running).
+    started_at: Timestamp,
+    /// How long until it moves on, if it does.
+    next: Option<Duration>,
+}
+
+/// Most start attempts replayed (with a failure rate of 1 they never end).
+const MAX_REPLAYED_ATTEMPTS: i32 = 10_000;
+
+/// Where pod `uid`, accepted at `accepted` after `failures` failed starts, is at `now` had
+/// nothing stopped it: the same start attempts, failures and back-offs as the timers make.
+fn replay(
+    uid: &str,
+    accepted: SystemTime,
+    mut failures: i32,
+    config: &FakeConfig,
+    now: SystemTime,
+) -> Replay {
+    let elapsed = now.duration_since(accepted).unwrap_or_default();
+    let mut backoff = Backoff::default();
+    let mut attempt_at = config.start_latency;
+    let mut attempts = 0;
+    loop {
+        if elapsed < attempt_at || attempts >= MAX_REPLAYED_ATTEMPTS {
+            let stage = if backoff == Backoff::default() {
+                Stage::Creating
+            } else {
+                Stage::BackOff
+            };
+            return Replay {
+                stage,
+                failures,
+                backoff,
+                started_at: Timestamp::from_system_time(now).whole_seconds(),
+                next: Some(attempt_at.saturating_sub(elapsed)),
+            };
+        }
+        attempts += 1;
+        if fails(uid, failures, config.failure_rate) {
+            failures = failures.saturating_add(1);
+            attempt_at = attempt_at.saturating_add(backoff.next(&config.backoff, Duration::ZERO));
+            continue;
+        }
+        let ready_at = attempt_at.saturating_add(config.ready_delay);
+        let ready = elapsed >= ready_at;
+        return Replay {
+            stage: Stage::Running { ready },
+            failures,
+            backoff,
+            started_at: Timestamp::from_system_time(accepted + attempt_at).whole_seconds(),
+            next: (!ready).then(|| ready_at.saturating_sub(elapsed)),
+        };
+    }
+}
+
+/// `timestamp` as a system time (the epoch for one before it).
+fn system_time(timestamp: Timestamp) -> SystemTime {
+    let seconds = u64::try_from(timestamp.seconds).unwrap_or(0);
+    let nanos = u32::try_from(timestamp.nanos).unwrap_or(0).min(999_999_999);
+    SystemTime::UNIX_EPOCH + Duration::new(seconds, nanos)
 }
 
 /// What a pod's status says of its containers: the first one's start, the most restarts,
@@ -766,7 +855,7 @@ fn file_uid(name: &std::ffi::OsStr) -> Option<&str> {
 }
 
 /// The pods kept in `dir`, by uid; files that cannot be used are logged and skipped.
-fn load(dir: &Path) -> io::Result<BTreeMap<String, v1::Pod>> {
+fn load(dir: &Path) -> io::Result<BTreeMap<String, Loaded>> {
     let mut pods = BTreeMap::new();
     for entry in fs::read_dir(dir)? {
         let entry = match entry {
@@ -785,9 +874,13 @@ fn load(dir: &Path) -> io::Result<BTreeMap<String, v1::Pod>> {
             tracing::warn!(path = %path.display(), error = %err, "skipping a fake pod file not named after a pod uid; left as it is");
             continue;
         }
-        match read_pod(&path) {
-            Ok(pod) if pod.metadata.as_ref().is_some_and(|m| m.uid == uid) => {
-                pods.insert(uid.to_owned(), pod);
+        let read = read_pod(&path).and_then(|pod| {
+            let accepted = fs::metadata(&path)?.modified()?;
+            Ok(Loaded { pod, accepted })
+        });
+        match read {
+            Ok(found) if found.pod.metadata.as_ref().is_some_and(|m| m.uid == uid) => {
+                pods.insert(uid.to_owned(), found);
             }
             Ok(_) => {
                 tracing::warn!(path = %path.display(), "skipping a fake pod file holding a pod of another uid; left as it is");
@@ -1055,7 +1148,19 @@ mod tests {
         assert_eq!(second.runtime.len(), 1);
         drop(second);
 
-        // Its record gone, it is resumed from its file alone, still as it ran.
+        // Its record gone, it is resumed from its file alone: running since its simulation
+        // says (accepted a minute ago, per its file: one failed start, one back-off).
+        let accepted = SystemTime::now() - Duration::from_secs(60);
+        fs::File::options()
+            .write(true)
+            .open(pods_dir(dir.path()).join(format!("{uid}.pb")))
+            .unwrap()
+            .set_modified(accepted)
+            .unwrap();
+        let expected = Timestamp::from_system_time(
+            accepted + Duration::from_millis(10) + Duration::from_millis(20),
+        )
+        .whole_seconds();
         let third = Running::persistent(config(0.5), dir.path());
         let from_file = Pod::from(
             third
@@ -1070,7 +1175,8 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let again = status(&table, &created);
         assert!(ready(&again), "{again:?}");
-        assert_eq!(Seen::of(Some(&again)).started_at, Some(started_at));
+        assert_eq!(Seen::of(Some(&again)).started_at, Some(expected));
+        assert_ne!(Some(expected), Some(started_at));
         assert_eq!(container(&again).restart_count, 1);
         assert_eq!(files(dir.path()), [format!("{uid}.pb")]);
     }
@@ -1169,6 +1275,42 @@ mod tests {
         assert_eq!(files(dir.path()), before, "nothing deleted");
         let err = running_pods(dir.path()).unwrap_err();
         assert!(err.to_string().contains("uid-garbage.pb"), "{err}");
+    }
+
+    #[test]
+    fn a_replay_goes_through_the_starts_the_timers_make() {
+        let accepted = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let at = |millis: u64| accepted + Duration::from_millis(millis);
+        let mut slow = config(0.0);
+        slow.ready_delay = Duration::from_millis(500);
+        let creating = replay("uid-x", accepted, 0, &slow, at(5));
+        assert_eq!(creating.stage, Stage::Creating);
+        assert_eq!(creating.next, Some(Duration::from_millis(5)));
+        let unready = replay("uid-x", accepted, 0, &slow, at(110));
+        assert_eq!(unready.stage, Stage::Running { ready: false });
+        assert_eq!(unready.next, Some(Duration::from_millis(400)));
+        assert_eq!(unready.started_at, Timestamp::from_seconds(1_000_000));
+        let ready = replay("uid-x", accepted, 0, &slow, at(60_000));
+        assert_eq!(ready.stage, Stage::Running { ready: true });
+        assert_eq!((ready.failures, ready.next), (0, None));
+
+        // One failed start: back-off (20 ms) before the second attempt.
+        let uid = failing_once();
+        let backing_off = replay(&uid, accepted, 0, &config(0.5), at(15));
+        assert_eq!(
+            (backing_off.stage, backing_off.failures),
+            (Stage::BackOff, 1)
+        );
+        assert_eq!(backing_off.next, Some(Duration::from_millis(15)));
+        let running = replay(&uid, accepted, 0, &config(0.5), at(1_030));
+        assert_eq!(running.stage, Stage::Running { ready: true });
+        assert_eq!(running.failures, 1);
+        assert_eq!(running.started_at, Timestamp::from_seconds(1_000_000));
+        // Restarts counted before it was accepted go on counting.
+        assert_eq!(replay("uid-x", accepted, 3, &slow, at(60_000)).failures, 3);
+        // A start that always fails ends the replay in back-off, not in a loop.
+        let never = replay("uid-x", accepted, 0, &config(1.0), at(86_400_000));
+        assert_eq!(never.stage, Stage::BackOff);
     }
 
     #[test]
