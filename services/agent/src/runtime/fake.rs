@@ -216,7 +216,7 @@ impl Inner {
 
     /// Has pod `uid`'s file written (when pods are kept in files). Called with the state
     /// locked, so that file changes are asked for in the order of the pods' changes.
-    fn keep(&self, uid: &str, pod: v1::Pod) {
+    fn keep(&self, uid: &str, pod: Pod) {
         let Some(files) = &self.files else {
             return;
         };
@@ -255,7 +255,7 @@ struct Files {
 enum FileOp {
     Write {
         uid: String,
-        pod: Box<v1::Pod>,
+        pod: Box<Pod>,
     },
     Remove {
         uid: String,
@@ -300,7 +300,7 @@ impl Files {
 /// The file thread: batches of changes, each pod's last one done.
 fn change_files(dir: &Path, queue: &std::sync::mpsc::Receiver<FileOp>) {
     while let Ok(first) = queue.recv() {
-        let mut last: HashMap<String, Option<Box<v1::Pod>>> = HashMap::new();
+        let mut last: HashMap<String, Option<Box<Pod>>> = HashMap::new();
         let mut flushed = Vec::new();
         let mut next = Some(first);
         let mut taken = 0;
@@ -324,7 +324,7 @@ fn change_files(dir: &Path, queue: &std::sync::mpsc::Receiver<FileOp>) {
         for (uid, pod) in last {
             match pod {
                 Some(pod) => {
-                    if let Err(err) = write_pod(dir, &uid, &pod) {
+                    if let Err(err) = write_pod(dir, &uid, &v1::Pod::from(*pod)) {
                         tracing::warn!(dir = %dir.display(), uid, error = %err, "could not keep a fake pod in its file; it ends with this agent");
                     }
                 }
@@ -380,9 +380,9 @@ fn advance(uid: &str, pod: &mut FakePod, config: &FakeConfig) -> Option<Duration
     }
 }
 
-/// Sets the pod's status from its stage; with `keep`, returns the pod with that status, for
-/// its file (`None` when the status was not taken: the pod is being deleted or replaced).
-fn publish(pod: &FakePod, keep: bool) -> Option<v1::Pod> {
+/// Sets the pod's status from its stage; with `keep`, returns that status, for its file
+/// (`None` when the status was not taken: the pod is being deleted or replaced).
+fn publish(pod: &FakePod, keep: bool) -> Option<PodStatus> {
     let mut kept = None;
     let stage = pod.stage;
     let failures = pod.failures;
@@ -485,10 +485,7 @@ fn publish(pod: &FakePod, keep: bool) -> Option<v1::Pod> {
             Timestamp::now().whole_seconds(),
         );
         if keep {
-            kept = Some(v1::Pod::from(Pod {
-                status: Some(status.clone()),
-                ..current.clone()
-            }));
+            kept = Some(status.clone());
         }
         status
     });
@@ -561,13 +558,12 @@ impl Runtime for FakeRuntime {
         if !was_ready {
             let kept = publish(&pod, self.inner.files.is_some());
             if self.inner.files.is_some() {
-                // As accepted; a status recorded before is not this start's.
-                let accepted = kept.unwrap_or_else(|| {
-                    v1::Pod::from(Pod {
-                        status: None,
-                        ..run.pod
-                    })
-                });
+                // As accepted, with the status it got (a status recorded before is not this
+                // start's).
+                let accepted = Pod {
+                    status: kept,
+                    ..run.pod
+                };
                 self.inner.keep(&uid, accepted);
             }
             let at = Instant::now() + self.inner.config.start_latency;
