@@ -31,6 +31,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The fake runtime's folder (`<data-dir>/fake`: its pods and boot id) is not usable.
+    #[error("the fake runtime's state in {}: {source}", path.display())]
+    FakeState {
+        /// The folder or file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Reading the recorded pods from KV failed for good.
     #[error("the registry refused this agent: {0}")]
     NodeHeld(String),

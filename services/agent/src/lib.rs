@@ -205,9 +205,14 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
     };
     let mut facts = HostFacts::gather(config.node_ip, runtime_name);
     if config.runtime == RuntimeKind::Fake {
-        // Each fake agent process simulates machines of its own: a boot id of its own, so the
-        // registry tells two simulated machines claiming one node name apart.
-        facts.node_info.boot_id = uuid::Uuid::new_v4().to_string();
+        // The simulated machines' boot id is kept in the data dir: a restarted agent is the
+        // same machines (its fake pods still run), and the registry lets it take its nodes
+        // again at once; an agent on another data dir is other machines, told apart.
+        facts.node_info.boot_id =
+            runtime::fake::boot_id(&data_dir).map_err(|source| Error::FakeState {
+                path: data_dir.join(runtime::fake::FAKE_DIR),
+                source,
+            })?;
     }
     let host_ip = facts.ip.to_string();
     let template = Arc::new(NodeTemplate {
@@ -272,12 +277,17 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
             serve(&config, parts, runtime).await
         }
         RuntimeKind::Fake => {
-            let runtime = FakeRuntime::new(FakeConfig {
+            let fake = FakeConfig {
                 start_latency: config.fake.start_latency,
                 ready_delay: config.fake.ready_delay,
                 failure_rate: config.fake.failure_rate,
                 backoff: config.tuning.backoff(),
-            });
+            };
+            let runtime =
+                FakeRuntime::persistent(fake, &data_dir).map_err(|source| Error::FakeState {
+                    path: runtime::fake::pods_dir(&data_dir),
+                    source,
+                })?;
             shutdown.spawn(runtime.clone().run(shutdown.clone()));
             serve(&config, parts, runtime).await
         }

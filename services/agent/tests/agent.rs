@@ -1229,8 +1229,11 @@ async fn a_second_agent_with_a_live_node_name_is_refused_and_exits() {
     let client = everynode_bus::connect(&bed.nats.url(), "agent")
         .await
         .unwrap();
+    // Another machine: another data dir, so another (fake) boot id.
+    let mut second_config = twin_config();
+    second_config.data_dir = Some(bed.dir.path().join("twin-elsewhere"));
     let second = tokio::spawn(everynode_agent::run(
-        twin_config(),
+        second_config,
         client,
         Shutdown::new(Duration::from_secs(5)),
     ));
