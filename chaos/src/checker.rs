@@ -67,7 +67,7 @@ pub struct Reader {
 
 /// The fake runtime's pod files under an agent's data directory.
 pub fn pods_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("fake").join("pods") // TEMP
+    everynode_agent::runtime::fake::pods_dir(data_dir)
 }
 
 impl Reader {
