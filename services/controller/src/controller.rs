@@ -119,6 +119,11 @@ fn enqueue_all<E>(deps: &Deps<E>, term: &Term) {
     }
 }
 
+/// The longest wait before retrying a reconcile that failed because NATS or a service was
+/// unavailable: a dependency restarting for a couple of seconds must not leave a DaemonSet
+/// waiting out a back-off grown to tens of seconds by the failures meanwhile.
+const UNAVAILABLE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One reconcile loop: take a key, reconcile it, retry it with back-off on failure.
 async fn worker<E: Effects>(deps: Arc<Deps<E>>, term: Arc<Term>) {
     while let Some(key) = term.queue.get().await {
@@ -147,7 +152,12 @@ async fn worker<E: Effects>(deps: Arc<Deps<E>>, term: Arc<Term>) {
                 } else {
                     tracing::warn!(daemonset = %name, %error, failures, "reconcile failed; retrying");
                 }
-                term.queue.add_rate_limited(key.clone());
+                if error.is_unavailable() {
+                    term.queue
+                        .add_rate_limited_at_most(key.clone(), UNAVAILABLE_RETRY_MAX);
+                } else {
+                    term.queue.add_rate_limited(key.clone());
+                }
             }
         }
         term.queue.done(&key);

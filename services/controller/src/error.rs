@@ -40,6 +40,21 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether the failure says "not now" — NATS or a service unavailable or timed out — so
+    /// the same reconcile may succeed as soon as it is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Bus(err) => err.is_transient(),
+            Error::Admission { status, .. } => matches!(
+                status.code(),
+                tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::DeadlineExceeded
+            ),
+            Error::Name(_) | Error::Command(_) | Error::Commands { .. } => false,
+        }
+    }
+}
+
 /// Why a `Pods` or `Endpoints` call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

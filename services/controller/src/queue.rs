@@ -114,13 +114,20 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
 
     /// Queues `key` after its rate-limited delay and counts the failure.
     pub fn add_rate_limited(&self, key: K) {
+        self.add_rate_limited_at_most(key, Duration::MAX);
+    }
+
+    /// [`add_rate_limited`](Self::add_rate_limited), but never later than `cap` from now: for
+    /// failures that say "not now" (a service or NATS unavailable) rather than "not this way",
+    /// so that a key which failed many times during a short outage is retried soon after it.
+    pub fn add_rate_limited_at_most(&self, key: K, cap: Duration) {
         let failures = {
             let mut state = self.lock();
             let failures = state.failures.entry(key.clone()).or_insert(0);
             *failures = failures.saturating_add(1);
             *failures
         };
-        self.add_after(key, self.limit.delay(failures));
+        self.add_after(key, self.limit.delay(failures).min(cap));
     }
 
     /// Forgets the failures of `key` (after a successful reconcile).
@@ -322,6 +329,32 @@ mod tests {
         assert!(
             start.elapsed() <= Duration::from_millis(10),
             "reset after forget"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn capped_retries_wait_at_most_the_cap_however_many_failures() {
+        let q = queue();
+        for _ in 0..30 {
+            let start = Instant::now();
+            q.add_rate_limited_at_most("a", Duration::from_millis(40));
+            assert_eq!(next(&q).await, Some("a"));
+            q.done(&"a");
+            assert!(
+                start.elapsed() <= Duration::from_millis(40),
+                "{:?}",
+                start.elapsed()
+            );
+        }
+        assert_eq!(q.failures(&"a"), 30);
+        // Uncapped, the 31st failure would wait the policy's ceiling.
+        let start = Instant::now();
+        q.add_rate_limited("a");
+        assert_eq!(next(&q).await, Some("a"));
+        assert!(
+            start.elapsed() > Duration::from_millis(40),
+            "{:?}",
+            start.elapsed()
         );
     }
 
