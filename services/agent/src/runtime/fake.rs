@@ -11,15 +11,17 @@
 //! Pods outlive the agent, as processes do: made with [`FakeRuntime::persistent`] (what the
 //! agent does, under its data dir), the runtime keeps one file per pod it runs,
 //! `<data-dir>/fake/pods/<uid>.pb` (the `v1::Pod` with the status the runtime gave it when it
-//! accepted the pod and when its containers started; written whole: a temporary file renamed
-//! over it, by a thread of its own, off the runtime's lock), and removes it before a stop
-//! completes (a graceful shutdown waits for pending writes). These files are the simulated processes: a
-//! new runtime on the same data dir loads them, and those pods are still running — a resume
-//! re-attaches to them (same start time and restart count, no `ContainerCreating`), and
-//! [`Runtime::unrecorded`] offers those without a record. A resumed pod without a file was not
-//! running: it starts again. [`running_pods`] reads the files for an outside observer, and
-//! [`boot_id`] keeps the simulated machines' boot id in `<data-dir>/fake/boot-id`, so that a
-//! restarted agent process is the same machines, not rebooted ones.
+//! accepted it; written once, whole — a temporary file renamed over it — by a thread of its
+//! own, off the runtime's lock), and removes it before a stop completes (a graceful shutdown
+//! waits for pending writes). These files are the simulated processes: a new runtime on the
+//! same data dir loads them, and those pods are still running. A resume re-attaches: as the
+//! record shows it when it shows the pod running (same start time and restart count, nothing
+//! published, no `ContainerCreating`), else where the pod's timers would have brought it since
+//! the file was written (its modification time). [`Runtime::unrecorded`] offers loaded pods
+//! without a record. A resumed pod without a file was not running: it starts again.
+//! [`running_pods`] reads the files for an outside observer, and [`boot_id`] keeps the
+//! simulated machines' boot id in `<data-dir>/fake/boot-id`, so that a restarted agent process
+//! is the same machines, not rebooted ones.
 
 use std::cmp::Reverse;
 use std::collections::hash_map::DefaultHasher;
