@@ -119,7 +119,8 @@ pub async fn inject(
             let controller = &mut fleet.controllers[leader];
             controller.freeze()?;
             // Past the lease, so that a standby takes over while it is frozen.
-            let frozen = lease + rng.between(Duration::from_millis(1000), Duration::from_millis(3000));
+            let frozen =
+                lease + rng.between(Duration::from_millis(1000), Duration::from_millis(3000));
             tokio::time::sleep(frozen).await;
             fleet.controllers[leader].thaw()?;
             fleet.controllers[leader].name.clone()

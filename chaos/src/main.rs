@@ -70,7 +70,10 @@ fn main() -> ExitCode {
         eprintln!("chaos: cannot tell where the service binaries are; pass --bin-dir");
         return ExitCode::FAILURE;
     };
-    let dir = match tempfile::Builder::new().prefix("everynode-chaos-").tempdir() {
+    let dir = match tempfile::Builder::new()
+        .prefix("everynode-chaos-")
+        .tempdir()
+    {
         Ok(dir) => dir,
         Err(err) => {
             eprintln!("chaos: a temporary folder: {err}");
@@ -101,7 +104,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = runtime.block_on(run::run(&plan));
+    // Ctrl-C or SIGTERM ends the run with its processes (dropping the fleet kills them).
+    let outcome = runtime.block_on(async {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            report = run::run(&plan) => report,
+            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+            _ = terminate.recv() => anyhow::bail!("terminated"),
+        }
+    });
     let passed = match outcome {
         Ok(report) => {
             println!("{}", run::summary(&plan, &report));

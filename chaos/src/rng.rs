@@ -72,6 +72,9 @@ mod tests {
         let mut sorted = items.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..10).collect::<Vec<_>>());
-        assert_ne!(items, sorted, "ten items stay in order with probability 1/10!");
+        assert_ne!(
+            items, sorted,
+            "ten items stay in order with probability 1/10!"
+        );
     }
 }

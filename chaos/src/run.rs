@@ -23,6 +23,8 @@ const STEADY: &str = "steady";
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
 /// How long a convergence is waited for before the run gives up on it.
 const GIVE_UP: Duration = Duration::from_secs(120);
+/// How long a service that answers `UNAVAILABLE` is asked again before the run gives up.
+const ASK_AGAIN: Duration = Duration::from_secs(30);
 
 /// What a run is asked to do.
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ pub struct Plan {
 pub struct Iteration {
     /// The fault injected.
     pub fault: Fault,
+    /// How many nodes ran the new revision when the fault was injected.
+    pub updated_at_fault: usize,
     /// From the heal to convergence.
     pub convergence: Duration,
 }
@@ -236,31 +240,73 @@ async fn wait_converged(
     bail!("not converged on {image} after {GIVE_UP:?}; last seen: {last}")
 }
 
-/// Whether the DaemonSets and nodes are all still there.
+/// What of the DaemonSets and nodes is gone. A service answering `UNAVAILABLE` (say, while it
+/// re-lists after a NATS member came back) is asked again until [`ASK_AGAIN`] has passed; only
+/// an answer counts: `NOT_FOUND`, another uid, or nodes missing from a complete list.
 async fn lost(fleet: &Fleet, work: &Workload) -> Vec<String> {
+    let deadline = Instant::now() + ASK_AGAIN;
+    loop {
+        match lost_once(fleet, work).await {
+            Ok(lost) => return lost,
+            Err(unanswered) if Instant::now() >= deadline => {
+                return vec![format!("no answer for {ASK_AGAIN:?}: {unanswered}")];
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+async fn lost_once(fleet: &Fleet, work: &Workload) -> Result<Vec<String>, String> {
     let mut lost = Vec::new();
     for (name, uid) in [(ROLLED, &work.rolled_uid), (STEADY, &work.steady_uid)] {
         match get(fleet, name).await {
             Ok(ds) if ds.metadata.as_ref().is_some_and(|m| &m.uid == uid) => {}
             Ok(_) => lost.push(format!("DaemonSet {name} was replaced (uid changed)")),
-            Err(status) => lost.push(format!("DaemonSet {name}: {}", status.message())),
-        }
-    }
-    match fleet.list_nodes().await {
-        Ok(listed) => {
-            let listed: BTreeSet<String> = listed.into_iter().collect();
-            let missing: Vec<&String> = work.nodes.iter().filter(|n| !listed.contains(*n)).collect();
-            if !missing.is_empty() {
-                lost.push(format!(
-                    "{} nodes missing, e.g. {:?}",
-                    missing.len(),
-                    &missing[..missing.len().min(5)]
-                ));
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                lost.push(format!("DaemonSet {name}: {}", status.message()));
             }
+            Err(status) => return Err(format!("getting {name}: {}", status.message())),
         }
-        Err(err) => lost.push(err),
     }
-    lost
+    let listed: BTreeSet<String> = fleet.list_nodes().await?.into_iter().collect();
+    let missing: Vec<&String> = work.nodes.iter().filter(|n| !listed.contains(*n)).collect();
+    if !missing.is_empty() {
+        lost.push(format!(
+            "{} nodes missing, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        ));
+    }
+    Ok(lost)
+}
+
+/// Waits until `target` nodes run the new image (by their files), so that the fault lands in
+/// the middle of the rollout; how many did when it stopped waiting (all of them if the rollout
+/// was quicker).
+async fn wait_partly_rolled(
+    reader: &mut Reader,
+    work: &Workload,
+    image: &str,
+    target: usize,
+) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let sample = tokio::task::block_in_place(|| reader.sample());
+        let updated = work
+            .nodes
+            .iter()
+            .filter(|n| {
+                sample
+                    .on(n, &work.rolled_uid)
+                    .iter()
+                    .any(|p| p.image == image)
+            })
+            .count();
+        if updated >= target || Instant::now() >= deadline {
+            return updated;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Runs the plan.
@@ -269,7 +315,12 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
     let shape = &plan.shape;
     eprintln!(
         "chaos: seed {}, {} iterations, {} nodes in {} agent processes, {} controllers, {} NATS members",
-        plan.seed, plan.iterations, shape.nodes, shape.agents, shape.controllers, shape.nats_members
+        plan.seed,
+        plan.iterations,
+        shape.nodes,
+        shape.agents,
+        shape.controllers,
+        shape.nats_members
     );
     let mut fleet = Fleet::start(shape).await?;
     eprintln!("chaos: fleet up in {:.1?}", started.elapsed());
@@ -280,7 +331,10 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
         nodes: fleet.nodes(),
     };
     let first = wait_converged(&fleet, &mut reader, &work, "example/chaos:0").await?;
-    eprintln!("chaos: {} nodes run both DaemonSets after {first:.1?}", work.nodes.len());
+    eprintln!(
+        "chaos: {} nodes run both DaemonSets after {first:.1?}",
+        work.nodes.len()
+    );
 
     let watchdog = Watchdog::start(&fleet.data_dirs(), SAMPLE_EVERY);
     let mut rng = Rng::new(plan.seed);
@@ -290,14 +344,17 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
         let image = format!("example/chaos:{iteration}");
         let kind = schedule.next(&mut rng);
         roll(&fleet, &image).await?;
-        // The fault lands somewhere in the rollout.
-        tokio::time::sleep(rng.between(Duration::from_millis(100), Duration::from_millis(1500)))
-            .await;
+        // The fault lands somewhere in the rollout: after 5 to 80 % of the nodes were updated.
+        let n = work.nodes.len();
+        let target = n * 5 / 100 + rng.below(n * 75 / 100 + 1);
+        let updated_at_fault = wait_partly_rolled(&mut reader, &work, &image, target).await;
         let fault = faults::inject(&mut fleet, kind, &mut rng, shape.lease).await?;
         let convergence = match wait_converged(&fleet, &mut reader, &work, &image).await {
             Ok(took) => took,
             Err(err) => {
-                report.failures.push(format!("iteration {iteration} ({kind}): {err:#}"));
+                report
+                    .failures
+                    .push(format!("iteration {iteration} ({kind}): {err:#}"));
                 GIVE_UP
             }
         };
@@ -305,14 +362,18 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
         let crashed = fleet.exited();
         let findings = watchdog.findings();
         eprintln!(
-            "chaos: {iteration:>3}/{} {:<14} {:<13} held {:>5.1?}  converged {:>6.2?} after the heal  duplicates {}{}",
+            "chaos: {iteration:>3}/{} {:<14} {:<13} at {updated_at_fault:>4}/{n} updated  held {:>5.1?}  converged {:>6.2?} after the heal  duplicates {}{}",
             plan.iterations,
             fault.kind.to_string(),
             fault.target,
             fault.held,
             convergence,
             findings.duplicate_count,
-            if lost.is_empty() { String::new() } else { format!("  LOST {lost:?}") },
+            if lost.is_empty() {
+                String::new()
+            } else {
+                format!("  LOST {lost:?}")
+            },
         );
         if convergence > plan.max_convergence {
             report.failures.push(format!(
@@ -321,17 +382,23 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
             ));
         }
         for item in &lost {
-            report.failures.push(format!("iteration {iteration}: lost {item}"));
+            report
+                .failures
+                .push(format!("iteration {iteration}: lost {item}"));
         }
         report.lost.extend(lost);
         if !crashed.is_empty() {
-            report
-                .failures
-                .push(format!("iteration {iteration}: exited by itself: {crashed:?}"));
+            report.failures.push(format!(
+                "iteration {iteration}: exited by itself: {crashed:?}"
+            ));
             report.crashed.extend(crashed);
             break;
         }
-        report.iterations.push(Iteration { fault, convergence });
+        report.iterations.push(Iteration {
+            fault,
+            updated_at_fault,
+            convergence,
+        });
     }
     let findings = watchdog.finish();
     report.samples = findings.samples;
@@ -370,9 +437,14 @@ pub fn summary(plan: &Plan, report: &Report) -> String {
         .map(|i| format!(" ({} {})", i.fault.kind, i.fault.target))
         .unwrap_or_default();
     let faults: Vec<String> = faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let mid_rollout = report
+        .iterations
+        .iter()
+        .filter(|i| i.updated_at_fault < plan.shape.nodes)
+        .count();
     let mut text = format!(
         "seed {seed}, {done}/{planned} iterations, {nodes} nodes, {members} NATS members\n\
-         faults injected: {total} ({faults})\n\
+         faults injected: {total} ({faults}); {mid_rollout} of them mid-rollout\n\
          running-pod samples: {samples}; duplicates: {dups}; objects lost: {lost}; crashed: {crashed}\n\
          convergence after the heal: median {median:.2?}, p90 {p90:.2?}, worst {worst_time:.2?}{worst}\n",
         seed = plan.seed,
