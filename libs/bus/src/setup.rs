@@ -63,7 +63,11 @@ impl Bus {
                 js,
                 &format!("KV_{}", bucket.name()),
                 |have| same_bucket(have, &config),
-                || async { js.create_or_update_key_value(config.clone()).await.map(drop) },
+                || async {
+                    js.create_or_update_key_value(config.clone())
+                        .await
+                        .map(drop)
+                },
             )
             .await
             .map_err(|err| Error::nats(format!("creating KV bucket {bucket}"), err))
