@@ -17,12 +17,10 @@ use everynode_api::v1::{self, daemon_sets_client::DaemonSetsClient, nodes_client
 use everynode_auth::nats::{CREDS_FILE, Role, inbox_prefix};
 use everynode_bus::{LeaseKey, Store};
 use everynode_testkit::pki::TestPki;
-use everynode_testkit::{NatsCluster, Wait};
+use everynode_testkit::{NatsCluster, Wait, check_serving, free_ports};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tonic::transport::Channel;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 /// How long a part gets to start serving.
 const START: Duration = Duration::from_secs(90);
@@ -161,8 +159,8 @@ pub struct Shape {
 
 /// The running fleet.
 pub struct Fleet {
-    /// Its PKI.
-    pub pki: TestPki,
+    /// Its PKI, kept for the run: the processes read their credentials from its folder.
+    _pki: TestPki,
     /// The NATS cluster.
     pub nats: NatsCluster,
     /// `everynode-admission`.
@@ -173,15 +171,17 @@ pub struct Fleet {
     pub controllers: Vec<Proc>,
     /// `everynode-agent`s.
     pub agents: Vec<Agent>,
-    admission_url: String,
-    registry_url: String,
+    admission_channel: Channel,
+    registry_channel: Channel,
     leases: Store<LeaseKey, v1::Lease>,
 }
 
-/// A free loopback address (held for a moment, then released for the process to bind).
-fn free_addr() -> anyhow::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("a free port")?;
-    Ok(listener.local_addr()?)
+/// `count` free loopback addresses (see [`free_ports`]).
+fn free_addrs(count: usize) -> anyhow::Result<Vec<SocketAddr>> {
+    Ok(free_ports(count)?
+        .into_iter()
+        .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+        .collect())
 }
 
 fn binary(shape: &Shape, name: &str) -> anyhow::Result<PathBuf> {
@@ -218,8 +218,8 @@ impl Fleet {
         let replicas = shape.nats_members.to_string();
         let folder = |name: &str| pki.folder(name).display().to_string();
 
-        let admission_addr = free_addr()?;
-        let registry_addr = free_addr()?;
+        let addrs = free_addrs(2 + shape.controllers)?;
+        let (admission_addr, registry_addr) = (addrs[0], addrs[1]);
         let admission_url = format!("https://{admission_addr}");
         let registry_url = format!("https://{registry_addr}");
         let mut admission = Proc::new(
@@ -257,8 +257,7 @@ impl Fleet {
         admission.spawn()?;
         registry.spawn()?;
         let mut controllers = Vec::new();
-        for index in 0..shape.controllers {
-            let addr = free_addr()?;
+        for (index, addr) in addrs[2..].iter().enumerate() {
             let name = format!("controller-{index}");
             let mut controller = Proc::new(
                 &name,
@@ -288,9 +287,11 @@ impl Fleet {
             controller.spawn()?;
             controllers.push(controller);
         }
-        let admin = |url: &str| pki.channel("admin", url);
-        wait_serving("admission", &admin(&admission_url), &mut admission).await?;
-        wait_serving("registry", &admin(&registry_url), &mut registry).await?;
+        // One channel per service for the whole run (a channel reconnects by itself).
+        let admission_channel = pki.channel("admin", &admission_url);
+        let registry_channel = pki.channel("admin", &registry_url);
+        wait_serving(&admission_channel, &mut admission).await?;
+        wait_serving(&registry_channel, &mut registry).await?;
 
         let mut agents = Vec::new();
         let share = shape.nodes.div_ceil(shape.agents.max(1));
@@ -340,14 +341,14 @@ impl Fleet {
             .await
             .context("opening the leases bucket")?;
         let fleet = Self {
-            pki,
+            _pki: pki,
             nats,
             admission,
             registry,
             controllers,
             agents,
-            admission_url,
-            registry_url,
+            admission_channel,
+            registry_channel,
             leases,
         };
         fleet.wait_nodes().await?;
@@ -366,12 +367,12 @@ impl Fleet {
 
     /// A DaemonSets client as the admin.
     pub fn daemonsets(&self) -> DaemonSetsClient<Channel> {
-        DaemonSetsClient::new(self.pki.channel("admin", &self.admission_url))
+        DaemonSetsClient::new(self.admission_channel.clone())
     }
 
     /// A Nodes client as the admin.
     pub fn registry_client(&self) -> NodesClient<Channel> {
-        NodesClient::new(self.pki.channel("admin", &self.registry_url))
+        NodesClient::new(self.registry_channel.clone())
     }
 
     /// Waits until the registry lists every node.
@@ -426,14 +427,8 @@ impl Fleet {
     /// Waits until `part` serves again after a restart.
     pub async fn wait_serving(&mut self, part: Part) -> anyhow::Result<()> {
         match part {
-            Part::Admission => {
-                let channel = self.pki.channel("admin", &self.admission_url);
-                wait_serving("admission", &channel, &mut self.admission).await
-            }
-            Part::Registry => {
-                let channel = self.pki.channel("admin", &self.registry_url);
-                wait_serving("registry", &channel, &mut self.registry).await
-            }
+            Part::Admission => wait_serving(&self.admission_channel, &mut self.admission).await,
+            Part::Registry => wait_serving(&self.registry_channel, &mut self.registry).await,
         }
     }
 
@@ -462,29 +457,11 @@ pub enum Part {
     Registry,
 }
 
-async fn wait_serving(name: &str, channel: &Channel, proc: &mut Proc) -> anyhow::Result<()> {
-    let wait = Wait::new(format!("{name} to serve"))
+async fn wait_serving(channel: &Channel, proc: &mut Proc) -> anyhow::Result<()> {
+    let wait = Wait::new(format!("{} to serve", proc.name))
         .timeout(START)
         .interval(Duration::from_millis(50));
-    let outcome = wait
-        .until(|| async {
-            let mut health = HealthClient::new(channel.clone());
-            let status = health
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
-                .into_inner()
-                .status;
-            if status == ServingStatus::Serving as i32 {
-                Ok(())
-            } else {
-                Err(format!("status {status}"))
-            }
-        })
-        .await;
-    match outcome {
+    match wait.until(|| check_serving(channel)).await {
         Ok(()) => Ok(()),
         Err(timed_out) => {
             let state = proc.check().err().unwrap_or_default();

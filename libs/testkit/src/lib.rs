@@ -30,7 +30,7 @@ mod stack;
 mod wait;
 
 pub use cgroups::TestCgroups;
-pub use nats::{BINARY_ENV, Error, NatsCluster, NatsServer};
+pub use nats::{BINARY_ENV, Error, NatsCluster, NatsServer, free_ports};
 pub use served::Served;
-pub use stack::{ControllerProcess, Service, Stack, StackBuilder, Timing};
+pub use stack::{ControllerProcess, Service, Stack, StackBuilder, Timing, check_serving};
 pub use wait::{TimedOut, Wait, eventually, eventually_blocking};

@@ -582,10 +582,11 @@ impl NatsCluster {
     }
 }
 
-/// `count` distinct free loopback ports (for the routes, which every member must know before
-/// any starts). They are held while all are picked, then released for the servers to bind; a
-/// port taken in between fails that server's start with "address already in use".
-fn free_ports(count: usize) -> Result<Vec<u16>, Error> {
+/// `count` distinct free loopback ports, for processes that must know each other's ports
+/// before any starts (a cluster's routes; services run as processes). They are held while all
+/// are picked, then released for the processes to bind; a port taken in between fails that
+/// process's start with "address already in use".
+pub fn free_ports(count: usize) -> Result<Vec<u16>, Error> {
     let listeners = (0..count)
         .map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
         .collect::<Result<Vec<_>, _>>()

@@ -5,8 +5,10 @@
 //! idempotent and checked, an agent killed with SIGKILL re-attaches to its pods, and the fake
 //! runtime simulates a fleet.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 use everynode_agent::procfs;
@@ -26,6 +28,7 @@ use everynode_testkit::pki::TestPki;
 use everynode_testkit::{NatsServer, TestCgroups, eventually};
 use futures::StreamExt;
 use prost::Message;
+use support::AgentBinary;
 use tokio::task::JoinHandle;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -843,51 +846,32 @@ async fn commands_are_idempotent_and_checked() {
     agent.stop().await;
 }
 
-struct Binary {
-    child: Child,
-}
-
-impl Binary {
-    fn start(bed: &Bed, node: &str, log: &Path) -> Self {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_everynode-agent"))
-            .args([
-                "--node-name",
-                node,
-                "--nats",
-                &bed.nats.url(),
-                "--registry",
-                "https://127.0.0.1:1",
-                "--credentials",
-                &bed.pki.node(node).display().to_string(),
-                "--data-dir",
-                &bed.dir.path().join(node).display().to_string(),
-                "--node-ip",
-                "127.0.0.1",
-                "--crash-backoff-base",
-                "200ms",
-                "--cgroup-parent",
-                bed.cgroups.parent(),
-            ])
-            .env_remove("EVERYNODE_NODE_NAME")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Self { child }
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The agent binary for `node` on `bed` (its registry unreachable: NATS only).
+fn start_binary(bed: &Bed, node: &str, log: &Path) -> AgentBinary {
+    let nats = bed.nats.url();
+    let credentials = bed.pki.node(node).display().to_string();
+    let data_dir = bed.dir.path().join(node).display().to_string();
+    AgentBinary::start(
+        &[
+            "--node-name",
+            node,
+            "--nats",
+            &nats,
+            "--registry",
+            "https://127.0.0.1:1",
+            "--credentials",
+            &credentials,
+            "--data-dir",
+            &data_dir,
+            "--node-ip",
+            "127.0.0.1",
+            "--crash-backoff-base",
+            "200ms",
+            "--cgroup-parent",
+            bed.cgroups.parent(),
+        ],
+        log,
+    )
 }
 
 /// A record deleted while the agent was away is no instruction to stop the pod: the restarted
@@ -898,7 +882,7 @@ async fn a_pod_whose_record_vanished_while_its_agent_was_away_is_recorded_again(
     let bed = bed().await;
     let log = bed.dir.path().join("agent-r.log");
     let marker = format!("marker-{}", uuid::Uuid::new_v4());
-    let mut agent = Binary::start(&bed, "node-r", &log);
+    let mut agent = start_binary(&bed, "node-r", &log);
     wait_answering(&bed.client, "node-r").await;
     let app = container("app", &["sh", "-c", "while :; do sleep 1; done", &marker]);
     let reply = command(
@@ -910,14 +894,14 @@ async fn a_pod_whose_record_vanished_while_its_agent_was_away_is_recorded_again(
     assert_eq!(outcome(&reply), PodCommandOutcome::Created);
     let key = PodKey::new("node-r", "default", "kept").unwrap();
     let pid = bed.wait_pod(&key, "the pod running", running_pid).await;
-    agent.child.kill().unwrap();
-    agent.child.wait().unwrap();
+    agent.0.kill().unwrap();
+    agent.0.wait().unwrap();
     drop(agent);
 
     // While the agent is away its record goes (a bucket that lost its data, say).
     bed.pods.delete(&key, None).await.unwrap();
     assert!(bed.pod(&key).await.is_none());
-    let agent = Binary::start(&bed, "node-r", &log);
+    let agent = start_binary(&bed, "node-r", &log);
     wait_answering(&bed.client, "node-r").await;
     let again = bed
         .wait_pod(&key, "the record written again", running_pid)
@@ -990,7 +974,7 @@ async fn an_agent_killed_with_sigkill_reattaches_and_one_stopped_with_sigterm_le
     let bed = bed().await;
     let log = bed.dir.path().join("agent.log");
     let marker = format!("marker-{}", uuid::Uuid::new_v4());
-    let mut agent = Binary::start(&bed, "node-e", &log);
+    let mut agent = start_binary(&bed, "node-e", &log);
     wait_answering(&bed.client, "node-e").await;
     let app = container("app", &["sh", "-c", "while :; do sleep 1; done", &marker]);
     let reply = command(
@@ -1004,12 +988,12 @@ async fn an_agent_killed_with_sigkill_reattaches_and_one_stopped_with_sigterm_le
     let pid = bed.wait_pod(&key, "the pod running", running_pid).await;
     assert_eq!(processes_with(&marker), vec![pid]);
 
-    agent.child.kill().unwrap();
-    agent.child.wait().unwrap();
+    agent.0.kill().unwrap();
+    agent.0.wait().unwrap();
     assert!(alive(pid), "the pod outlives its agent");
     drop(agent);
 
-    let mut agent = Binary::start(&bed, "node-e", &log);
+    let mut agent = start_binary(&bed, "node-e", &log);
     wait_answering(&bed.client, "node-e").await;
     // A second pod proves the restarted agent is at work; the first must not be started again.
     let second = bed.run_sleeper("node-e", "second", "uid-second").await;
@@ -1033,11 +1017,11 @@ async fn an_agent_killed_with_sigkill_reattaches_and_one_stopped_with_sigterm_le
 
     // SIGTERM: the agent exits cleanly and leaves its pods running.
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(agent.child.id()).unwrap()),
+        nix::unistd::Pid::from_raw(i32::try_from(agent.0.id()).unwrap()),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let status = agent.child.wait().unwrap();
+    let status = agent.0.wait().unwrap();
     assert!(status.success(), "{status}");
     assert!(
         alive(pid) && alive(second),

@@ -7,8 +7,9 @@
 //! no status change at all in between (no ContainerCreating). The pods' files, read as an
 //! outside observer reads them, follow the pods; deleting the DaemonSet removes them.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,62 +19,46 @@ use everynode_api::v1::{self, NodesGetRequest};
 use everynode_bus::{Change, KeyFilter, PodKey, Store};
 use everynode_testkit::{Service, Stack, eventually};
 use futures::StreamExt;
+use support::AgentBinary;
 
 const WAIT: Duration = Duration::from_secs(30);
 const NODES: [&str; 3] = ["fk-0", "fk-1", "fk-2"];
 
-/// The agent binary, killed and reaped on drop.
-struct AgentProcess(Child);
-
-impl AgentProcess {
-    fn start(stack: &Stack, data_dir: &Path, log: &Path) -> Self {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_everynode-agent"))
-            .args([
-                "--runtime",
-                "fake",
-                "--simulate",
-                "3",
-                "--node-name",
-                "fk",
-                "--nats",
-                &stack.nats_url(),
-                "--registry",
-                &stack.url(Service::Registry),
-                "--credentials",
-                &stack.pki().folder("simulator").display().to_string(),
-                "--data-dir",
-                &data_dir.display().to_string(),
-                "--node-ip",
-                "127.0.0.1",
-                "--fake-start-latency",
-                "50ms",
-                "--log-level",
-                "info",
-            ])
-            .env_remove("EVERYNODE_NODE_NAME")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Self(child)
-    }
-}
-
-impl Drop for AgentProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The agent binary simulating `NODES` on `stack`, with `data_dir`.
+fn start_agent(stack: &Stack, data_dir: &Path, log: &Path) -> AgentBinary {
+    let nats = stack.nats_url();
+    let registry = stack.url(Service::Registry);
+    let credentials = stack.pki().folder("simulator").display().to_string();
+    let data_dir = data_dir.display().to_string();
+    AgentBinary::start(
+        &[
+            "--runtime",
+            "fake",
+            "--simulate",
+            "3",
+            "--node-name",
+            "fk",
+            "--nats",
+            &nats,
+            "--registry",
+            &registry,
+            "--credentials",
+            &credentials,
+            "--data-dir",
+            &data_dir,
+            "--node-ip",
+            "127.0.0.1",
+            "--fake-start-latency",
+            "50ms",
+            "--log-level",
+            "info",
+        ],
+        log,
+    )
 }
 
 /// Waits until the agent log says `count` agents are running; fails if the agent exits.
-async fn wait_running(agent: &mut AgentProcess, log: &Path, count: usize) {
+async fn wait_running(agent: &mut AgentBinary, log: &Path, count: usize) {
     let agent = Mutex::new(agent);
     eventually(
         &format!("agent start number {count} serving"),
@@ -185,7 +170,7 @@ async fn fake_pods_outlive_a_killed_agent_and_are_reattached_without_a_restart()
     let scratch = tempfile::tempdir().unwrap();
     let data = scratch.path().join("data");
     let log = scratch.path().join("agent.log");
-    let mut agent = AgentProcess::start(&stack, &data, &log);
+    let mut agent = start_agent(&stack, &data, &log);
     wait_running(&mut agent, &log, 1).await;
     let names: Vec<String> = NODES.iter().map(|n| (*n).to_owned()).collect();
     stack.wait_nodes(&names).await;
@@ -264,7 +249,7 @@ spec:
     assert_eq!(file_uids(&data), uids, "the pods outlive the agent");
 
     // The same machines come back: the registry takes them at once, and the agent serves.
-    let mut agent = AgentProcess::start(&stack, &data, &log);
+    let mut agent = start_agent(&stack, &data, &log);
     wait_running(&mut agent, &log, 2).await;
     assert_eq!(boot_id(&stack, "fk-1").await, machine.trim());
     let after = ready_pods(&store).await.unwrap();

@@ -53,8 +53,8 @@ use crate::{NatsCluster, NatsServer, Wait, eventually};
 
 /// How long a port gets to be free again, agents' nodes to register.
 const WAIT: Duration = Duration::from_secs(20);
-/// How long a service gets to serve: on a NATS cluster, creating the replicated streams at
-/// once from several services costs a JetStream request timeout (5 s) per lost race.
+/// How long a service gets to serve: on a NATS cluster, services creating the replicated
+/// streams at once lose races that cost a (shortened) JetStream request timeout each.
 const SERVING_WAIT: Duration = Duration::from_secs(60);
 /// Pause between two health checks of a starting service.
 const SERVING_INTERVAL: Duration = Duration::from_millis(5);
@@ -175,30 +175,31 @@ async fn bind(name: &str, addr: SocketAddr) -> TcpListener {
     .await
 }
 
+/// One `grpc.health.v1.Health/Check` of the whole server behind `channel`: `Ok` when it says
+/// SERVING, else what it said (or why it could not be asked).
+pub async fn check_serving(channel: &Channel) -> Result<(), String> {
+    let status = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .map_err(|s| format!("health check: {:?}: {}", s.code(), s.message()))?
+        .into_inner()
+        .status;
+    match ServingStatus::try_from(status) {
+        Ok(ServingStatus::Serving) => Ok(()),
+        Ok(other) => Err(other.as_str_name().to_string()),
+        Err(_) => Err(format!("unknown status {status}")),
+    }
+}
+
 /// Waits until `grpc.health.v1.Health/Check` of the whole server says SERVING (checked often:
 /// every test waits for it).
 async fn wait_serving(name: &str, channel: &Channel) {
     let wait = Wait::new(format!("{name} to report SERVING"))
         .timeout(SERVING_WAIT)
         .interval(SERVING_INTERVAL);
-    let outcome = wait.until(|| {
-        let mut health = HealthClient::new(channel.clone());
-        async move {
-            let status = health
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map_err(|s| format!("health check: {:?}: {}", s.code(), s.message()))?
-                .into_inner()
-                .status;
-            match ServingStatus::try_from(status) {
-                Ok(ServingStatus::Serving) => Ok(()),
-                Ok(other) => Err(other.as_str_name().to_string()),
-                Err(_) => Err(format!("unknown status {status}")),
-            }
-        }
-    });
+    let outcome = wait.until(|| check_serving(channel));
     if let Err(timed_out) = outcome.await {
         panic!("{timed_out}");
     }
