@@ -92,19 +92,19 @@ pub async fn inject(
     let hold = rng.between(Duration::from_millis(300), Duration::from_millis(2500));
     let started = tokio::time::Instant::now();
     let target = match kind {
-        Kind::KillAdmission => {
-            fleet.admission.kill();
+        Kind::KillAdmission | Kind::KillRegistry => {
+            let part = if kind == Kind::KillAdmission {
+                Part::Admission
+            } else {
+                Part::Registry
+            };
+            let proc = fleet.service(part);
+            proc.kill();
             tokio::time::sleep(hold).await;
-            fleet.admission.spawn()?;
-            fleet.wait_serving(Part::Admission).await?;
-            "admission".to_owned()
-        }
-        Kind::KillRegistry => {
-            fleet.registry.kill();
-            tokio::time::sleep(hold).await;
-            fleet.registry.spawn()?;
-            fleet.wait_serving(Part::Registry).await?;
-            "registry".to_owned()
+            proc.spawn()?;
+            let name = proc.name.clone();
+            fleet.wait_serving(part).await?;
+            name
         }
         Kind::KillLeader => {
             let leader = fleet.wait_leader(Duration::from_secs(30)).await?;

@@ -424,6 +424,14 @@ impl Fleet {
             .map_err(|timed_out| anyhow::anyhow!("{timed_out}"))
     }
 
+    /// The process of service `part`.
+    pub fn service(&mut self, part: Part) -> &mut Proc {
+        match part {
+            Part::Admission => &mut self.admission,
+            Part::Registry => &mut self.registry,
+        }
+    }
+
     /// Waits until `part` serves again after a restart.
     pub async fn wait_serving(&mut self, part: Part) -> anyhow::Result<()> {
         match part {
