@@ -187,8 +187,6 @@ pub struct Findings {
     pub duplicates: Vec<Duplicate>,
     /// Confirmed duplicates in all.
     pub duplicate_count: u64,
-    /// Most pods seen in one sample.
-    pub most_pods: usize,
 }
 
 /// Samples the agents' running pods on a thread of its own until stopped.
@@ -225,7 +223,6 @@ impl Watchdog {
                     {
                         let mut findings = findings.lock().unwrap_or_else(|e| e.into_inner());
                         findings.samples += 1;
-                        findings.most_pods = findings.most_pods.max(sample.pods);
                         for duplicate in found {
                             eprintln!(
                                 "checker: DUPLICATE on {}: DaemonSet {} has {:?}",
