@@ -187,7 +187,7 @@ pub struct Permissions {
 /// [`NAME_TEMPLATE`], which nats-server replaces with the node's token.
 pub fn permissions(role: Role) -> Permissions {
     let pods = Bucket::Pods.name();
-    let pods_stream = format!("KV_{pods}");
+    let pods_stream = Bucket::Pods.stream_name();
     let inbox = |token: Option<&str>| format!("{}.>", inbox_prefix(role, token));
     match role {
         Role::Node => {

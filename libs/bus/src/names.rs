@@ -209,6 +209,11 @@ impl Bucket {
         Bucket::Tokens,
     ];
 
+    /// The JetStream stream that holds the bucket (`KV_<name>`, as NATS names it).
+    pub fn stream_name(self) -> String {
+        format!("KV_{}", self.name())
+    }
+
     /// The bucket's name in NATS.
     pub const fn name(self) -> &'static str {
         match self {

@@ -61,7 +61,7 @@ impl Bus {
             let config = bucket_config(bucket, replicas);
             ensure_one(
                 js,
-                &format!("KV_{}", bucket.name()),
+                &bucket.stream_name(),
                 |have| same_bucket(have, &config),
                 || async {
                     js.create_or_update_key_value(config.clone())

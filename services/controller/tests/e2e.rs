@@ -1016,7 +1016,7 @@ async fn the_controller_reconverges_after_nats_restarts() {
 /// The member of the NATS cluster that leads the stream of KV bucket `bucket` (`nats-<i>`).
 async fn stream_leader(c: &Cluster, bucket: everynode_bus::names::Bucket) -> usize {
     let js = everynode_bus::async_nats::jetstream::new(c.client().clone());
-    let stream = format!("KV_{}", bucket.name());
+    let stream = bucket.stream_name();
     everynode_testkit::eventually(&format!("a leader of {stream}"), WAIT, || {
         let js = js.clone();
         let stream = stream.clone();
