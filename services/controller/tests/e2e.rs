@@ -1138,10 +1138,45 @@ async fn a_nats_member_killed_mid_rollout_loses_no_acknowledged_write() {
     }
     c.nats_cluster().member(second).restart().await.unwrap();
 
-    // The same service instances still serve (none was restarted), and converge.
-    c.label("n-3", "after", "failover").await;
-    c.create(&daemonset("after", "      nodeSelector: {after: failover}"))
-        .await;
+    // The same service instances still serve (none was restarted), and converge. Until the
+    // streams have their leaders again, the services answer UNAVAILABLE: ask again.
+    everynode_testkit::eventually("the registry to take a label again", WAIT, || async {
+        c.nodes()
+            .update(v1::NodesUpdateRequest {
+                name: "n-3".into(),
+                set_labels: [("after".to_string(), "failover".to_string())].into(),
+                overwrite: true,
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+            .map_err(|s| s.to_string())
+    })
+    .await;
+    let after: v1::DaemonSet = everynode_api::manifest::decode_one(&daemonset(
+        "after",
+        "      nodeSelector: {after: failover}",
+    ))
+    .unwrap();
+    everynode_testkit::eventually("admission to take a create again", WAIT, || {
+        let mut client = c.daemonsets();
+        let ds = after.clone();
+        async move {
+            match client
+                .create(v1::DaemonSetsCreateRequest {
+                    daemon_set: Some(ds),
+                    dry_run: false,
+                })
+                .await
+            {
+                // An earlier attempt may have been stored with its answer lost.
+                Ok(_) => Ok(()),
+                Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
+                Err(s) => Err(s.to_string()),
+            }
+        }
+    })
+    .await;
     c.wait_one_per_node("after", &["n-3"]).await;
     let seen = monitor.finish().await;
     assert!(
