@@ -174,6 +174,22 @@ pub struct Fleet {
     admission_channel: Channel,
     registry_channel: Channel,
     leases: Store<LeaseKey, v1::Lease>,
+    /// `<dir>/logs`, where the nats-servers' logs are copied when the fleet is dropped.
+    logs: PathBuf,
+}
+
+impl Drop for Fleet {
+    /// Keeps each nats-server's log beside the services' (the cluster's own folders go with
+    /// it), so that a failed run can be read whole.
+    fn drop(&mut self) {
+        for index in 0..self.nats.len() {
+            let from = self.nats.member(index).log_path();
+            let to = self.logs.join(format!("nats-{index}.log"));
+            if let Err(err) = fs::copy(&from, &to) {
+                eprintln!("chaos: keeping {}: {err}", from.display());
+            }
+        }
+    }
 }
 
 /// `count` free loopback addresses (see [`free_ports`]).
@@ -350,6 +366,7 @@ impl Fleet {
             admission_channel,
             registry_channel,
             leases,
+            logs,
         };
         fleet.wait_nodes().await?;
         Ok(fleet)

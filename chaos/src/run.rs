@@ -168,6 +168,22 @@ async fn roll(fleet: &Fleet, image: &str) -> anyhow::Result<()> {
     }
 }
 
+/// The time of day in UTC (`HH:MM:SS.mmmZ`), as the services' logs print it: an iteration's
+/// line says when its fault was injected, to find it in the logs.
+fn utc_clock() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    format!(
+        "{:02}:{:02}:{:02}.{:03}Z",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60,
+        now.subsec_millis()
+    )
+}
+
 /// Whether everything has converged on `image`: every node runs exactly one pod of each
 /// DaemonSet (by the agents' own files), the rolled one's on `image`, and both DaemonSets'
 /// status says so. The error says what is not there yet.
@@ -348,6 +364,7 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
         let n = work.nodes.len();
         let target = n * 5 / 100 + rng.below(n * 75 / 100 + 1);
         let updated_at_fault = wait_partly_rolled(&mut reader, &work, &image, target).await;
+        let at = utc_clock();
         let fault = faults::inject(&mut fleet, kind, &mut rng, shape.lease).await?;
         let convergence = match wait_converged(&fleet, &mut reader, &work, &image).await {
             Ok(took) => took,
@@ -362,7 +379,7 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
         let crashed = fleet.exited();
         let findings = watchdog.findings();
         eprintln!(
-            "chaos: {iteration:>3}/{} {:<14} {:<13} at {updated_at_fault:>4}/{n} updated  held {:>5.1?}  converged {:>6.2?} after the heal  duplicates {}{}",
+            "chaos: {iteration:>3}/{} {at} {:<14} {:<13} at {updated_at_fault:>4}/{n} updated  held {:>5.1?}  converged {:>6.2?} after the heal  duplicates {}{}",
             plan.iterations,
             fault.kind.to_string(),
             fault.target,

@@ -827,4 +827,101 @@ mod tests {
         }
         assert_eq!(acknowledged.len(), 30, "{attempts} attempts");
     }
+
+    /// A read of a key through a member that is not the bucket's leader reflects every write
+    /// acknowledged before the read began: read-modify-write (admission's UpdateStatus, the
+    /// registry, the lease) compares the read revision with the caller's, and a stale read
+    /// would answer "modified" to a caller that is up to date, for as long as the member lags.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_get_through_a_follower_reflects_every_acknowledged_write() {
+        use everynode_api::v1::Lease;
+        use everynode_auth::nats::{CREDS_FILE, Role, inbox_prefix};
+        use everynode_bus::{Bucket, LeaseKey, Store};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let pki = crate::pki::TestPki::new();
+        let creds = pki.folder("admin").join(CREDS_FILE);
+        let inbox = inbox_prefix(Role::Admin, None);
+        let mut cluster = NatsCluster::start_with_auth(3, pki.dir(), &creds, &inbox)
+            .await
+            .unwrap();
+        let connect = |urls: Vec<String>| {
+            let (creds, inbox) = (creds.clone(), inbox.clone());
+            async move {
+                async_nats::ConnectOptions::with_credentials_file(&creds)
+                    .await
+                    .unwrap()
+                    .custom_inbox_prefix(&inbox)
+                    .ignore_discovered_servers()
+                    .connect(
+                        urls.iter()
+                            .map(|url| url.parse::<async_nats::ServerAddr>().unwrap())
+                            .collect::<Vec<_>>(),
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        let urls: Vec<String> = cluster.url().split(',').map(str::to_owned).collect();
+        let js = async_nats::jetstream::new(connect(urls.clone()).await);
+        everynode_bus::Bus::ensure(&js, 3).await.unwrap();
+        let leader = js
+            .get_stream(Bucket::Leases.stream_name())
+            .await
+            .unwrap()
+            .cached_info()
+            .cluster
+            .as_ref()
+            .and_then(|c| c.leader.clone())
+            .expect("the leases stream has a leader");
+        let follower = (0..3).find(|&i| format!("nats-{i}") != leader).unwrap();
+        let writer: Store<LeaseKey, Lease> = Store::open(&js).await.unwrap();
+        let near = async_nats::jetstream::new(connect(vec![urls[follower].clone()]).await);
+        let reader: Store<LeaseKey, Lease> = Store::open(&near).await.unwrap();
+        let key = LeaseKey::new("linearizable").unwrap();
+        let first = writer.create(&key, &Lease::default()).await.unwrap();
+        let acknowledged = Arc::new(AtomicU64::new(first));
+        let done = Arc::new(AtomicBool::new(false));
+        let writes = tokio::spawn({
+            let (acknowledged, done, key) = (acknowledged.clone(), done.clone(), key.clone());
+            async move {
+                let mut revision = first;
+                let mut renewals = 0u32;
+                while !done.load(Ordering::Relaxed) {
+                    renewals += 1;
+                    let lease = Lease {
+                        lease_transitions: renewals,
+                        ..Default::default()
+                    };
+                    revision = writer.update(&key, &lease, revision).await.unwrap();
+                    acknowledged.store(revision, Ordering::SeqCst);
+                }
+                renewals
+            }
+        });
+        let (mut reads, mut stale) = (0u32, Vec::new());
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            let floor = acknowledged.load(Ordering::SeqCst);
+            let read = reader.get(&key).await.unwrap().expect("the key exists");
+            reads += 1;
+            if read.revision < floor && stale.len() < 5 {
+                stale.push(format!(
+                    "read {} after {floor} was acknowledged",
+                    read.revision
+                ));
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+        let renewals = writes.await.unwrap();
+        assert!(
+            reads > 50 && renewals > 50,
+            "{reads} reads, {renewals} writes"
+        );
+        assert!(
+            stale.is_empty(),
+            "stale reads through nats-{follower} (leader {leader}), out of {reads}: {stale:?}\n{}",
+            cluster.member(follower).log_tail(20)
+        );
+    }
 }
