@@ -740,37 +740,64 @@ mod tests {
         std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     }
 
+    /// A three-member cluster with operator-mode authentication, and an admin's credentials.
+    struct AdminCluster {
+        cluster: NatsCluster,
+        creds: PathBuf,
+        inbox: String,
+        _pki: crate::pki::TestPki,
+    }
+
+    impl AdminCluster {
+        async fn start() -> Self {
+            use everynode_auth::nats::{CREDS_FILE, Role, inbox_prefix};
+            let pki = crate::pki::TestPki::new();
+            let creds = pki.folder("admin").join(CREDS_FILE);
+            let inbox = inbox_prefix(Role::Admin, None);
+            let cluster = NatsCluster::start_with_auth(3, pki.dir(), &creds, &inbox)
+                .await
+                .unwrap();
+            Self {
+                cluster,
+                creds,
+                inbox,
+                _pki: pki,
+            }
+        }
+
+        /// An admin client of the members at `indexes` only (servers it learns of are not
+        /// used).
+        async fn client(&self, indexes: &[usize]) -> async_nats::Client {
+            let urls: Vec<String> = self.cluster.url().split(',').map(str::to_owned).collect();
+            async_nats::ConnectOptions::with_credentials_file(&self.creds)
+                .await
+                .unwrap()
+                .custom_inbox_prefix(&self.inbox)
+                .ignore_discovered_servers()
+                .connect(
+                    indexes
+                        .iter()
+                        .map(|&i| urls[i].parse::<async_nats::ServerAddr>().unwrap())
+                        .collect::<Vec<_>>(),
+                )
+                .await
+                .unwrap()
+        }
+    }
+
     /// A cluster of three: an R3 stream, a member killed, writes go on and every acknowledged
     /// one is there after the member is back and another one is killed.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_cluster_keeps_acknowledged_writes_across_a_member_loss() {
-        use everynode_auth::nats::{CREDS_FILE, Role, inbox_prefix};
-        let pki = crate::pki::TestPki::new();
-        let creds = pki.folder("admin").join(CREDS_FILE);
-        let inbox = inbox_prefix(Role::Admin, None);
-        let mut cluster = NatsCluster::start_with_auth(3, pki.dir(), &creds, &inbox)
-            .await
-            .unwrap();
-        assert_eq!(cluster.url().split(',').count(), 3);
+        let mut admin = AdminCluster::start().await;
+        assert_eq!(admin.cluster.url().split(',').count(), 3);
         let dump = |cluster: &mut NatsCluster| {
             (0..3)
                 .map(|i| format!("--- nats-{i}\n{}", cluster.member(i).log_tail(30)))
                 .collect::<Vec<_>>()
                 .join("\n")
         };
-        let client = async_nats::ConnectOptions::with_credentials_file(&creds)
-            .await
-            .unwrap()
-            .custom_inbox_prefix(&inbox)
-            .connect(
-                cluster
-                    .url()
-                    .split(',')
-                    .map(|url| url.parse::<async_nats::ServerAddr>().unwrap())
-                    .collect::<Vec<_>>(),
-            )
-            .await
-            .unwrap();
+        let client = admin.client(&[0, 1, 2]).await;
         let js = async_nats::jetstream::new(client);
         // Three services creating the same streams and buckets at once.
         let ensured = tokio::join!(
@@ -779,7 +806,7 @@ mod tests {
             everynode_bus::Bus::ensure(&js, 3)
         );
         if let (Err(err), _, _) | (_, Err(err), _) | (_, _, Err(err)) = ensured {
-            panic!("ensure: {err}\n{}", dump(&mut cluster));
+            panic!("ensure: {err}\n{}", dump(&mut admin.cluster));
         }
         let kv = match js
             .create_key_value(async_nats::jetstream::kv::Config {
@@ -790,7 +817,7 @@ mod tests {
             .await
         {
             Ok(kv) => kv,
-            Err(err) => panic!("creating an R3 bucket: {err}\n{}", dump(&mut cluster)),
+            Err(err) => panic!("creating an R3 bucket: {err}\n{}", dump(&mut admin.cluster)),
         };
         // Ten writes per phase; a phase's writes are retried until acknowledged (the client
         // reconnects to another member after a kill).
@@ -798,8 +825,8 @@ mod tests {
         let mut attempts = 0u32;
         for phase in 0..3u32 {
             match phase {
-                1 => cluster.member(0).kill(),
-                2 => cluster.member(0).restart().await.unwrap(),
+                1 => admin.cluster.member(0).kill(),
+                2 => admin.cluster.member(0).restart().await.unwrap(),
                 _ => {}
             }
             for i in phase * 10..phase * 10 + 10 {
@@ -812,7 +839,7 @@ mod tests {
                 acknowledged.push(i);
             }
         }
-        cluster.member(1).kill();
+        admin.cluster.member(1).kill();
         for i in &acknowledged {
             // A direct get may be served by a replica still catching up: wait for the value.
             let value = crate::eventually(&format!("k{i}"), Duration::from_secs(20), || async {
@@ -835,35 +862,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_get_through_a_follower_reflects_every_acknowledged_write() {
         use everynode_api::v1::Lease;
-        use everynode_auth::nats::{CREDS_FILE, Role, inbox_prefix};
         use everynode_bus::{Bucket, LeaseKey, Store};
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-        let pki = crate::pki::TestPki::new();
-        let creds = pki.folder("admin").join(CREDS_FILE);
-        let inbox = inbox_prefix(Role::Admin, None);
-        let mut cluster = NatsCluster::start_with_auth(3, pki.dir(), &creds, &inbox)
-            .await
-            .unwrap();
-        let connect = |urls: Vec<String>| {
-            let (creds, inbox) = (creds.clone(), inbox.clone());
-            async move {
-                async_nats::ConnectOptions::with_credentials_file(&creds)
-                    .await
-                    .unwrap()
-                    .custom_inbox_prefix(&inbox)
-                    .ignore_discovered_servers()
-                    .connect(
-                        urls.iter()
-                            .map(|url| url.parse::<async_nats::ServerAddr>().unwrap())
-                            .collect::<Vec<_>>(),
-                    )
-                    .await
-                    .unwrap()
-            }
-        };
-        let urls: Vec<String> = cluster.url().split(',').map(str::to_owned).collect();
-        let js = async_nats::jetstream::new(connect(urls.clone()).await);
+        let mut admin = AdminCluster::start().await;
+        let js = async_nats::jetstream::new(admin.client(&[0, 1, 2]).await);
         everynode_bus::Bus::ensure(&js, 3).await.unwrap();
         let leader = js
             .get_stream(Bucket::Leases.stream_name())
@@ -876,7 +879,7 @@ mod tests {
             .expect("the leases stream has a leader");
         let follower = (0..3).find(|&i| format!("nats-{i}") != leader).unwrap();
         let writer: Store<LeaseKey, Lease> = Store::open(&js).await.unwrap();
-        let near = async_nats::jetstream::new(connect(vec![urls[follower].clone()]).await);
+        let near = async_nats::jetstream::new(admin.client(&[follower]).await);
         let reader: Store<LeaseKey, Lease> = Store::open(&near).await.unwrap();
         let key = LeaseKey::new("linearizable").unwrap();
         let first = writer.create(&key, &Lease::default()).await.unwrap();
@@ -921,7 +924,7 @@ mod tests {
         assert!(
             stale.is_empty(),
             "stale reads through nats-{follower} (leader {leader}), out of {reads}: {stale:?}\n{}",
-            cluster.member(follower).log_tail(20)
+            admin.cluster.member(follower).log_tail(20)
         );
     }
 }
