@@ -4,9 +4,10 @@
 //!
 //! Commands are idempotent by pod uid and serialized per pod key (a create and a delete of one
 //! pod never interleave). A create is acknowledged (`CREATED`) only after the pod is in KV, as
-//! Pending; a delete is acknowledged (`DELETED`) once the pod is marked terminating in the
-//! table, and the stop (SIGTERM, grace, SIGKILL) and the removal of the key follow in a
-//! tracked task. A command that is refused changes nothing.
+//! Pending; a delete is acknowledged (`DELETED`) once KV holds the pod as terminating (so an
+//! agent killed right after answering resumes the deletion), and the stop (SIGTERM, grace,
+//! SIGKILL) and the removal of the key follow in a tracked task; a deletion resumed after a
+//! restart gets what is left of its grace. A command that is refused changes nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,8 +32,10 @@ use crate::status::{self, PodFacts};
 
 /// Kubernetes' default `terminationGracePeriodSeconds`.
 const DEFAULT_GRACE_SECONDS: i64 = 30;
-/// How long a set-owner command waits for its change to reach KV before answering.
-const FLUSH_WAIT: Duration = Duration::from_secs(10);
+/// How long a set-owner or delete command waits for its change to reach KV before answering:
+/// shorter than the controller's command timeout (5 s by default), so that a slow KV gets an
+/// answer ("not recorded yet; retry") rather than a timed-out request.
+const FLUSH_WAIT: Duration = Duration::from_secs(3);
 
 /// The nodes one agent process serves: one node, or `<prefix>-0` … `<prefix>-<N-1>` when
 /// simulating (kept as a rule, not a list, so 10,000 nodes cost nothing).
@@ -403,9 +406,6 @@ impl<R: Runtime> Agent<R> {
                 None,
             );
         }
-        if existing.stage != Stage::Active {
-            return reply(PodCommandOutcome::Deleted, "", Some(existing.pod.into()));
-        }
         let grace = delete
             .grace_period_seconds
             .or(existing
@@ -415,15 +415,25 @@ impl<R: Runtime> Agent<R> {
                 .and_then(|s| s.termination_grace_period_seconds))
             .unwrap_or(DEFAULT_GRACE_SECONDS)
             .max(0);
-        let Some(pod) =
+        let Some(termination) =
             self.table
                 .begin_termination(&key, &uid, grace, Timestamp::now().whole_seconds())
         else {
             return reply(PodCommandOutcome::NotFound, "", None);
         };
-        tracing::info!(pod = %format!("{namespace}/{}", delete.name), node = node.name(), uid, grace, "pod deleting");
-        self.finish_deletion(key, uid, grace);
-        reply(PodCommandOutcome::Deleted, "", Some(pod.into()))
+        if termination.started {
+            tracing::info!(pod = %format!("{namespace}/{}", delete.name), node = node.name(), uid, grace, "pod deleting");
+            self.finish_deletion(key, uid, grace);
+        }
+        // "Deleted" is a promise the controller counts on (it then waits for the pod to show
+        // as terminating or gone): it is given only once KV holds the terminating record, so
+        // an agent killed right after answering resumes the deletion, not the pod.
+        match tokio::time::timeout(FLUSH_WAIT, termination.recorded).await {
+            Ok(_) => reply(PodCommandOutcome::Deleted, "", Some(termination.pod.into())),
+            Err(_) => {
+                rejected("the pod is stopping but its deletion is not recorded in KV yet; retry")
+            }
+        }
     }
 
     async fn set_owner(
@@ -514,10 +524,13 @@ impl<R: Runtime> Agent<R> {
             },
             sink: PodSink::new(Arc::clone(&self.table), key.clone(), uid.clone()),
         });
-        if terminating {
-            let grace = meta
-                .deletion_grace_period_seconds
-                .unwrap_or(DEFAULT_GRACE_SECONDS);
+        if let Some(since) = meta.deletion_timestamp {
+            let grace = remaining_grace(
+                since,
+                meta.deletion_grace_period_seconds
+                    .unwrap_or(DEFAULT_GRACE_SECONDS),
+                Timestamp::now(),
+            );
             self.finish_deletion(key, uid, grace);
         }
         true
@@ -592,6 +605,15 @@ impl<R: Runtime> Agent<R> {
     }
 }
 
+/// What is left at `now` of a grace of `grace_seconds` that began at `since` (a deletion
+/// resumed after the agent's restart does not start its grace over); never negative.
+fn remaining_grace(since: Timestamp, grace_seconds: i64, now: Timestamp) -> i64 {
+    let deadline = since.seconds.saturating_add(grace_seconds.max(0));
+    deadline
+        .saturating_sub(now.seconds)
+        .clamp(0, grace_seconds.max(0))
+}
+
 /// The key a pod is recorded under: its node, namespace and name.
 fn record_key(pod: &v1::Pod) -> Option<PodKey> {
     let meta = pod.metadata.as_ref()?;
@@ -602,6 +624,26 @@ fn record_key(pod: &v1::Pod) -> Option<PodKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resumed_deletion_gets_what_is_left_of_its_grace() {
+        let at = Timestamp::from_seconds;
+        assert_eq!(remaining_grace(at(100), 30, at(100)), 30);
+        assert_eq!(remaining_grace(at(100), 30, at(112)), 18);
+        assert_eq!(remaining_grace(at(100), 30, at(130)), 0);
+        assert_eq!(remaining_grace(at(100), 30, at(500)), 0, "never negative");
+        assert_eq!(
+            remaining_grace(at(100), 30, at(90)),
+            30,
+            "a clock behind: no more than the grace"
+        );
+        assert_eq!(remaining_grace(at(100), -5, at(100)), 0);
+        assert_eq!(
+            remaining_grace(at(i64::MAX), i64::MAX, at(0)),
+            i64::MAX,
+            "no overflow"
+        );
+    }
 
     #[test]
     fn a_single_node_set_holds_exactly_its_node() {

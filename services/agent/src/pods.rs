@@ -57,6 +57,19 @@ struct Entry {
     flushed: Vec<(u64, oneshot::Sender<()>)>,
 }
 
+/// A pod's termination, as [`PodTable::begin_termination`] found or began it.
+#[derive(Debug)]
+pub struct Termination {
+    /// The pod, with its deletion timestamp.
+    pub pod: Pod,
+    /// Whether this call began it (false: it was terminating already).
+    pub started: bool,
+    /// Resolves once KV holds the terminating record or no longer holds the key (the sender
+    /// is dropped when the key is removed): from then on a restarted agent resumes the
+    /// deletion instead of the pod.
+    pub recorded: oneshot::Receiver<()>,
+}
+
 impl Entry {
     /// Notes a change and queues the key; returns whether it must be pushed onto the queue.
     fn changed(&mut self) -> bool {
@@ -254,22 +267,23 @@ impl PodTable {
         Some((entry.pod.clone(), rx))
     }
 
-    /// Marks pod `uid` as terminating (deletion timestamp and grace set, written to KV) and
-    /// returns it; `None` if the key holds another pod or none.
+    /// Marks pod `uid` as terminating (deletion timestamp and grace set, written to KV); `None`
+    /// if the key holds another pod or none. A pod already terminating is left as it is.
     pub fn begin_termination(
         &self,
         key: &PodKey,
         uid: &str,
         grace_seconds: i64,
         now: Timestamp,
-    ) -> Option<Pod> {
+    ) -> Option<Termination> {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let entry = inner.pods.get_mut(key)?;
         if uid_of(&entry.pod) != uid {
             return None;
         }
-        if entry.stage == Stage::Active {
+        let started = entry.stage == Stage::Active;
+        if started {
             entry.stage = Stage::Terminating;
             let meta = entry.pod.metadata.get_or_insert_with(Default::default);
             meta.deletion_timestamp = Some(now);
@@ -279,7 +293,18 @@ impl PodTable {
                 self.notify.notify_one();
             }
         }
-        Some(entry.pod.clone())
+        let (tx, recorded) = oneshot::channel();
+        if entry.stage == Stage::Deleting {
+            // The key's removal is queued: it resolves `recorded` by dropping the sender.
+            entry.deleted.push(tx);
+        } else {
+            entry.flushed.push((entry.version, tx));
+        }
+        Some(Termination {
+            pod: entry.pod.clone(),
+            started,
+            recorded,
+        })
     }
 
     /// Deletes `key` from KV (after any write in flight) and from the table; the receiver
@@ -636,6 +661,67 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_termination_is_recorded_only_once_kv_holds_it() {
+        let table = PodTable::new();
+        table.insert(key(), pod("u1"), Stage::Active, None).unwrap();
+        let Some(Job::Put { hash, version, .. }) = table.next_job(&HashSet::new()) else {
+            panic!("the new pod must be written")
+        };
+        table.complete(&key(), Done::Put(hash, version));
+        assert!(
+            table
+                .begin_termination(&key(), "other", 30, Timestamp::from_seconds(9))
+                .is_none(),
+            "another uid"
+        );
+        let mut first = table
+            .begin_termination(&key(), "u1", 30, Timestamp::from_seconds(9))
+            .unwrap();
+        assert!(first.started);
+        let mut again = table
+            .begin_termination(&key(), "u1", 5, Timestamp::from_seconds(12))
+            .unwrap();
+        assert!(!again.started, "terminating already");
+        assert_eq!(
+            again
+                .pod
+                .metadata
+                .as_ref()
+                .unwrap()
+                .deletion_grace_period_seconds,
+            Some(30),
+            "the first termination stands"
+        );
+        let Some(Job::Put {
+            value,
+            hash,
+            version,
+            ..
+        }) = table.next_job(&HashSet::new())
+        else {
+            panic!("the terminating record must be written")
+        };
+        assert!(value.metadata.unwrap().deletion_timestamp.is_some());
+        assert!(first.recorded.try_recv().is_err(), "not before the write");
+        assert!(again.recorded.try_recv().is_err(), "not before the write");
+        table.complete(&key(), Done::Put(hash, version));
+        first.recorded.await.unwrap();
+        again.recorded.await.unwrap();
+
+        // Asked again once the key's removal is queued: resolved when the key is gone.
+        let deleted = table.delete(&key());
+        let last = table
+            .begin_termination(&key(), "u1", 30, Timestamp::from_seconds(20))
+            .unwrap();
+        assert!(!last.started);
+        let jobs = drain(&table);
+        assert!(matches!(jobs.as_slice(), [Job::Delete(_)]), "{jobs:?}");
+        table.complete(&key(), Done::Deleted);
+        deleted.await.unwrap();
+        last.recorded.await.unwrap();
+    }
+
+    #[tokio::test]
     async fn deletion_resolves_once_the_key_is_gone() {
         let table = PodTable::new();
         table.insert(key(), pod("u1"), Stage::Active, None).unwrap();
@@ -643,8 +729,9 @@ mod tests {
         let terminating = table
             .begin_termination(&key(), "u1", 30, Timestamp::from_seconds(9))
             .unwrap();
+        assert!(terminating.started);
         assert_eq!(
-            terminating.metadata.unwrap().deletion_timestamp,
+            terminating.pod.metadata.unwrap().deletion_timestamp,
             Some(Timestamp::from_seconds(9))
         );
         let deleted = table.delete(&key());

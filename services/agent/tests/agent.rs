@@ -164,7 +164,7 @@ async fn request(
     payload: Vec<u8>,
 ) -> Option<PodCommandReply> {
     let answer = tokio::time::timeout(
-        Duration::from_secs(3),
+        Duration::from_secs(8),
         client.request(subject, payload.into()),
     )
     .await
@@ -232,12 +232,16 @@ fn create(pod: Pod) -> pod_command::Command {
 }
 
 fn delete(namespace: &str, name: &str, uid: &str) -> pod_command::Command {
-    pod_command::Command::Delete(PodDelete {
+    pod_command::Command::Delete(delete_of(namespace, name, uid))
+}
+
+fn delete_of(namespace: &str, name: &str, uid: &str) -> PodDelete {
+    PodDelete {
         namespace: namespace.to_owned(),
         name: name.to_owned(),
         uid: uid.to_owned(),
         grace_period_seconds: None,
-    })
+    }
 }
 
 fn container(name: &str, command: &[&str]) -> Container {
@@ -913,6 +917,125 @@ async fn a_pod_whose_record_vanished_while_its_agent_was_away_is_recorded_again(
     assert_eq!(processes_with(&marker), vec![pid], "exactly once");
     drop(agent);
     kill_group(pid);
+}
+
+/// "Deleted" is an answer the controller counts on: it then waits for the pod to show as
+/// terminating or gone. So it is given only once KV holds the pod as terminating: while KV
+/// refuses writes a delete is answered "rejected … retry" and an agent killed then resumes the
+/// pod; once KV takes writes again, an agent SIGKILLed right after answering "Deleted" (its pod
+/// ignoring SIGTERM, so still in its grace) resumes the deletion when it comes back.
+#[tokio::test]
+async fn a_delete_is_answered_only_once_kv_holds_it_and_survives_the_agents_kill() {
+    let bed = bed().await;
+    let log = bed.dir.path().join("agent-k.log");
+    let marker = format!("marker-{}", uuid::Uuid::new_v4());
+    let mut agent = start_binary(&bed, "node-k", &log);
+    wait_answering(&bed.client, "node-k").await;
+    let app = container(
+        "app",
+        &[
+            "sh",
+            "-c",
+            "trap '' TERM; while :; do sleep 1; done",
+            &marker,
+        ],
+    );
+    let reply = command(
+        &bed.client,
+        "node-k",
+        create(pod("doomed", "uid-doomed", "node-k", vec![app])),
+    )
+    .await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Created);
+    let key = PodKey::new("node-k", "default", "doomed").unwrap();
+    let pid = bed.wait_pod(&key, "the pod running", running_pid).await;
+    let delete = || {
+        pod_command::Command::Delete(PodDelete {
+            grace_period_seconds: Some(5),
+            ..delete_of("default", "doomed", "uid-doomed")
+        })
+    };
+
+    // KV refuses every write (no pod record fits in 16 bytes): the delete is not acknowledged.
+    let js = async_nats::jetstream::new(bed.client.clone());
+    let mut stream = js.get_stream("KV_pods").await.unwrap();
+    let open = stream.info().await.unwrap().config.clone();
+    let refusing = async_nats::jetstream::stream::Config {
+        max_message_size: 16,
+        ..open.clone()
+    };
+    js.update_stream(refusing).await.unwrap();
+    let reply = command(&bed.client, "node-k", delete()).await;
+    assert_eq!(outcome(&reply), PodCommandOutcome::Rejected, "{reply:?}");
+    assert!(reply.message.contains("not recorded"), "{reply:?}");
+    agent.0.kill().unwrap();
+    agent.0.wait().unwrap();
+    drop(agent);
+    js.update_stream(open).await.unwrap();
+    let recorded = bed.pod(&key).await.expect("the record");
+    assert_eq!(
+        recorded.metadata.as_ref().unwrap().deletion_timestamp,
+        None,
+        "nothing acknowledged, nothing recorded"
+    );
+    let mut agent = start_binary(&bed, "node-k", &log);
+    wait_answering(&bed.client, "node-k").await;
+    eventually(
+        "the unacknowledged deletion forgotten: the pod resumed",
+        WAIT,
+        || async {
+            let text = std::fs::read_to_string(&log).map_err(|e| e.to_string())?;
+            if text.matches("everynode-agent running").count() >= 2 && alive(pid) {
+                Ok(())
+            } else {
+                Err(format!("pod alive: {}", alive(pid)))
+            }
+        },
+    )
+    .await;
+
+    // KV takes writes: "Deleted" means KV holds the deletion, and a kill cannot undo it.
+    let reply = command(&bed.client, "node-k", delete()).await;
+    let deleted = Instant::now();
+    assert_eq!(outcome(&reply), PodCommandOutcome::Deleted, "{reply:?}");
+    agent.0.kill().unwrap();
+    agent.0.wait().unwrap();
+    drop(agent);
+    let recorded = bed.pod(&key).await.expect("the record, still there");
+    let meta = recorded.metadata.as_ref().unwrap();
+    assert!(
+        meta.deletion_timestamp.is_some(),
+        "KV must hold the deletion once it was answered: {meta:?}"
+    );
+    assert_eq!(meta.deletion_grace_period_seconds, Some(5));
+    assert!(
+        alive(pid),
+        "SIGTERM is ignored and the grace has not run out"
+    );
+
+    // The restarted agent resumes the deletion with what is left of the grace.
+    let _agent = start_binary(&bed, "node-k", &log);
+    wait_answering(&bed.client, "node-k").await;
+    eventually("the pod stopped and its key removed", WAIT, || async {
+        match (alive(pid), bed.pod(&key).await) {
+            (false, None) => Ok(()),
+            (alive, record) => Err(format!(
+                "process alive: {alive}, record: {:?}",
+                record.map(|p| p.metadata.unwrap_or_default().deletion_timestamp)
+            )),
+        }
+    })
+    .await;
+    // The grace is counted from the (whole-second) deletion timestamp, not started over.
+    let lived = deleted.elapsed();
+    assert!(
+        lived >= Duration::from_secs(3) && lived < Duration::from_secs(8),
+        "SIGTERM is ignored, so the SIGKILL ends it after what is left of the 5 s grace; it lived {lived:?}"
+    );
+    assert!(
+        processes_with(&marker).is_empty(),
+        "nothing of the pod left"
+    );
 }
 
 /// An agent never creates a bucket: started before the services have made them, it asks for

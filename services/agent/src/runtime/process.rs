@@ -1157,7 +1157,12 @@ async fn run_container(
     let mut backoff = Backoff::default();
 
     loop {
-        if let Control::Stop(_) = *control.borrow() {
+        // A process adopted from before a restart is stopped the normal way (SIGTERM, what is
+        // left of the grace, SIGKILL) even when the stop came first: below, `signalled`
+        // answers at once.
+        if adopt.is_none()
+            && let Control::Stop(_) = *control.borrow()
+        {
             return Outcome::Stopped;
         }
         if shutdown.is_triggered() {
