@@ -46,6 +46,7 @@ mod error;
 pub mod security;
 pub mod server;
 pub mod shutdown;
+pub mod startup;
 pub mod status;
 pub mod telemetry;
 
@@ -54,6 +55,7 @@ pub use error::Error;
 pub use security::{Security, SecurityArgs, SecurityError};
 pub use server::GrpcServer;
 pub use shutdown::{Shutdown, UntilShutdown};
+pub use startup::until_available;
 pub use telemetry::TelemetryGuard;
 /// Re-exported so services can set statuses without depending on `tonic-health` themselves.
 pub use tonic_health::{ServingStatus, server::HealthReporter};

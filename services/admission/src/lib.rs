@@ -18,7 +18,9 @@ use everynode_api::v1::daemon_sets_server::DaemonSetsServer;
 use everynode_bus::Bus;
 use everynode_bus::async_nats::{self, jetstream};
 use everynode_core::duration::parse_duration;
-use everynode_service::{CommonArgs, GrpcServer, Security, ServerArgs, Shutdown, defaults};
+use everynode_service::{
+    CommonArgs, GrpcServer, Security, ServerArgs, Shutdown, defaults, until_available,
+};
 use tokio::net::TcpListener;
 
 pub use api::DaemonSetsApi;
@@ -68,8 +70,14 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let js = jetstream::new(nats.clone());
-    Bus::ensure(&js, config.replicas).await?;
-    let store = store::Store::open(js).await?;
+    let opened = until_available("the DaemonSets bucket", &shutdown, || async {
+        Bus::ensure(&js, config.replicas).await?;
+        store::Store::open(js.clone()).await
+    })
+    .await?;
+    let Some(store) = opened else {
+        return Ok(());
+    };
     let api = DaemonSetsApi::new(store, shutdown.clone(), config.foreground_wait);
     let security = Security::from_args(&config.common.security)?;
     let server = GrpcServer::new(listener, security.clone())

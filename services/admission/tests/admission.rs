@@ -187,6 +187,35 @@ async fn events(nats: &NatsServer) -> Vec<(v1::DaemonSetEventType, String, u64)>
     out
 }
 
+/// A service that finds NATS not answering at start-up (a server restarting, a cluster still
+/// electing leaders) waits for it, as agents do, instead of exiting: here its NATS server is
+/// down for 3 s while it starts, and once the server is back it serves.
+#[tokio::test]
+async fn admission_started_while_nats_is_down_waits_for_it_and_then_serves() {
+    let mut nats = NatsServer::start().await.unwrap();
+    let pki = TestPki::new();
+    let mut config = Config::for_nats(&nats.url());
+    config.common.security = pki.credentials("admission");
+    let connection = everynode_bus::connect(&nats.url(), "admission-test")
+        .await
+        .unwrap();
+    nats.stop().await.unwrap();
+    let admission = Admission(
+        Served::start("admission", |listener, shutdown| {
+            everynode_admission::run(config, listener, connection, shutdown)
+        })
+        .await,
+        pki,
+    );
+    // The outage the service starts into (not a wait for a condition).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    nats.restart().await.unwrap();
+    let mut client = admission.client().await;
+    let created = create(&mut client, daemon_set("late", "img:1")).await;
+    assert_eq!(meta(&created).generation, 1);
+    admission.stop().await;
+}
+
 #[tokio::test]
 async fn create_get_list_update_watch_delete() {
     let nats = NatsServer::start().await.unwrap();

@@ -48,6 +48,7 @@ use everynode_bus::async_nats::{self, jetstream};
 use everynode_bus::{Bus, Store};
 use everynode_service::{
     CommonArgs, GrpcServer, Security, ServerArgs, ServingStatus, Shutdown, defaults,
+    until_available,
 };
 use tokio::net::TcpListener;
 
@@ -232,12 +233,20 @@ pub async fn run(
     config.validate()?;
     let security = Security::from_args(&config.common.security)?;
     let js = jetstream::new(nats.clone());
-    Bus::ensure(&js, config.replicas).await?;
-    let daemonsets = Store::open(&js).await?;
-    let nodes = Store::open(&js).await?;
-    let pods = Store::open(&js).await?;
-    let revisions = Store::open(&js).await?;
-    let leases = Store::open(&js).await?;
+    let opened = until_available("the buckets", &shutdown, || async {
+        Bus::ensure(&js, config.replicas).await?;
+        Ok((
+            Store::open(&js).await?,
+            Store::open(&js).await?,
+            Store::open(&js).await?,
+            Store::open(&js).await?,
+            Store::open(&js).await?,
+        ))
+    })
+    .await?;
+    let Some((daemonsets, nodes, pods, revisions, leases)) = opened else {
+        return Ok(());
+    };
 
     let world = World::new(config.watch_history);
     let router = Arc::new(Router::new(world.clone()));

@@ -78,7 +78,9 @@ use everynode_api::v1::nodes_server::NodesServer;
 use everynode_bus::Bus;
 use everynode_bus::async_nats::{self, jetstream};
 use everynode_core::duration::{parse_duration, parse_positive_duration};
-use everynode_service::{CommonArgs, GrpcServer, Security, ServerArgs, Shutdown, defaults};
+use everynode_service::{
+    CommonArgs, GrpcServer, Security, ServerArgs, Shutdown, defaults, until_available,
+};
 use tokio::net::TcpListener;
 
 pub use api::NodesApi;
@@ -230,9 +232,16 @@ pub async fn run(
     let nats_signer = bootstrap::load_nats_signer(config.nats_node_signer.as_deref())?;
     let addr = listener.local_addr()?;
     let js = jetstream::new(nats.clone());
-    Bus::ensure(&js, config.replicas).await?;
-    let tokens = bootstrap::TokenStore::open(&js).await?;
-    let store = store::NodeStore::open(js).await?;
+    let opened = until_available("the nodes and tokens buckets", &shutdown, || async {
+        Bus::ensure(&js, config.replicas).await?;
+        let tokens = bootstrap::TokenStore::open(&js).await?;
+        let store = store::NodeStore::open(js.clone()).await?;
+        Ok((tokens, store))
+    })
+    .await?;
+    let Some((tokens, store)) = opened else {
+        return Ok(());
+    };
     let lifecycle = Lifecycle::start(store, nats.clone(), timing, &shutdown).await?;
     let api = NodesApi::new(lifecycle, shutdown.clone());
     let security = Security::from_args(&config.common.security)?;

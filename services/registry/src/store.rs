@@ -104,10 +104,8 @@ fn for_storage(node: &Node) -> v1::Node {
 
 impl NodeStore {
     /// Opens the bucket (created at start-up by `Bus::ensure`).
-    pub async fn open(js: jetstream::Context) -> Result<Self, Error> {
-        let kv = everynode_bus::Store::open(&js)
-            .await
-            .map_err(|e| Error::from_bus("", e))?;
+    pub async fn open(js: jetstream::Context) -> Result<Self, everynode_bus::Error> {
+        let kv = everynode_bus::Store::open(&js).await?;
         Ok(Self { kv, js })
     }
 
