@@ -295,19 +295,31 @@ pub async fn run<F, Fut>(
     let mut elector = Elector::new(&config);
     let mut term: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
     loop {
+        // One attempt gets at most one renew interval (and never past the leadership's
+        // deadline): a request to a bucket whose stream has no leader (a NATS member was
+        // killed and its streams are electing new ones) gets no answer until the client's own
+        // timeout, and retrying every interval finds the new leader as soon as it is there.
         let deadline = elector.deadline();
+        let cutoff = attempt_cutoff(Instant::now(), config.renew, deadline);
         let io = attempt(&mut elector, &store, &key);
         let outcome = tokio::select! {
             () = shutdown.signal() => break,
             result = io => Some(result),
-            () = sleep_until_opt(deadline) => None,
+            () = tokio::time::sleep_until(cutoff) => None,
         };
+        let mut again_now = false;
         match outcome {
             Some(Ok(())) => {}
             Some(Err(error)) => tracing::warn!(%error, "lease read or write failed"),
-            None => {
+            None if deadline.is_some_and(|deadline| cutoff >= deadline) => {
                 tracing::warn!("lease renewal did not finish before the renew deadline");
                 elector.lost();
+            }
+            None => {
+                tracing::debug!(
+                    "lease read or write unanswered within the renew interval; trying again"
+                );
+                again_now = true;
             }
         }
         terms.raise(elector.term());
@@ -320,6 +332,9 @@ pub async fn run<F, Fut>(
         } else if !leading && let Some(active) = term.take() {
             tracing::warn!(identity = %config.identity, "lost the lease; standing by");
             stop(active).await;
+        }
+        if again_now {
+            continue;
         }
         let mut wake = Instant::now() + config.renew;
         if let Some(deadline) = elector.deadline() {
@@ -343,11 +358,11 @@ pub async fn run<F, Fut>(
     }
 }
 
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
+/// When an attempt started at `now` is given up: one renew interval later, or at the
+/// leadership's `deadline` if that comes first.
+fn attempt_cutoff(now: Instant, renew: Duration, deadline: Option<Instant>) -> Instant {
+    let cutoff = now + renew;
+    deadline.map_or(cutoff, |deadline| cutoff.min(deadline))
 }
 
 async fn stop((token, handle): (CancellationToken, tokio::task::JoinHandle<()>)) {
@@ -559,6 +574,21 @@ mod tests {
             Step::Update { record, .. } => assert_eq!(record.term, first + 1),
             other => panic!("expected a takeover, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_attempt_gets_one_renew_interval_and_never_passes_the_deadline() {
+        let now = Instant::now();
+        let renew = Duration::from_secs(2);
+        assert_eq!(attempt_cutoff(now, renew, None), now + renew);
+        assert_eq!(
+            attempt_cutoff(now, renew, Some(now + Duration::from_secs(5))),
+            now + renew
+        );
+        assert_eq!(
+            attempt_cutoff(now, renew, Some(now + Duration::from_millis(500))),
+            now + Duration::from_millis(500)
+        );
     }
 
     #[test]
