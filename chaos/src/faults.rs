@@ -139,6 +139,11 @@ pub async fn inject(
             member.kill();
             tokio::time::sleep(hold).await;
             member.restart().await?;
+            // NATS itself has healed only once the streams the killed member led have new
+            // leaders: it elects them after its raft election timeout (4–9 s after the kill,
+            // fixed in nats-server), which no client can shorten; the convergence limit counts
+            // from there.
+            fleet.wait_streams_led(Duration::from_secs(30)).await?;
             format!("nats-{index}")
         }
     };

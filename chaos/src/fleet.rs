@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use everynode_api::v1::{self, daemon_sets_client::DaemonSetsClient, nodes_client::NodesClient};
 use everynode_auth::nats::{CREDS_FILE, Role, inbox_prefix};
+use everynode_bus::names::{Bucket, EVENTS_STREAM};
 use everynode_bus::{LeaseKey, Store};
 use everynode_testkit::pki::TestPki;
 use everynode_testkit::{NatsCluster, Wait, check_serving, free_ports};
@@ -174,6 +175,8 @@ pub struct Fleet {
     admission_channel: Channel,
     registry_channel: Channel,
     leases: Store<LeaseKey, v1::Lease>,
+    /// JetStream as the admin, for stream leaders.
+    js: async_nats::jetstream::Context,
     /// `<dir>/logs`, where the nats-servers' logs are copied when the fleet is dropped.
     logs: PathBuf,
 }
@@ -353,7 +356,10 @@ impl Fleet {
         let client = everynode_bus::connect_auth(&url, "chaos", &pki.nats_auth("admin"))
             .await
             .context("connecting to NATS")?;
-        let leases = Store::open(&async_nats::jetstream::new(client))
+        let mut js = async_nats::jetstream::new(client);
+        // Short: a stream without a leader does not answer at all.
+        js.set_timeout(Duration::from_secs(1));
+        let leases = Store::open(&js)
             .await
             .context("opening the leases bucket")?;
         let fleet = Self {
@@ -366,6 +372,7 @@ impl Fleet {
             admission_channel,
             registry_channel,
             leases,
+            js,
             logs,
         };
         fleet.wait_nodes().await?;
@@ -437,6 +444,45 @@ impl Fleet {
         Wait::new("a controller to hold the lease")
             .timeout(timeout)
             .until(|| async { self.leader().await.ok_or("no holder") })
+            .await
+            .map_err(|timed_out| anyhow::anyhow!("{timed_out}"))
+    }
+
+    /// The streams (the events stream and every bucket's) that have no leader right now.
+    pub async fn leaderless_streams(&self) -> Vec<String> {
+        let names = std::iter::once(EVENTS_STREAM.to_owned())
+            .chain(Bucket::ALL.iter().map(|bucket| bucket.stream_name()));
+        let mut leaderless = Vec::new();
+        for name in names {
+            let led = match self.js.get_stream(&name).await {
+                Ok(stream) => stream
+                    .cached_info()
+                    .cluster
+                    .as_ref()
+                    .and_then(|cluster| cluster.leader.as_deref())
+                    .is_some_and(|leader| !leader.is_empty()),
+                Err(_) => false,
+            };
+            if !led {
+                leaderless.push(name);
+            }
+        }
+        leaderless
+    }
+
+    /// Waits until every stream has a leader again (after a NATS member was killed, NATS
+    /// re-elects the leaders it held once its raft election timeout, 4–9 s, has passed).
+    pub async fn wait_streams_led(&self, timeout: Duration) -> anyhow::Result<()> {
+        Wait::new("every stream to have a leader")
+            .timeout(timeout)
+            .until(|| async {
+                let leaderless = self.leaderless_streams().await;
+                if leaderless.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("without a leader: {}", leaderless.join(", ")))
+                }
+            })
             .await
             .map_err(|timed_out| anyhow::anyhow!("{timed_out}"))
     }
