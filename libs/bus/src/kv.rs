@@ -542,7 +542,19 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
                     err,
                 )
             })?;
-        Ok(watch
+        let entries = watch.boxed();
+        let entries = if filter.pattern() == KeyFilter::<K>::all().pattern() {
+            watchdog(
+                entries,
+                self.kv.stream.clone(),
+                K::BUCKET,
+                from_revision.max(1) - 1,
+                WATCH_IDLE_CHECK,
+            )
+        } else {
+            entries
+        };
+        Ok(entries
             .filter_map(|entry| futures::future::ready(Self::change(entry)))
             .boxed())
     }
@@ -590,6 +602,81 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
             Error::nats(format!("{doing} {} key {raw:?}", K::BUCKET), err)
         }
     }
+}
+
+/// How long a watch of a whole bucket may deliver nothing before it checks that the bucket
+/// has not moved on without it.
+const WATCH_IDLE_CHECK: Duration = Duration::from_secs(5);
+/// The longest that check waits for the stream's information.
+const WATCH_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+type RawEntries = BoxStream<'static, Result<kv::Entry, kv::WatcherError>>;
+
+/// Passes a whole-bucket watch's entries through, and ends it with an error when it has
+/// stalled: after `idle` without a delivery the bucket's last revision is read, and if it is
+/// past the last revision delivered (`seen` before the first) the watch has missed writes.
+///
+/// The client's watch is an ordered consumer that recreates itself after missed heartbeats,
+/// retrying without end and without a word; when its stream's leader was killed that can
+/// leave it waiting for good (measured: a controller's pods cache stood still for two minutes
+/// after a NATS member kill while the bucket moved on). An error instead makes the caller
+/// list and watch again, which it does for any broken watch.
+fn watchdog(
+    entries: RawEntries,
+    stream: jetstream::stream::Stream,
+    bucket: Bucket,
+    seen: u64,
+    idle: Duration,
+) -> RawEntries {
+    type Item = Result<kv::Entry, kv::WatcherError>;
+    struct Watching {
+        entries: RawEntries,
+        stream: jetstream::stream::Stream,
+        seen: u64,
+    }
+    let stalled = move |seen: u64, last: u64| -> Item {
+        Err(kv::WatcherError::with_source(
+            kv::WatcherErrorKind::Other,
+            format!(
+                "the watch of bucket {bucket} stalled: the bucket is at revision {last}, the watch delivered up to {seen}"
+            ),
+        ))
+    };
+    futures::stream::unfold(
+        Some(Watching {
+            entries,
+            stream,
+            seen,
+        }),
+        move |state| async move {
+            let mut watching = state?;
+            loop {
+                match tokio::time::timeout(idle, watching.entries.next()).await {
+                    Ok(Some(Ok(entry))) => {
+                        watching.seen = watching.seen.max(entry.revision);
+                        return Some((Ok(entry), Some(watching)));
+                    }
+                    Ok(Some(Err(err))) => return Some((Err(err), Some(watching))),
+                    Ok(None) => return None,
+                    Err(_) => {
+                        let probe = watching.stream.get_info();
+                        if let Ok(Ok(info)) = tokio::time::timeout(WATCH_PROBE_TIMEOUT, probe).await
+                            && info.state.last_sequence > watching.seen
+                        {
+                            tracing::warn!(
+                                bucket = %bucket,
+                                seen = watching.seen,
+                                last = info.state.last_sequence,
+                                "a watch stalled; ending it"
+                            );
+                            return Some((stalled(watching.seen, info.state.last_sequence), None));
+                        }
+                    }
+                }
+            }
+        },
+    )
+    .boxed()
 }
 
 impl Error {
@@ -640,4 +727,47 @@ fn actual_revision(err: &(dyn std::error::Error + 'static)) -> Option<u64> {
         current = err.source();
     }
     None
+}
+
+#[cfg(test)]
+mod watchdog_tests {
+    use super::*;
+    use crate::names::NodeKey;
+    use everynode_testkit::NatsServer;
+
+    /// The inner watch here never delivers (as a watch whose consumer is stuck recreating
+    /// itself): while the bucket stands still nothing happens, and once the bucket moves on
+    /// the watch ends with an error naming both revisions.
+    #[tokio::test]
+    async fn a_watch_that_misses_writes_is_ended_with_an_error() {
+        let server = NatsServer::start().await.unwrap();
+        let client = crate::connect(&server.url(), "watchdog-test").await.unwrap();
+        let js = jetstream::new(client);
+        crate::Bus::ensure(&js, 1).await.unwrap();
+        let store: Store<NodeKey, ()> = Store::open(&js).await.unwrap();
+        store.put(&NodeKey::new("n1").unwrap(), &()).await.unwrap();
+
+        let mut watch = watchdog(
+            futures::stream::pending().boxed(),
+            store.kv.stream.clone(),
+            Bucket::Nodes,
+            1,
+            Duration::from_millis(200),
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), watch.next())
+                .await
+                .is_err(),
+            "nothing was missed: the watch goes on"
+        );
+        store.put(&NodeKey::new("n2").unwrap(), &()).await.unwrap();
+        let item = tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .expect("the watch ends")
+            .expect("with an item");
+        let error = item.expect_err("an error").to_string();
+        assert!(error.contains("stalled"), "{error}");
+        assert!(error.contains("revision 2"), "{error}");
+        assert!(watch.next().await.is_none(), "and nothing after it");
+    }
 }
