@@ -53,6 +53,22 @@ pub const DEFAULT_INITIAL_WAIT: Duration = Duration::from_secs(30);
 /// with jitter, so that a fleet of agents does not reconnect in lock-step after a NATS restart.
 const RECONNECT: Backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
 
+/// How long a JetStream request (a KV read or write, a consumer's creation, stream
+/// information) waits for its answer: a request to a stream that has no leader — a NATS member
+/// was killed and its streams are electing new ones, 4–9 s — gets no answer at all, and every
+/// caller retries transient errors; with the client's default of 5 s, a request sent just
+/// before the new leader came kept its caller waiting seconds longer. Normal answers take
+/// milliseconds.
+pub const JETSTREAM_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The JetStream context of `client`, with [`JETSTREAM_REQUEST_TIMEOUT`]: what every service
+/// and agent uses.
+pub fn jetstream(client: &Client) -> async_nats::jetstream::Context {
+    let mut js = async_nats::jetstream::new(client.clone());
+    js.set_timeout(JETSTREAM_REQUEST_TIMEOUT);
+    js
+}
+
 /// Connects as client `name` (shown in the server's connection list), retrying the first
 /// connection for up to [`DEFAULT_INITIAL_WAIT`].
 pub async fn connect(url: &str, name: &str) -> Result<Client, Error> {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use everynode_api::v1::daemon_sets_server::DaemonSetsServer;
 use everynode_bus::Bus;
-use everynode_bus::async_nats::{self, jetstream};
+use everynode_bus::async_nats;
 use everynode_core::duration::parse_duration;
 use everynode_service::{
     CommonArgs, GrpcServer, Security, ServerArgs, Shutdown, defaults, until_available,
@@ -69,7 +69,7 @@ pub async fn run(
     nats: async_nats::Client,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let js = jetstream::new(nats.clone());
+    let js = everynode_bus::jetstream(&nats);
     let opened = until_available("the DaemonSets bucket", &shutdown, || async {
         Bus::ensure(&js, config.replicas).await?;
         store::Store::open(js.clone()).await

@@ -229,7 +229,7 @@ async fn start(config: Config, nats: async_nats::Client, shutdown: Shutdown) -> 
         }
     };
     let fence = Arc::new(Fence::load(fence_file));
-    let js = jetstream::new(nats.clone());
+    let js = everynode_bus::jetstream(&nats);
     let Some(store) = open_pods_store(&js, config.tuning.retry_max, &shutdown).await else {
         return Ok(());
     };

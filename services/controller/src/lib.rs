@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use everynode_api::v1::endpoints_server::EndpointsServer;
 use everynode_api::v1::pods_server::PodsServer;
-use everynode_bus::async_nats::{self, jetstream};
+use everynode_bus::async_nats;
 use everynode_bus::{Bus, Store};
 use everynode_service::{
     CommonArgs, GrpcServer, Security, ServerArgs, ServingStatus, Shutdown, defaults,
@@ -232,7 +232,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     config.validate()?;
     let security = Security::from_args(&config.common.security)?;
-    let js = jetstream::new(nats.clone());
+    let js = everynode_bus::jetstream(&nats);
     let opened = until_available("the buckets", &shutdown, || async {
         Bus::ensure(&js, config.replicas).await?;
         Ok((

@@ -76,7 +76,7 @@ use std::time::Duration;
 use everynode_api::v1::bootstrap_server::BootstrapServer;
 use everynode_api::v1::nodes_server::NodesServer;
 use everynode_bus::Bus;
-use everynode_bus::async_nats::{self, jetstream};
+use everynode_bus::async_nats;
 use everynode_core::duration::{parse_duration, parse_positive_duration};
 use everynode_service::{
     CommonArgs, GrpcServer, Security, ServerArgs, Shutdown, defaults, until_available,
@@ -231,7 +231,7 @@ pub async fn run(
     )?;
     let nats_signer = bootstrap::load_nats_signer(config.nats_node_signer.as_deref())?;
     let addr = listener.local_addr()?;
-    let js = jetstream::new(nats.clone());
+    let js = everynode_bus::jetstream(&nats);
     let opened = until_available("the nodes and tokens buckets", &shutdown, || async {
         Bus::ensure(&js, config.replicas).await?;
         let tokens = bootstrap::TokenStore::open(&js).await?;
