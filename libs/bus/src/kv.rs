@@ -741,7 +741,9 @@ mod watchdog_tests {
     #[tokio::test]
     async fn a_watch_that_misses_writes_is_ended_with_an_error() {
         let server = NatsServer::start().await.unwrap();
-        let client = crate::connect(&server.url(), "watchdog-test").await.unwrap();
+        let client = crate::connect(&server.url(), "watchdog-test")
+            .await
+            .unwrap();
         let js = jetstream::new(client);
         crate::Bus::ensure(&js, 1).await.unwrap();
         let store: Store<NodeKey, ()> = Store::open(&js).await.unwrap();

@@ -16,8 +16,8 @@ pub mod names;
 mod setup;
 
 pub use connect::{
-    DEFAULT_INITIAL_WAIT, JETSTREAM_REQUEST_TIMEOUT, NatsAuth, connect, connect_auth,
-    connect_full, connect_with, jetstream,
+    DEFAULT_INITIAL_WAIT, JETSTREAM_REQUEST_TIMEOUT, NatsAuth, connect, connect_auth, connect_full,
+    connect_with, jetstream,
 };
 pub use error::{BoxError, Error, ErrorKind};
 pub use events::{
