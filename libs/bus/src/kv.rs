@@ -350,21 +350,15 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
     /// The live entries matching `filter`, and the revision the list is complete up to.
     ///
     /// Reads a snapshot with an ordered consumer delivering every entry the bucket holds (one
-    /// per key: the buckets keep no history), until nothing is pending. The consumer delivers in revision order, and writes made while it
-    /// reads arrive too (a key rewritten or deleted meanwhile shows up again at its new
-    /// revision, replacing or removing what was read of it). The revision is the larger of the
-    /// bucket's last revision taken just before the snapshot and the last revision delivered:
-    /// every write at or below it is reflected, so nothing at or below it is missing.
+    /// per key: the buckets keep no history), until nothing is pending. The consumer delivers
+    /// in revision order, and writes made while it reads arrive too (a key rewritten or
+    /// deleted meanwhile shows up again at its new revision, replacing or removing what was
+    /// read of it). The revision is the last one the consumer delivered, never one merely
+    /// read from the stream: the consumer may run on a replica that lags behind the stream's
+    /// leader, and claiming the leader's revision would skip what the replica had not yet
+    /// applied (see [`Snapshot`]).
     pub async fn list_filtered(&self, filter: &KeyFilter<K>) -> Result<Listing<K, M>, Error> {
         let what = format!("listing {} {:?}", K::BUCKET, filter.pattern());
-        let before = self
-            .kv
-            .stream
-            .get_info()
-            .await
-            .map_err(|err| Error::nats(what.clone(), err))?
-            .state
-            .last_sequence;
         let deliver_subject = self.client.new_inbox();
         // A named consumer is created on `$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`:
         // with the filter in the subject, NATS permissions can limit a node to its own keys.
@@ -395,16 +389,15 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
             .await
             .map_err(|err| Error::nats(what.clone(), err))?;
         let consumer_name = consumer.cached_info().name.clone();
-        let listing = if consumer.cached_info().num_pending == 0 {
-            Ok(Listing::new(Vec::new(), before))
-        } else {
-            match consumer.messages().await {
-                Ok(messages) => {
-                    let whole = filter.pattern() == KeyFilter::<K>::all().pattern();
-                    self.read_snapshot(messages, before, whole, &what).await
-                }
+        let whole = filter.pattern() == KeyFilter::<K>::all().pattern();
+        let pending = consumer.cached_info().num_pending;
+        let listing = match self.nothing_to_read(pending, whole, &what).await {
+            Ok(Some(revision)) => Ok(Listing::new(Vec::new(), revision)),
+            Ok(None) => match consumer.messages().await {
+                Ok(messages) => self.read_snapshot(messages, whole, &what).await,
                 Err(err) => Err(Error::nats(what.clone(), err)),
-            }
+            },
+            Err(err) => Err(err),
         };
         // Best effort: the server drops an idle consumer by itself a little later anyway.
         // Bounded: an agent's NATS credentials do not allow deleting consumers, and a refused
@@ -422,50 +415,61 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
         listing
     }
 
-    /// Reads the snapshot until it is complete; see [`list_filtered`](Self::list_filtered).
-    ///
-    /// Writes that land while the snapshot is read matter: a key rewritten meanwhile loses its
-    /// old entry (the buckets keep one per key) and shows up again later, at its new revision,
-    /// and a key deleted meanwhile shows up as a delete marker. So a later message of a key
-    /// replaces or removes what an earlier one said, and reading goes on until every write
-    /// made so far has been seen. The consumer's pending count alone cannot tell that: it lags
-    /// behind fast writers (measured: it read 0 while a rewrite of a not yet delivered key was
-    /// already stored, and the key was missing). So when it reads 0, the bucket's last revision
-    /// is fetched: a listing of the `whole` bucket reads on until it has reached that revision
-    /// (every write is in it) and checks again, until it finds itself caught up (at most
-    /// [`LIST_CHASES`] times: against a writer that never pauses it stops there, and a key
-    /// rewritten in those last moments, whose new entry lies beyond the listing's revision,
-    /// comes with the watch from that revision); a filtered one, whose filter may match none
-    /// of the later writes, reads on while messages keep coming within [`LIST_SETTLE`].
+    /// `Some(revision)` when a new snapshot consumer with `pending` messages has nothing to
+    /// read, and the empty listing is complete up to `revision`. With nothing pending, a
+    /// filtered snapshot is empty (up to revision 0: the consumer delivered nothing); a whole
+    /// one only if the stream's leader holds no message either (up to the leader's last
+    /// revision), since the consumer's replica may lag behind or writes may have landed
+    /// since it was created: then it is read like any other.
+    async fn nothing_to_read(
+        &self,
+        pending: u64,
+        whole: bool,
+        what: &str,
+    ) -> Result<Option<u64>, Error> {
+        match (pending, whole) {
+            (0, false) => return Ok(Some(0)),
+            (0, true) => {}
+            _ => return Ok(None),
+        }
+        let state = self.leader_state(what).await?;
+        Ok((state.messages == 0).then_some(state.last_sequence))
+    }
+
+    /// The bucket's stream state, as its leader answers it.
+    async fn leader_state(&self, what: &str) -> Result<jetstream::stream::State, Error> {
+        Ok(self
+            .kv
+            .stream
+            .get_info()
+            .await
+            .map_err(|err| Error::nats(what, err))?
+            .state)
+    }
+
+    /// Reads the snapshot until it is complete; see [`list_filtered`](Self::list_filtered)
+    /// and [`Snapshot`] for when that is.
     async fn read_snapshot(
         &self,
         mut messages: push::Ordered,
-        before: u64,
         whole: bool,
         what: &str,
     ) -> Result<Listing<K, M>, Error> {
-        let mut revision_seen = before;
+        let mut snapshot = Snapshot::new(whole);
         let mut latest: HashMap<String, Slot<K, M>> = HashMap::new();
-        // Once the pending count has read 0: the bucket's last revision then.
-        let mut fence: Option<u64> = None;
-        let mut chases = 0;
         loop {
-            let wait = match fence {
-                Some(_) if !whole => LIST_SETTLE,
-                _ => LIST_STALL_TIMEOUT,
-            };
-            let message = match tokio::time::timeout(wait, messages.next()).await {
+            let message = match tokio::time::timeout(snapshot.wait(), messages.next()).await {
                 Ok(Some(Ok(message))) => message,
                 Ok(Some(Err(err))) => return Err(Error::nats(what, err)),
                 Ok(None) => return Err(Error::other(what, "the consumer ended early")),
-                Err(_) if fence.is_some() && !whole => break,
+                Err(_) if snapshot.settled() => break,
                 Err(elapsed) => return Err(Error::nats(what, elapsed)),
             };
             let (revision, pending) = {
                 let info = message.info().map_err(|err| Error::other(what, err))?;
                 (info.stream_sequence, info.pending)
             };
-            revision_seen = revision_seen.max(revision);
+            snapshot.delivered(revision);
             let raw = message
                 .subject
                 .strip_prefix(self.kv.prefix.as_str())
@@ -495,23 +499,14 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
                 };
                 latest.insert(raw.to_owned(), slot);
             }
-            let reached = fence.is_some_and(|last| revision_seen >= last);
-            if pending == 0 || reached {
-                let last = self
-                    .kv
-                    .stream
-                    .get_info()
-                    .await
-                    .map_err(|err| Error::nats(what, err))?
-                    .state
-                    .last_sequence;
-                if revision_seen >= last || (whole && chases >= LIST_CHASES) {
+            if snapshot.wants_last(pending) {
+                let last = self.leader_state(what).await?.last_sequence;
+                if snapshot.last_is(last) {
                     break;
                 }
-                chases += 1;
-                fence = Some(last);
             }
         }
+        let revision_seen = snapshot.revision();
         let mut listing = Listing::new(Vec::with_capacity(latest.len()), revision_seen);
         for slot in latest.into_values() {
             match slot {
@@ -604,6 +599,77 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
     }
 }
 
+/// When a listing's snapshot is complete, and up to which revision.
+///
+/// The snapshot's consumer may run on any replica of the stream, and a follower can lag a
+/// little behind the leader (measured: right after a NATS member was killed, a listing that
+/// took the leader's last revision as its own missed the three writes its follower had not
+/// applied yet, and the watch from that revision never brought them). So completeness is
+/// judged only by what the consumer delivered: once it says nothing is pending, the
+/// leader's last revision is read, and the snapshot is complete when it has delivered that
+/// far. A whole-bucket snapshot reads on until then (the message at the last revision always
+/// comes: a later write only adds one past it), checking the leader again at most
+/// [`LIST_CHASES`] times against writers that never pause; a filtered one, whose filter may
+/// match none of the later writes, settles after [`LIST_SETTLE`] without a message. Its
+/// revision is the last one delivered: everything at or below it that matched is in it.
+#[derive(Debug, Clone, PartialEq)]
+struct Snapshot {
+    whole: bool,
+    delivered: u64,
+    /// The leader's last revision, once the consumer has said nothing is pending.
+    fence: Option<u64>,
+    chases: u32,
+}
+
+impl Snapshot {
+    fn new(whole: bool) -> Self {
+        Self {
+            whole,
+            delivered: 0,
+            fence: None,
+            chases: 0,
+        }
+    }
+
+    /// How long to wait for the next message.
+    fn wait(&self) -> Duration {
+        match self.fence {
+            Some(_) if !self.whole => LIST_SETTLE,
+            _ => LIST_STALL_TIMEOUT,
+        }
+    }
+
+    /// Whether a wait that timed out ends the snapshot (rather than failing it).
+    fn settled(&self) -> bool {
+        self.fence.is_some() && !self.whole
+    }
+
+    fn delivered(&mut self, revision: u64) {
+        self.delivered = self.delivered.max(revision);
+    }
+
+    /// Whether to read the leader's last revision now: the consumer says nothing is pending,
+    /// or the snapshot has reached the last revision read before.
+    fn wants_last(&self, pending: u64) -> bool {
+        pending == 0 || self.fence.is_some_and(|fence| self.delivered >= fence)
+    }
+
+    /// Takes the leader's last revision; `true` when the snapshot is complete.
+    fn last_is(&mut self, last: u64) -> bool {
+        if self.delivered >= last || (self.whole && self.chases >= LIST_CHASES) {
+            return true;
+        }
+        self.chases += 1;
+        self.fence = Some(last);
+        false
+    }
+
+    /// The revision the snapshot is complete up to.
+    fn revision(&self) -> u64 {
+        self.delivered
+    }
+}
+
 /// How long a watch of a whole bucket may deliver nothing before it checks that the bucket
 /// has not moved on without it.
 const WATCH_IDLE_CHECK: Duration = Duration::from_secs(5);
@@ -660,16 +726,34 @@ fn watchdog(
                     Ok(None) => return None,
                     Err(_) => {
                         let probe = watching.stream.get_info();
-                        if let Ok(Ok(info)) = tokio::time::timeout(WATCH_PROBE_TIMEOUT, probe).await
-                            && info.state.last_sequence > watching.seen
-                        {
-                            tracing::warn!(
+                        match tokio::time::timeout(WATCH_PROBE_TIMEOUT, probe).await {
+                            Ok(Ok(info)) if info.state.last_sequence > watching.seen => {
+                                tracing::warn!(
+                                    bucket = %bucket,
+                                    seen = watching.seen,
+                                    last = info.state.last_sequence,
+                                    "a watch stalled; ending it"
+                                );
+                                return Some((
+                                    stalled(watching.seen, info.state.last_sequence),
+                                    None,
+                                ));
+                            }
+                            Ok(Ok(info)) => tracing::debug!(
                                 bucket = %bucket,
                                 seen = watching.seen,
                                 last = info.state.last_sequence,
-                                "a watch stalled; ending it"
-                            );
-                            return Some((stalled(watching.seen, info.state.last_sequence), None));
+                                "an idle watch is up to date"
+                            ),
+                            Ok(Err(error)) => tracing::debug!(
+                                bucket = %bucket,
+                                %error,
+                                "could not check an idle watch"
+                            ),
+                            Err(_) => tracing::debug!(
+                                bucket = %bucket,
+                                "checking an idle watch timed out"
+                            ),
                         }
                     }
                 }
@@ -727,6 +811,86 @@ fn actual_revision(err: &(dyn std::error::Error + 'static)) -> Option<u64> {
         current = err.source();
     }
     None
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::{LIST_CHASES, LIST_SETTLE, LIST_STALL_TIMEOUT, Snapshot};
+
+    /// Delivers `revisions` with the pending counts the consumer reports, and answers each
+    /// request for the leader's last revision from `lasts`; `Some(revision)` once complete.
+    fn run(snapshot: &mut Snapshot, messages: &[(u64, u64)], lasts: &[u64]) -> Option<u64> {
+        let mut lasts = lasts.iter();
+        for &(revision, pending) in messages {
+            snapshot.delivered(revision);
+            if snapshot.wants_last(pending) {
+                let last = *lasts.next().expect("a leader revision for each check");
+                if snapshot.last_is(last) {
+                    return Some(snapshot.revision());
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_consumer_on_a_lagging_replica_is_not_complete_until_it_delivered_the_leaders_last() {
+        // The replica has applied up to 7; the leader is at 10. The consumer says nothing
+        // is pending after 7: the listing is not complete (claiming 10 would skip 8-10).
+        let mut snapshot = Snapshot::new(true);
+        assert_eq!(run(&mut snapshot, &[(3, 2), (5, 1), (7, 0)], &[10]), None);
+        assert_eq!(snapshot.wait(), LIST_STALL_TIMEOUT, "it waits for the rest");
+        assert!(!snapshot.settled(), "a timeout fails the listing");
+        // The replica catches up: 9 and 10 arrive, and the leader is still at 10.
+        assert_eq!(run(&mut snapshot, &[(9, 1), (10, 0)], &[10]), Some(10));
+    }
+
+    #[test]
+    fn a_consumer_that_delivered_the_leaders_last_is_complete_at_once() {
+        let mut snapshot = Snapshot::new(true);
+        assert_eq!(run(&mut snapshot, &[(4, 1), (6, 0)], &[6]), Some(6));
+    }
+
+    #[test]
+    fn writes_landing_while_reading_are_chased_up_to_the_last_check() {
+        let mut snapshot = Snapshot::new(true);
+        // Pending 0 at 6 while the leader is at 8; on reaching 8 it is at 9, then stays.
+        assert_eq!(run(&mut snapshot, &[(6, 0), (8, 1)], &[8, 9]), None);
+        assert_eq!(run(&mut snapshot, &[(9, 0)], &[9]), Some(9));
+    }
+
+    #[test]
+    fn against_a_writer_that_never_pauses_it_stops_at_what_it_delivered() {
+        let mut snapshot = Snapshot::new(true);
+        let mut revision = 1;
+        let mut done = None;
+        for _ in 0..=LIST_CHASES {
+            done = run(&mut snapshot, &[(revision, 0)], &[revision + 5]);
+            revision += 5;
+            if done.is_some() {
+                break;
+            }
+        }
+        let done = done.expect("it gives up chasing");
+        assert_eq!(
+            done, snapshot.delivered,
+            "complete only up to what it delivered"
+        );
+        assert!(
+            done < revision,
+            "not up to the leader's last ({done} vs {revision})"
+        );
+    }
+
+    #[test]
+    fn a_filtered_snapshot_settles_without_claiming_what_it_did_not_deliver() {
+        let mut snapshot = Snapshot::new(false);
+        // Its last match is 4; the bucket is at 12 (writes of keys outside the filter).
+        assert_eq!(run(&mut snapshot, &[(2, 1), (4, 0)], &[12]), None);
+        assert_eq!(snapshot.wait(), LIST_SETTLE);
+        assert!(snapshot.settled(), "a quiet wait ends it");
+        assert_eq!(snapshot.revision(), 4);
+    }
 }
 
 #[cfg(test)]

@@ -336,6 +336,11 @@ impl NatsServer {
     }
 
     /// Whether the server process is alive.
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child
             .as_mut()
@@ -765,6 +770,25 @@ mod tests {
             }
         }
 
+        /// Creates the buckets at three replicas; returns the index of the leases stream's
+        /// leader.
+        async fn buckets_and_leases_leader(&self) -> usize {
+            let js = async_nats::jetstream::new(self.client(&[0, 1, 2]).await);
+            everynode_bus::Bus::ensure(&js, 3).await.unwrap();
+            let leader = js
+                .get_stream(everynode_bus::Bucket::Leases.stream_name())
+                .await
+                .unwrap()
+                .cached_info()
+                .cluster
+                .as_ref()
+                .and_then(|c| c.leader.clone())
+                .expect("the leases stream has a leader");
+            (0..3)
+                .find(|&i| format!("nats-{i}") == leader)
+                .expect("the leader is a member")
+        }
+
         /// An admin client of the members at `indexes` only (servers it learns of are not
         /// used).
         async fn client(&self, indexes: &[usize]) -> async_nats::Client {
@@ -862,22 +886,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_get_through_a_follower_reflects_every_acknowledged_write() {
         use everynode_api::v1::Lease;
-        use everynode_bus::{Bucket, LeaseKey, Store};
+        use everynode_bus::{LeaseKey, Store};
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
         let mut admin = AdminCluster::start().await;
+        let leader = admin.buckets_and_leases_leader().await;
+        let follower = (leader + 1) % 3;
         let js = async_nats::jetstream::new(admin.client(&[0, 1, 2]).await);
-        everynode_bus::Bus::ensure(&js, 3).await.unwrap();
-        let leader = js
-            .get_stream(Bucket::Leases.stream_name())
-            .await
-            .unwrap()
-            .cached_info()
-            .cluster
-            .as_ref()
-            .and_then(|c| c.leader.clone())
-            .expect("the leases stream has a leader");
-        let follower = (0..3).find(|&i| format!("nats-{i}") != leader).unwrap();
         let writer: Store<LeaseKey, Lease> = Store::open(&js).await.unwrap();
         let near = async_nats::jetstream::new(admin.client(&[follower]).await);
         let reader: Store<LeaseKey, Lease> = Store::open(&near).await.unwrap();
@@ -923,8 +938,69 @@ mod tests {
         );
         assert!(
             stale.is_empty(),
-            "stale reads through nats-{follower} (leader {leader}), out of {reads}: {stale:?}\n{}",
+            "stale reads through nats-{follower} (leader nats-{leader}), out of {reads}: {stale:?}\n{}",
             admin.cluster.member(follower).log_tail(20)
+        );
+    }
+
+    /// A listing holds every write acknowledged before it began, whichever member its
+    /// consumer runs on. Consumers are placed on any member of the stream's group, and a
+    /// member coming back from a crash serves from its own store until it has caught up with
+    /// the leader: here a follower is killed, a burst of writes is acknowledged without it,
+    /// and a listing starts while the follower restarts. (A listing that took the leader's
+    /// last revision as its own, and stopped when its consumer on that member had nothing
+    /// pending, missed the burst; the watch from that revision never brought it.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_listing_holds_every_acknowledged_write_while_a_member_catches_up() {
+        use everynode_api::v1::Lease;
+        use everynode_bus::{LeaseKey, Store};
+        use std::collections::BTreeSet;
+        let mut admin = AdminCluster::start().await;
+        let leader = admin.buckets_and_leases_leader().await;
+        let follower = (leader + 1) % 3;
+        // Requests go through the leader's member; only placement reaches the follower.
+        let near = async_nats::jetstream::new(admin.client(&[leader]).await);
+        let store: Store<LeaseKey, Lease> = Store::open(&near).await.unwrap();
+        let (mut missing, mut failed) = (Vec::new(), Vec::new());
+        let (mut written, mut listings) = (0u32, 0u32);
+        for _ in 0..12 {
+            admin.cluster.member(follower).kill();
+            for _ in 0..20 {
+                let key = LeaseKey::new(format!("k{written}")).unwrap();
+                store.create(&key, &Lease::default()).await.unwrap();
+                written += 1;
+            }
+            let listing = tokio::spawn({
+                let store = store.clone();
+                async move { store.list().await }
+            });
+            admin.cluster.member(follower).restart().await.unwrap();
+            let listing = match listing.await.unwrap() {
+                Ok(listing) => listing,
+                Err(err) => {
+                    failed.push(err.to_string());
+                    continue;
+                }
+            };
+            listings += 1;
+            let listed: BTreeSet<&str> = listing.entries.iter().map(|e| e.key.name()).collect();
+            let lost: Vec<u32> = (0..written)
+                .filter(|k| !listed.contains(format!("k{k}").as_str()))
+                .collect();
+            if !lost.is_empty() && missing.len() < 5 {
+                missing.push(format!(
+                    "listing {listings}, after {written} acknowledged writes, up to revision {}: missing {lost:?}",
+                    listing.revision
+                ));
+            }
+        }
+        assert!(
+            listings >= 6,
+            "{listings} listings, {written} writes; failed listings: {failed:?}"
+        );
+        assert!(
+            missing.is_empty(),
+            "nats-{follower} restarting, leader nats-{leader} ({listings} listings): {missing:?}"
         );
     }
 }

@@ -300,6 +300,7 @@ impl<C: Cache> Informer<C> {
                 informer = name,
                 objects = count,
                 changed = deltas.len(),
+                revision = self.revision(),
                 "listed"
             );
             if !deltas.is_empty() {
