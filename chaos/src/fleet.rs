@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use everynode_api::limits::Bounded;
 use everynode_api::v1::{self, daemon_sets_client::DaemonSetsClient, nodes_client::NodesClient};
 use everynode_auth::nats::{CREDS_FILE, Role, inbox_prefix};
 use everynode_bus::names::{Bucket, EVENTS_STREAM};
@@ -391,12 +392,12 @@ impl Fleet {
 
     /// A DaemonSets client as the admin.
     pub fn daemonsets(&self) -> DaemonSetsClient<Channel> {
-        DaemonSetsClient::new(self.admission_channel.clone())
+        DaemonSetsClient::new(self.admission_channel.clone()).bounded()
     }
 
     /// A Nodes client as the admin.
     pub fn registry_client(&self) -> NodesClient<Channel> {
-        NodesClient::new(self.registry_channel.clone())
+        NodesClient::new(self.registry_channel.clone()).bounded()
     }
 
     /// Waits until the registry lists every node.

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use everynode_api::limits::Bounded;
 use everynode_api::v1::{
     auth_client::AuthClient, bootstrap_client::BootstrapClient,
     daemon_sets_client::DaemonSetsClient, endpoints_client::EndpointsClient,
@@ -103,36 +104,32 @@ impl Clients {
 
     /// The DaemonSets API (admission).
     pub async fn daemon_sets(&self) -> Result<DaemonSetsClient<Channel>, CliError> {
-        Ok(DaemonSetsClient::new(
-            self.channel(Service::Admission).await?,
-        ))
+        Ok(DaemonSetsClient::new(self.channel(Service::Admission).await?).bounded())
     }
 
     /// The Nodes API (registry).
     pub async fn nodes(&self) -> Result<NodesClient<Channel>, CliError> {
-        Ok(NodesClient::new(self.channel(Service::Registry).await?))
+        Ok(NodesClient::new(self.channel(Service::Registry).await?).bounded())
     }
 
     /// The Pods API (controller).
     pub async fn pods(&self) -> Result<PodsClient<Channel>, CliError> {
-        Ok(PodsClient::new(self.channel(Service::Controller).await?))
+        Ok(PodsClient::new(self.channel(Service::Controller).await?).bounded())
     }
 
     /// The Endpoints API (controller).
     pub async fn endpoints(&self) -> Result<EndpointsClient<Channel>, CliError> {
-        Ok(EndpointsClient::new(
-            self.channel(Service::Controller).await?,
-        ))
+        Ok(EndpointsClient::new(self.channel(Service::Controller).await?).bounded())
     }
 
     /// The Auth API of `service` (every service serves it).
     pub async fn auth(&self, service: Service) -> Result<AuthClient<Channel>, CliError> {
-        Ok(AuthClient::new(self.channel(service).await?))
+        Ok(AuthClient::new(self.channel(service).await?).bounded())
     }
 
     /// The Bootstrap API (registry).
     pub async fn bootstrap(&self) -> Result<BootstrapClient<Channel>, CliError> {
-        Ok(BootstrapClient::new(self.channel(Service::Registry).await?))
+        Ok(BootstrapClient::new(self.channel(Service::Registry).await?).bounded())
     }
 
     /// The gRPC health API of `service`.

@@ -14,4 +14,5 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/everynode_v1_descriptor.bin"));
 
 pub mod convert;
+pub mod limits;
 pub mod manifest;

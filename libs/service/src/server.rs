@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use everynode_api::limits::{Bounded, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 use everynode_api::v1::auth_server::{Auth, AuthServer};
 use everynode_api::v1::{AuthWhoAmIRequest, AuthWhoAmIResponse};
 use everynode_auth::Caller;
@@ -112,7 +113,8 @@ impl GrpcServer {
         self
     }
 
-    /// Mounts a generated tonic server (`DaemonSetsServer::new(svc)`, possibly wrapped in an
+    /// Mounts a generated tonic server (`DaemonSetsServer::new(svc).bounded()`, with the
+    /// message size limits of `everynode_api::limits`; possibly wrapped in an
     /// `InterceptedService`). It is listed by reflection and reported by health.
     pub fn add_service<S>(mut self, service: S) -> Self
     where
@@ -160,17 +162,25 @@ impl GrpcServer {
         let health_server = HealthServer::new(DrainingHealth {
             inner: HealthService::from_health_reporter(health.clone()),
             streams_end: streams_end.clone(),
-        });
+        })
+        .max_decoding_message_size(MAX_REQUEST_BYTES)
+        .max_encoding_message_size(MAX_RESPONSE_BYTES);
         let health_name = name_of(&health_server);
-        let auth_server = AuthServer::new(AuthApi);
+        let auth_server = AuthServer::new(AuthApi).bounded();
         services.push(name_of(&auth_server));
         routes.add_service(auth_server);
         for name in &services {
             serve_unless_set(&health, name).await;
         }
 
-        let reflection_v1 = reflection_builder(&services, health_name).build_v1()?;
-        let reflection_v1alpha = reflection_builder(&services, health_name).build_v1alpha()?;
+        let reflection_v1 = reflection_builder(&services, health_name)
+            .build_v1()?
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES);
+        let reflection_v1alpha = reflection_builder(&services, health_name)
+            .build_v1alpha()?
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES);
         routes
             .add_service(health_server)
             .add_service(reflection_v1)

@@ -14,6 +14,7 @@ pub mod watch;
 
 use std::time::Duration;
 
+use everynode_api::limits::Bounded;
 use everynode_api::v1::daemon_sets_server::DaemonSetsServer;
 use everynode_bus::Bus;
 use everynode_bus::async_nats;
@@ -82,7 +83,7 @@ pub async fn run(
     let security = Security::from_args(&config.common.security)?;
     let server = GrpcServer::new(listener, security.clone())
         .with_args(&config.server)
-        .add_service(DaemonSetsServer::new(api));
+        .add_service(DaemonSetsServer::new(api).bounded());
     tracing::info!(addr = %server.local_addr()?, "everynode-admission serving");
     server.serve(shutdown.clone()).await?;
     nats.drain().await?;

@@ -22,6 +22,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use everynode_api::limits::Bounded;
 use everynode_api::v1::bootstrap_client::BootstrapClient;
 use everynode_api::v1::{BootstrapSignNodeRequest, BootstrapSignNodeResponse};
 use everynode_auth::nats::NodeUserKey;
@@ -222,7 +223,7 @@ async fn sign(
     nats_public_key: String,
     shutdown: &Shutdown,
 ) -> Result<Option<BootstrapSignNodeResponse>, BootstrapError> {
-    let mut client = BootstrapClient::new(channel);
+    let mut client = BootstrapClient::new(channel).bounded();
     let mut retries = Backoff::new(RETRY_BASE, join.retry_max).start();
     loop {
         let call = client.sign_node(BootstrapSignNodeRequest {

@@ -17,6 +17,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use everynode_api::limits::Bounded;
 use everynode_api::v1::nodes_client::NodesClient;
 use everynode_api::v1::{NodesHeartbeatRequest, NodesRegisterRequest};
 use everynode_core::retry::Backoff;
@@ -142,7 +143,7 @@ pub async fn run(
     claim: tokio::sync::watch::Sender<Claim>,
     shutdown: Shutdown,
 ) {
-    let client = NodesClient::new(config.channel.clone());
+    let client = NodesClient::new(config.channel.clone()).bounded();
     // One bit per node: registered or not.
     let mut registered = vec![false; nodes.len()];
     // One bit per node: held by another agent (simulators only; a single node stops).

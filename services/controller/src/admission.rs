@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use everynode_api::limits::Bounded;
 use everynode_api::v1;
 use everynode_api::v1::daemon_sets_client::DaemonSetsClient;
 use everynode_auth::ClientTls;
@@ -33,7 +34,7 @@ impl Admission {
         let channel =
             everynode_service::security::channel(url, tls, CONNECT_TIMEOUT, Some(CALL_TIMEOUT))?;
         Ok(Self {
-            client: DaemonSetsClient::new(channel),
+            client: DaemonSetsClient::new(channel).bounded(),
         })
     }
 

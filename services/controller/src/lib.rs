@@ -42,6 +42,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
+use everynode_api::limits::Bounded;
 use everynode_api::v1::endpoints_server::EndpointsServer;
 use everynode_api::v1::pods_server::PodsServer;
 use everynode_bus::async_nats;
@@ -307,16 +308,18 @@ pub async fn run(
 
     let server = GrpcServer::new(listener, security.clone())
         .with_args(&config.server)
-        .add_service(PodsServer::new(PodsApi::new(
-            world.clone(),
-            agents,
-            terms.clone(),
-            shutdown.clone(),
-        )))
-        .add_service(EndpointsServer::new(EndpointsApi::new(
-            world.clone(),
-            shutdown.clone(),
-        )));
+        .add_service(
+            PodsServer::new(PodsApi::new(
+                world.clone(),
+                agents,
+                terms.clone(),
+                shutdown.clone(),
+            ))
+            .bounded(),
+        )
+        .add_service(
+            EndpointsServer::new(EndpointsApi::new(world.clone(), shutdown.clone())).bounded(),
+        );
     let health = server.health();
     health
         .set_service_status("", ServingStatus::NotServing)

@@ -73,6 +73,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use everynode_api::limits::Bounded;
 use everynode_api::v1::bootstrap_server::BootstrapServer;
 use everynode_api::v1::nodes_server::NodesServer;
 use everynode_bus::Bus;
@@ -248,12 +249,15 @@ pub async fn run(
     let joins = authority.is_some();
     let server = GrpcServer::new(listener, security.clone())
         .with_args(&config.server)
-        .add_service(NodesServer::new(api))
-        .add_service(BootstrapServer::new(BootstrapApi::new(
-            tokens,
-            authority.map(Arc::new),
-            nats_signer.map(Arc::new),
-        )));
+        .add_service(NodesServer::new(api).bounded())
+        .add_service(
+            BootstrapServer::new(BootstrapApi::new(
+                tokens,
+                authority.map(Arc::new),
+                nats_signer.map(Arc::new),
+            ))
+            .bounded(),
+        );
     tracing::info!(%addr, ?timing, bootstrap_joins = joins, "everynode-registry serving");
     let served = server.serve(shutdown.clone()).await;
     // Whatever ended serving, the lifecycle tasks end too.

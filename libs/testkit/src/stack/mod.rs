@@ -31,6 +31,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use everynode_api::limits::Bounded;
 use everynode_api::v1::{
     self, daemon_sets_client::DaemonSetsClient, endpoints_client::EndpointsClient,
     nodes_client::NodesClient, pods_client::PodsClient,
@@ -427,22 +428,22 @@ impl Stack {
 
     /// The DaemonSets API (admission).
     pub fn daemonsets(&self) -> DaemonSetsClient<Channel> {
-        DaemonSetsClient::new(self.channel(Service::Admission))
+        DaemonSetsClient::new(self.channel(Service::Admission)).bounded()
     }
 
     /// The Nodes API (registry).
     pub fn nodes(&self) -> NodesClient<Channel> {
-        NodesClient::new(self.channel(Service::Registry))
+        NodesClient::new(self.channel(Service::Registry)).bounded()
     }
 
     /// The Pods API of controller `index`.
     pub fn pods(&self, index: usize) -> PodsClient<Channel> {
-        PodsClient::new(self.channel(Service::Controller(index)))
+        PodsClient::new(self.channel(Service::Controller(index))).bounded()
     }
 
     /// The Endpoints API of controller `index`.
     pub fn endpoints(&self, index: usize) -> EndpointsClient<Channel> {
-        EndpointsClient::new(self.channel(Service::Controller(index)))
+        EndpointsClient::new(self.channel(Service::Controller(index))).bounded()
     }
 
     /// Stops `service` gracefully (a controller releases its lease); panics if it failed. Its
