@@ -607,7 +607,10 @@ impl<K: Key, M: Message + Default + 'static> Store<K, M> {
 /// applied yet, and the watch from that revision never brought them). So completeness is
 /// judged only by what the consumer delivered: once it says nothing is pending, the
 /// leader's last revision is read, and the snapshot is complete when it has delivered that
-/// far. A whole-bucket snapshot reads on until then (the message at the last revision always
+/// far. (The pending count alone cannot tell either: it lags behind fast writers — measured:
+/// it read 0 while a rewrite of a key not yet delivered was already stored, and the key was
+/// missing; a key rewritten while the snapshot is read loses its old entry and shows up again
+/// at its new revision.) A whole-bucket snapshot reads on until then (the message at the last revision always
 /// comes: a later write only adds one past it), checking the leader again at most
 /// [`LIST_CHASES`] times against writers that never pause; a filtered one, whose filter may
 /// match none of the later writes, settles after [`LIST_SETTLE`] without a message. Its
