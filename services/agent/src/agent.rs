@@ -185,6 +185,11 @@ fn rejected(message: impl Into<String>) -> PodCommandReply {
     reply(PodCommandOutcome::Rejected, message, None)
 }
 
+/// A create of a name this node runs (or is stopping) under another uid.
+fn name_taken(message: impl Into<String>) -> PodCommandReply {
+    reply(PodCommandOutcome::NameTaken, message, None)
+}
+
 impl<R: Runtime> Agent<R> {
     /// An agent for `nodes` whose pods get `host_ip` as host and pod IP, refusing commands of
     /// controller terms older than `fence` has seen.
@@ -344,7 +349,7 @@ impl<R: Runtime> Agent<R> {
             } else {
                 "is terminating"
             };
-            return rejected(format!(
+            return name_taken(format!(
                 "pod {namespace}/{name} {what} with uid {existing_uid}"
             ));
         }
@@ -358,7 +363,7 @@ impl<R: Runtime> Agent<R> {
             self.table
                 .insert(key.clone(), pod.clone(), Stage::Active, Some(hash))
         {
-            return rejected(format!(
+            return name_taken(format!(
                 "pod {namespace}/{name} exists with uid {}",
                 uid_of(&existing.pod)
             ));

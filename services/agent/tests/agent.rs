@@ -710,7 +710,7 @@ async fn commands_are_idempotent_and_checked() {
         )),
     )
     .await;
-    assert_eq!(outcome(&other_uid), PodCommandOutcome::Rejected);
+    assert_eq!(outcome(&other_uid), PodCommandOutcome::NameTaken);
     assert!(other_uid.message.contains("uid-1"), "{}", other_uid.message);
 
     // A command for another node, a pod bound elsewhere, garbage: rejected.

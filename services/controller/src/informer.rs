@@ -128,6 +128,10 @@ struct Inner<C: Cache> {
     ready: watch::Sender<bool>,
     events: broadcast::Sender<Arc<DeltaOf<C>>>,
     history_limit: usize,
+    /// Asks the running informer to list again (see [`Informer::relist`]).
+    relist: tokio::sync::Notify,
+    /// How many re-lists were asked for.
+    relists_asked: std::sync::atomic::AtomicU64,
 }
 
 /// A list-then-watch cache of one bucket; cheap to clone (all clones share the cache).
@@ -171,8 +175,23 @@ impl<C: Cache> Informer<C> {
                 ready,
                 events,
                 history_limit,
+                relist: tokio::sync::Notify::new(),
+                relists_asked: std::sync::atomic::AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Asks the informer to list the bucket again now, as after a broken watch: for a caller
+    /// that has proof the cache misses something (an agent refusing a create because a pod of
+    /// another uid holds the name). Requests made before the re-list starts are served by it.
+    pub fn relist(&self) {
+        self.inner.relists_asked.fetch_add(1, Ordering::Relaxed);
+        self.inner.relist.notify_one();
+    }
+
+    /// How many re-lists were asked for so far.
+    pub fn relists_asked(&self) -> u64 {
+        self.inner.relists_asked.load(Ordering::Relaxed)
     }
 
     fn read_state(&self) -> RwLockReadGuard<'_, State<C>> {
@@ -326,6 +345,10 @@ impl<C: Cache> Informer<C> {
             loop {
                 let first = tokio::select! {
                     () = shutdown.signal() => return,
+                    () = self.inner.relist.notified() => {
+                        tracing::info!(informer = name, "re-listing on request");
+                        break;
+                    }
                     change = changes.next() => change,
                     _ = check.tick() => {
                         if connects() == connected {
@@ -688,5 +711,48 @@ mod tests {
         let delta = rx.try_recv().unwrap();
         assert_eq!(delta.new.as_deref().map(String::as_str), Some("2"));
         assert!(rx.try_recv().is_err());
+    }
+
+    /// A running informer whose cache lacks an entry its revision claims (what a listing that
+    /// over-claimed left behind) gets it back when a re-list is asked for: the watch has
+    /// nothing new to bring.
+    #[tokio::test]
+    async fn a_relist_asked_for_restores_an_entry_the_cache_lacks() {
+        use everynode_testkit::{NatsServer, Wait};
+        let server = NatsServer::start().await.unwrap();
+        let client = everynode_bus::connect(&server.url(), "informer-test")
+            .await
+            .unwrap();
+        let js = everynode_bus::jetstream(&client);
+        everynode_bus::Bus::ensure(&js, 1).await.unwrap();
+        let store: Store<LeaseKey, Text> = Store::open(&js).await.unwrap();
+        store
+            .put(&key("a"), &Text { text: "1".into() })
+            .await
+            .unwrap();
+        let shutdown = Shutdown::new(Duration::from_secs(1));
+        let informer: Informer<Strings> = Informer::new("leases", 0);
+        informer.start(store, &client, Arc::new(|_| {}), &shutdown);
+        let has_a = |informer: &Informer<Strings>| informer.read(|c| c.0.contains_key(&key("a")));
+        Wait::new("the informer lists a")
+            .until(|| async { has_a(&informer).then_some(()).ok_or("not yet") })
+            .await
+            .unwrap();
+
+        // The cache loses `a` while its revision moves past it.
+        let beyond = informer.revision() + 1;
+        informer.apply_changes(vec![Change::Deleted {
+            key: key("a"),
+            revision: beyond,
+        }]);
+        assert!(!has_a(&informer), "the cache lacks a");
+
+        informer.relist();
+        Wait::new("the re-list restores a")
+            .until(|| async { has_a(&informer).then_some(()).ok_or("still missing") })
+            .await
+            .unwrap();
+        assert_eq!(informer.relists_asked(), 1);
+        shutdown.trigger();
     }
 }

@@ -544,6 +544,11 @@ async fn create_and_delete<E: Effects>(
                     Ok(reply) => match reply.outcome {
                         Outcome::Created | Outcome::AlreadyExists => Attempt::Done,
                         other => {
+                            if other == Outcome::NameTaken {
+                                // The node runs a pod the cache does not know: read the pods
+                                // again rather than retry the create against a stale view.
+                                deps.world.pods.relist();
+                            }
                             push(
                                 failures,
                                 format!(

@@ -243,6 +243,32 @@ async fn a_refused_create_stops_the_slow_start_and_releases_the_expectations() {
 }
 
 #[tokio::test]
+async fn a_create_refused_because_the_name_is_taken_has_the_pods_read_again() {
+    let ds = daemon_set("logs");
+    let mut bed = Bed::new();
+    bed.nodes([node("n1", &[]), node("n2", &[])])
+        .daemon_set(&ds);
+    bed.fake.answer("n1", Outcome::Rejected);
+
+    let error = bed.sync(&ds).await.unwrap_err();
+    assert!(error.to_string().contains("REJECTED"), "{error}");
+    assert_eq!(
+        bed.deps.world.pods.relists_asked(),
+        0,
+        "a plain refusal says nothing about the cache"
+    );
+
+    bed.fake.answer("n1", Outcome::NameTaken);
+    let error = bed.sync(&ds).await.unwrap_err();
+    assert!(error.to_string().contains("NAME_TAKEN"), "{error}");
+    assert_eq!(
+        bed.deps.world.pods.relists_asked(),
+        1,
+        "the node runs a pod the cache lacks: the pods are listed again"
+    );
+}
+
+#[tokio::test]
 async fn a_node_without_an_agent_does_not_hold_the_others_back() {
     let ds = daemon_set("logs");
     let mut bed = Bed::new();
