@@ -21,6 +21,10 @@ use libyaml_safer::{Event, EventData, Parser, ScalarStyle};
 
 /// Most nodes a document set may expand to, aliases included.
 const MAX_NODES: usize = 1_000_000;
+/// Most bytes of scalars and keys a document set may expand to, aliases included: a node
+/// limit alone lets a long string, aliased a thousand times, take a thousand times its size.
+/// A manifest sent as one request is at most 3 MiB (`crate::limits::MAX_REQUEST_BYTES`).
+const MAX_BYTES: usize = 64 * 1024 * 1024;
 /// Deepest nesting of mappings and sequences.
 const MAX_DEPTH: usize = 128;
 
@@ -155,6 +159,7 @@ struct Loader {
     anchors: HashMap<String, Node>,
     current: Option<Node>,
     nodes: usize,
+    bytes: usize,
 }
 
 impl Loader {
@@ -176,7 +181,8 @@ impl Loader {
                     .get(&anchor)
                     .cloned()
                     .ok_or_else(|| err(line, format!("unknown anchor {anchor:?}")))?;
-                self.count(count_nodes(&node), line)?;
+                let (nodes, bytes) = weight(&node);
+                self.count(nodes, bytes, line)?;
                 self.push_node(node)?;
             }
             EventData::Scalar {
@@ -186,7 +192,7 @@ impl Loader {
                 style,
                 ..
             } => {
-                self.count(1, line)?;
+                self.count(1, value.len(), line)?;
                 let scalar = resolve_scalar(&value, style, tag.as_deref(), line)?;
                 let node = Node {
                     value: Value::Scalar(scalar, value),
@@ -259,19 +265,26 @@ impl Loader {
         Ok(())
     }
 
-    fn count(&mut self, n: usize, line: usize) -> Result<(), YamlError> {
-        self.nodes = self.nodes.saturating_add(n);
+    fn count(&mut self, nodes: usize, bytes: usize, line: usize) -> Result<(), YamlError> {
+        self.nodes = self.nodes.saturating_add(nodes);
+        self.bytes = self.bytes.saturating_add(bytes);
         if self.nodes > MAX_NODES {
             return Err(err(
                 line,
                 format!("document expands to more than {MAX_NODES} nodes"),
             ));
         }
+        if self.bytes > MAX_BYTES {
+            return Err(err(
+                line,
+                format!("document expands to more than {MAX_BYTES} bytes"),
+            ));
+        }
         Ok(())
     }
 
     fn open(&mut self, line: usize) -> Result<(), YamlError> {
-        self.count(1, line)?;
+        self.count(1, 0, line)?;
         if self.stack.len() >= MAX_DEPTH {
             return Err(err(line, format!("nesting deeper than {MAX_DEPTH} levels")));
         }
@@ -339,11 +352,16 @@ fn key_string(node: &Node) -> Result<String, YamlError> {
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
+/// The nodes and the bytes of scalars and keys in `node`.
+fn weight(node: &Node) -> (usize, usize) {
+    let add = |(n, b): (usize, usize), (m, c): (usize, usize)| (n + m, b.saturating_add(c));
     match &node.value {
-        Value::Scalar(..) => 1,
-        Value::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| count_nodes(v)).sum::<usize>(),
+        Value::Scalar(_, text) => (1, text.len()),
+        Value::Seq(items) => items.iter().map(weight).fold((1, 0), add),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| add((0, k.len()), weight(v)))
+            .fold((1, 0), add),
     }
 }
 
@@ -670,6 +688,28 @@ mod tests {
         }
         let e = parse_documents(&text).unwrap_err();
         assert!(e.message.contains("more than"), "{e}");
+    }
+
+    #[test]
+    fn a_long_string_aliased_over_and_over_is_refused_by_size() {
+        // 1 MiB, aliased 100 times: 101 nodes, but 101 MiB once expanded.
+        let mut text = format!("s: &s \"{}\"\nl:\n", "x".repeat(1024 * 1024));
+        for _ in 0..100 {
+            text.push_str("  - *s\n");
+        }
+        let e = parse_documents(&text).unwrap_err();
+        assert!(e.message.contains("more than 67108864 bytes"), "{e}");
+        // Aliased 40 times it stays under the limit and reads.
+        let mut text = format!("s: &s \"{}\"\nl:\n", "x".repeat(1024 * 1024));
+        for _ in 0..40 {
+            text.push_str("  - *s\n");
+        }
+        assert_eq!(
+            one(&text)
+                .get("l")
+                .map(|l| matches!(&l.value, Value::Seq(items) if items.len() == 40)),
+            Some(true)
+        );
     }
 
     #[test]
