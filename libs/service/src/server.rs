@@ -53,6 +53,16 @@ use crate::security::Security;
 use crate::shutdown::{Shutdown, UntilShutdown};
 use crate::{Error, telemetry};
 
+/// The message size limits of `everynode_api::limits` on a server generated outside this
+/// workspace (health, reflection), which `Bounded` cannot be implemented for here.
+macro_rules! bounded {
+    ($server:expr) => {
+        $server
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES)
+    };
+}
+
 /// Pings idle connections so a dead peer of a long watch is noticed.
 const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -162,9 +172,8 @@ impl GrpcServer {
         let health_server = HealthServer::new(DrainingHealth {
             inner: HealthService::from_health_reporter(health.clone()),
             streams_end: streams_end.clone(),
-        })
-        .max_decoding_message_size(MAX_REQUEST_BYTES)
-        .max_encoding_message_size(MAX_RESPONSE_BYTES);
+        });
+        let health_server = bounded!(health_server);
         let health_name = name_of(&health_server);
         let auth_server = AuthServer::new(AuthApi).bounded();
         services.push(name_of(&auth_server));
@@ -173,14 +182,9 @@ impl GrpcServer {
             serve_unless_set(&health, name).await;
         }
 
-        let reflection_v1 = reflection_builder(&services, health_name)
-            .build_v1()?
-            .max_decoding_message_size(MAX_REQUEST_BYTES)
-            .max_encoding_message_size(MAX_RESPONSE_BYTES);
-        let reflection_v1alpha = reflection_builder(&services, health_name)
-            .build_v1alpha()?
-            .max_decoding_message_size(MAX_REQUEST_BYTES)
-            .max_encoding_message_size(MAX_RESPONSE_BYTES);
+        let reflection_v1 = bounded!(reflection_builder(&services, health_name).build_v1()?);
+        let reflection_v1alpha =
+            bounded!(reflection_builder(&services, health_name).build_v1alpha()?);
         routes
             .add_service(health_server)
             .add_service(reflection_v1)

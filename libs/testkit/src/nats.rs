@@ -336,11 +336,6 @@ impl NatsServer {
     }
 
     /// Whether the server process is alive.
-    /// The server's process id, while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(std::process::Child::id)
-    }
-
     pub fn is_running(&mut self) -> bool {
         self.child
             .as_mut()
